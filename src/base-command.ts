@@ -1,0 +1,185 @@
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+import type {PipelineHooks, Report, Target, TargetReport} from './lib/pipeline.js'
+
+import {parseDuration} from './lib/duration.js'
+import {EXIT} from './lib/exit-codes.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>
+
+/** A usage error: one line naming what was wrong with an example of what is right, exit 2. */
+export function usageError(message: string): Errors.CLIError {
+  return new Errors.CLIError(message, {code: 'USAGE', exit: EXIT.usage})
+}
+
+export function defaultMoatHome(): string {
+  if (process.env.MOAT_HOME) return resolve(process.env.MOAT_HOME)
+  // moat-resources.md §0: MOAT_HOME verbatim, else ~/.moat, else ./.moat when $HOME is unresolvable.
+  const home = process.env.HOME || homedir()
+  return home ? join(home, '.moat') : resolve('.moat')
+}
+
+/**
+ * The flags, parsing, exit codes and JSON error shape every clean command shares (DESIGN.md "Flags every clean
+ * command shares" and "Exit codes").
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    'dry-run': Flags.boolean({
+      default: false,
+      description: 'Print the plan and remove nothing (wins over --force).',
+      helpGroup: 'GLOBAL',
+    }),
+    force: Flags.boolean({
+      char: 'f',
+      default: false,
+      description: 'Remove without asking; required when there is no terminal to ask on.',
+      helpGroup: 'GLOBAL',
+    }),
+    'min-age': Flags.string({
+      default: '1h',
+      description: 'Keep anything younger than this Go-style duration (90s, 15m, 1h30m, 168h, 0s).',
+      helpGroup: 'GLOBAL',
+    }),
+    'moat-home': Flags.string({
+      description: "moat's home directory [default: $MOAT_HOME or ~/.moat].",
+      helpGroup: 'GLOBAL',
+    }),
+    runtime: Flags.option({
+      default: 'auto' as const,
+      description: 'Container runtime to check: every one that answers (auto), or only docker or apple.',
+      helpGroup: 'GLOBAL',
+      options: ['auto', 'docker', 'apple'] as const,
+    })(),
+  }
+  static override enableJsonFlag = true
+protected flags!: BaseFlags<T>
+  protected minAgeMs!: number
+  protected moatHome!: string
+
+  /** Exactly one of: dry run, forced, or a person at a terminal who will be asked. */
+  protected get mayPrompt(): boolean {
+    return Boolean(process.stdin.isTTY && process.stderr.isTTY)
+  }
+
+  override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (err.name === 'InputError') return this.catch(usageError(err.message))
+    // Core's --json path reads only err.exitCode, losing exit 2/3 (style-guide pitfall 2).
+    process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT.error
+    if (!this.jsonEnabled() && (err as {code?: string}).code !== 'EEXIT') {
+      // One unwrapped line on stderr instead of oclif's boxed, width-wrapped rendering.
+      process.stderr.write(`Error: ${err.message}\n`)
+      Object.assign(err, {skipOclifErrorHandling: true})
+    }
+
+    return super.catch(err)
+  }
+
+  /**
+   * Runs the shared pipeline over these targets with this command's flags, a prompt on stderr when there is a
+   * terminal, progress on stderr in a terminal, and notes once each on stderr; prints the outcome unless --json,
+   * sets the exit code, and returns the --json document.
+   */
+  protected async clean(targets: Target[], hooks?: PipelineHooks): Promise<Record<string, unknown>> {
+    const [{exitCodeOf, runPipeline}, render] = await Promise.all([
+      import('./lib/pipeline.js'),
+      import('./lib/render.js'),
+    ])
+    const json = this.jsonEnabled()
+    const dryRun = this.flags['dry-run']
+    const progress = !json && process.stderr.isTTY
+    let prompted = false
+    const report: Report = await runPipeline(targets, {
+      confirm: async (plan) => {
+        if (this.flags.force) return true
+        prompted = true
+        if (!json) for (const line of render.describeReport({canceled: false, targets: [...plan]}, 'plan')) this.log(line)
+        return this.ask(plan)
+      },
+      dryRun,
+      hooks,
+      minAgeMs: this.minAgeMs,
+      onProgress: progress
+        ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
+        : undefined,
+      warn: (message) => process.stderr.write(`Note: ${message}\n`),
+    })
+    if (!json) {
+      // After a prompt the plan is already on screen: show only what happened to the planned items.
+      const phase = dryRun ? 'dry-run' : 'done'
+      const lines = prompted
+        ? render.describeReport(report, phase, (item) => item.decision !== 'kept')
+        : render.describeReport(report, phase)
+      for (const line of lines) this.log(line)
+    }
+
+    process.exitCode = exitCodeOf(report)
+    return render.reportJson(report, this.flags['min-age'], targets.length === 1)
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    const {flags} = await this.parse({
+      args: this.ctor.args,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      flags: this.ctor.flags,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as BaseFlags<T>
+    const minAge = parseDuration(this.flags['min-age'])
+    if (minAge === undefined) {
+      throw usageError(
+        `--min-age: ${JSON.stringify(this.flags['min-age'])} is not a duration; use a Go-style one such as 90s, 15m, 1h30m or 168h (0s for no minimum).`,
+      )
+    }
+
+    this.minAgeMs = minAge
+    this.moatHome = this.flags['moat-home'] ? resolve(this.flags['moat-home']) : defaultMoatHome()
+    // DESIGN.md "Confirm": no terminal and neither --force nor --dry-run: refuse at once, never hang, never delete.
+    if (!this.flags['dry-run'] && !this.flags.force && !this.mayPrompt) {
+      throw usageError(
+        'Refusing to remove anything without confirmation: there is no terminal to ask on. Re-run with --dry-run to see the plan, or --force to remove without asking.',
+      )
+    }
+  }
+
+  /** A small, stable error document for --json (style-guide pitfall 3: never dump the parser context). */
+  protected override toErrorJson(err: unknown): unknown {
+    const e = err as Error & {code?: string; exitCode?: number; oclif?: {exit?: number}; suggestions?: string[]}
+    return {
+      error: {
+        code: e.code ?? (e.oclif?.exit === EXIT.usage ? 'USAGE' : 'ERROR'),
+        exitCode: e.oclif?.exit ?? e.exitCode ?? EXIT.error,
+        message: e.message,
+        name: e.name,
+        ...(e.suggestions?.length ? {suggestions: e.suggestions} : {}),
+      },
+    }
+  }
+
+  /** `[y/N]` on stderr; only reached with a terminal on stdin and stderr (see init). */
+  private async ask(plan: readonly TargetReport[]): Promise<boolean> {
+    const [{default: prompts}, {plannedSize}] = await Promise.all([import('prompts'), import('./lib/render.js')])
+    const orphans = plan.flatMap((section) => section.items.filter((item) => item.decision === 'orphan'))
+    const what = plan.length === 1 ? plan[0]!.noun[orphans.length === 1 ? 0 : 1] : 'items'
+    let canceled = false
+    const answer = await prompts(
+      {
+        initial: false,
+        message: `Remove these ${orphans.length} ${what} (${plannedSize(orphans)})?`,
+        name: 'ok',
+        stdout: process.stderr,
+        type: 'confirm',
+      },
+      {onCancel() {
+        canceled = true
+      }},
+    )
+    return !canceled && answer.ok === true
+  }
+}

@@ -1,0 +1,202 @@
+// The one pipeline every clean command runs (DESIGN.md): scan, classify, confirm, re-verify, delete, report.
+// Targets implement the first two and the last step for their kind; this module owns the order and the
+// bookkeeping, and never prints.
+
+/** `orphan`/`kept` come from the plan; `removed`/`skipped`/`failed` from the deletion. */
+export type Decision = 'failed' | 'kept' | 'orphan' | 'removed' | 'skipped'
+
+export type Detail = boolean | number | string | string[] | undefined
+
+export interface Item {
+  ageMs?: number
+  bytes?: number
+  decision: Decision
+  /** Extra facts shown in the plan and the JSON (pattern, holds, runtime, run ID, ...). */
+  details: Record<string, Detail>
+  /** A path for directories, a full engine ID for containers, networks and volumes. */
+  id: string
+  name: string
+  reason: string
+}
+
+/** An item with what was seen at scan time, to compare against just before deletion. */
+export interface PlannedItem<F = unknown> extends Item {
+  fingerprint: F
+}
+
+export interface PipelineHooks {
+  /** Runs after the plan is confirmed and before anything is re-verified: where tests inject races. */
+  beforeRemove?(items: readonly Item[]): Promise<void> | void
+}
+
+export interface TargetContext {
+  /** Items modified after this instant (ms since epoch) are young. */
+  readonly cutoffMs: number
+  readonly hooks: PipelineHooks
+  readonly minAgeMs: number
+  readonly now: number
+  /** Called as items are settled during deletion, for a progress line in a terminal. */
+  readonly onProgress?: (done: number, total: number) => void
+  /** Items planned for removal by targets that ran earlier in the same plan (`clean`). */
+  readonly planned: readonly Item[]
+  /** Once aborted, deletions already under way finish and nothing more is deleted. */
+  readonly signal?: AbortSignal
+  /** A note for the user; each distinct text is reported once. */
+  warn(message: string): void
+}
+
+export type Settle = (item: PlannedItem, decision: 'failed' | 'removed' | 'skipped', reason: string) => void
+
+export interface Target<S = unknown, F = unknown> {
+  classify(ctx: TargetContext, scanned: S[]): Promise<PlannedItem<F>[]>
+  /** Short name used as the JSON section and in `clean --only`: temp, networks, ... */
+  readonly kind: string
+  /** Singular and plural noun for messages. */
+  readonly noun: readonly [string, string]
+  /** Re-verify each item immediately before deleting it, delete it, and settle every item exactly once. */
+  remove(ctx: TargetContext, items: PlannedItem<F>[], settle: Settle): Promise<void>
+  scan(ctx: TargetContext): Promise<S[]>
+}
+
+export interface Totals {
+  bytesRemoved: number
+  candidates: number
+  failed: number
+  kept: number
+  orphans: number
+  removed: number
+  skipped: number
+}
+
+export interface TargetReport {
+  items: Item[]
+  noun: readonly [string, string]
+  target: string
+  totals: Totals
+}
+
+export interface Report {
+  canceled: boolean
+  dryRun: boolean
+  minAgeMs: number
+  targets: TargetReport[]
+  totals: Totals
+  warnings: string[]
+}
+
+export interface PipelineOptions {
+  /** Asked with the plan when there is something to remove and it is not a dry run; false cancels. */
+  confirm(plan: readonly TargetReport[]): Promise<boolean>
+  dryRun: boolean
+  hooks?: PipelineHooks
+  minAgeMs: number
+  now?: number
+  onProgress?: (done: number, total: number) => void
+  signal?: AbortSignal
+  /** Notes are also passed here as they happen (the command prints them once on stderr). */
+  warn?: (message: string) => void
+}
+
+export function totalsOf(items: readonly Item[]): Totals {
+  const totals: Totals = {bytesRemoved: 0, candidates: items.length, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0}
+  for (const item of items) {
+    if (item.decision === 'orphan') totals.orphans++
+    else totals[item.decision]++
+    if (item.decision === 'removed') totals.bytesRemoved += item.bytes ?? 0
+  }
+
+  return totals
+}
+
+/** Orphans planned for removal, whatever later happened to them. */
+function orphansOf(items: readonly PlannedItem[]): PlannedItem[] {
+  return items.filter((item) => item.decision === 'orphan')
+}
+
+export async function runPipeline(targets: readonly Target[], options: PipelineOptions): Promise<Report> {
+  const warnings: string[] = []
+  const now = options.now ?? Date.now()
+  const planned: PlannedItem[] = []
+  const ctx: TargetContext = {
+    cutoffMs: now - options.minAgeMs,
+    hooks: options.hooks ?? {},
+    minAgeMs: options.minAgeMs,
+    now,
+    onProgress: options.onProgress,
+    planned,
+    signal: options.signal,
+    warn(message) {
+      if (warnings.includes(message)) return
+      warnings.push(message)
+      options.warn?.(message)
+    },
+  }
+
+  const plans: Array<{items: PlannedItem[]; target: Target}> = []
+  for (const target of targets) {
+    // Targets plan one after another: a later one may depend on what an earlier one will remove.
+    // eslint-disable-next-line no-await-in-loop
+    const items = await target.classify(ctx, await target.scan(ctx))
+    plans.push({items, target})
+    planned.push(...orphansOf(items))
+  }
+
+  const report = (canceled: boolean): Report => {
+    const sections = plans.map(({items, target}) => ({
+      items: items.map(({fingerprint: _, ...item}) => item),
+      noun: target.noun,
+      target: target.kind,
+      totals: totalsOf(items),
+    }))
+    return {
+      canceled,
+      dryRun: options.dryRun,
+      minAgeMs: options.minAgeMs,
+      targets: sections,
+      totals: totalsOf(sections.flatMap((section) => section.items)),
+      warnings,
+    }
+  }
+
+  if (planned.length === 0 || options.dryRun) return report(false)
+  if (!(await options.confirm(report(false).targets))) {
+    for (const item of planned) settleItem(item, 'skipped', 'canceled at the prompt')
+    return report(true)
+  }
+
+  await ctx.hooks.beforeRemove?.(planned)
+  let done = 0
+  const total = planned.length
+  for (const {items, target} of plans) {
+    const orphans = orphansOf(items)
+    if (orphans.length === 0) continue
+    if (options.signal?.aborted) break
+    const settled = new Set<PlannedItem>()
+    // eslint-disable-next-line no-await-in-loop
+    await target.remove(ctx, orphans, (item, decision, reason) => {
+      if (settled.has(item)) return
+      settled.add(item)
+      settleItem(item, decision, reason)
+      options.onProgress?.(++done, total)
+    })
+    for (const item of orphans) {
+      if (!settled.has(item)) settleItem(item, 'skipped', 'not reached: the run was interrupted')
+    }
+  }
+
+  for (const item of planned) {
+    if (item.decision === 'orphan') settleItem(item, 'skipped', 'not reached: the run was interrupted')
+  }
+
+  return report(false)
+}
+
+function settleItem(item: Item, decision: Decision, reason: string): void {
+  item.decision = decision
+  item.reason = reason
+}
+
+/** The documented exit code for a finished report: 3 when any deletion failed. */
+export function exitCodeOf(report: Report): number {
+  return report.totals.failed > 0 ? 3 : 0
+}

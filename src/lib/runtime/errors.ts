@@ -1,0 +1,11 @@
+/** The engine could not be asked at all (daemon down, CLI missing, timed out): skip that runtime, judge nothing. */
+export class RuntimeUnreachableError extends Error {
+  override name = 'RuntimeUnreachableError'
+
+  constructor(
+    readonly runtime: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
