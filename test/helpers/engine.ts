@@ -1,0 +1,99 @@
+import {spawn} from 'node:child_process'
+import {beforeEach, describe, inject} from 'vitest'
+
+// Built by test/engine/engine.sh with `docker import` (nothing can be pulled): busybox with sh, sleep, true, cat, echo.
+export const TEST_IMAGE = 'moat-test-busybox:latest'
+
+// undefined when test/engine/global-setup.ts is not in the vitest globalSetup list.
+const dockerHost: string | undefined = inject('dockerHost')
+const engineError: string | undefined = inject('engineError')
+
+/** True only when the run was told MOAT_TEST_ENGINE=skip; a failed engine start is an error, not a skip. */
+export const engineSkipped: boolean = dockerHost === '' && !engineError
+
+/**
+ * The test engine's DOCKER_HOST. Throws (failing the caller) when the engine could not be started.
+ * When the engine suites are skipped, pass the test context to skip that test; without one it throws,
+ * because only describeEngine can skip a whole suite visibly.
+ */
+export function requireEngine(ctx?: {skip(note?: string): void}): string {
+  if (engineError) throw new Error(`Docker test engine unavailable: ${engineError}`)
+  if (dockerHost === undefined) {
+    throw new Error('no Docker test engine: test/engine/global-setup.ts is not in the vitest globalSetup list')
+  }
+
+  if (engineSkipped) {
+    ctx?.skip('MOAT_TEST_ENGINE=skip')
+    throw new Error('engine suites are skipped (MOAT_TEST_ENGINE=skip): declare this suite with describeEngine')
+  }
+
+  return dockerHost
+}
+
+/**
+ * describe() for suites that need the real engine: shown as skipped under MOAT_TEST_ENGINE=skip,
+ * and every test in it fails with the engine's error line when the engine could not be started.
+ */
+export function describeEngine(name: string, fn: () => void): void {
+  const title = engineSkipped ? `${name} [skipped: MOAT_TEST_ENGINE=skip]` : name
+  describe.skipIf(engineSkipped)(title, () => {
+    // Per test rather than beforeAll so each test reports the reason itself.
+    beforeEach(() => {
+      requireEngine()
+    })
+    fn()
+  })
+}
+
+/** process.env for a child (docker or the CLI under test) that must talk to the test engine and nothing else. */
+export function engineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {...process.env, ...extra, DOCKER_HOST: requireEngine()}
+  // A docker context would compete with DOCKER_HOST.
+  delete env.DOCKER_CONTEXT
+  return env
+}
+
+export interface DockerResult {
+  exitCode: number
+  stderr: string
+  stdout: string
+}
+
+export interface DockerOptions {
+  /** Written to the CLI's stdin. */
+  input?: Buffer | string
+  /** Kill the CLI after this long; default 60 s. */
+  timeoutMs?: number
+}
+
+/** Runs the real docker CLI against the test engine. Never rejects for a non-zero exit. */
+export function docker(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
+  const env = engineEnv()
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', args, {env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      if (signal) stderr += `\n(docker ${args.join(' ')} killed by ${signal})`
+      resolve({exitCode: code ?? 1, stderr, stdout})
+    })
+    child.stdin.end(opts.input)
+  })
+}
+
+/** Like docker() but throws on a non-zero exit; returns stdout without surrounding whitespace. */
+export async function dockerOk(args: string[], opts: DockerOptions = {}): Promise<string> {
+  const result = await docker(args, opts)
+  if (result.exitCode !== 0) {
+    throw new Error(`docker ${args.join(' ')} exited with ${result.exitCode}: ${result.stderr.trim()}`)
+  }
+
+  return result.stdout.trim()
+}

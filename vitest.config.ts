@@ -1,0 +1,15 @@
+import {defineConfig} from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    // oclif writes through process.stdout; without this vitest swallows it (oclif/test#655).
+    disableConsoleIntercept: true,
+    globalSetup: ['test/engine/global-setup.ts'],
+    hookTimeout: 120_000,
+    include: ['test/**/*.test.ts'],
+    // Child processes, not threads: the deletion walk uses process.chdir, which worker threads cannot call.
+    pool: 'forks',
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
+    testTimeout: 120_000,
+  },
+})
