@@ -67,7 +67,8 @@ pids_using_dir() {
     pid=${f#/proc/}
     pid=${pid%/cmdline}
     [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
-    args=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+    # The process may be gone by now: the redirection's own error is silenced too.
+    args=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
     case $args in
       *"$D/exec/"* | *"$D/data/"*) echo "$pid" ;;
     esac
