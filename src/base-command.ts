@@ -16,6 +16,16 @@ export function usageError(message: string): Errors.CLIError {
   return new Errors.CLIError(message, {code: 'USAGE', exit: EXIT.usage})
 }
 
+/** A Go-style duration flag in milliseconds, or a usage error naming the flag with examples. */
+function durationFlag(flag: string, value: string, examples: string): number {
+  const ms = parseDuration(value)
+  if (ms === undefined) {
+    throw usageError(`--${flag}: ${JSON.stringify(value)} is not a duration; use a Go-style one such as ${examples}.`)
+  }
+
+  return ms
+}
+
 export function defaultMoatHome(): string {
   if (process.env.MOAT_HOME) return resolve(process.env.MOAT_HOME)
   // moat-resources.md §0: MOAT_HOME verbatim, else ~/.moat, else ./.moat when $HOME is unresolvable.
@@ -40,6 +50,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Remove without asking; required when there is no terminal to ask on.',
       helpGroup: 'GLOBAL',
     }),
+    'lock-timeout': Flags.string({
+      default: '0s',
+      description: 'How long to wait for another clean of the same moat home to finish (0s: report it and exit 0).',
+      helpGroup: 'GLOBAL',
+    }),
+    'max-delete': Flags.integer({
+      description: 'Refuse the whole pass (remove nothing, exit 3) when it would remove more than this many items.',
+      helpGroup: 'GLOBAL',
+      min: 0,
+    }),
     'min-age': Flags.string({
       default: '1h',
       description: 'Keep anything younger than this Go-style duration (90s, 15m, 1h30m, 168h, 0s).',
@@ -58,6 +78,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
   static override enableJsonFlag = true
 protected flags!: BaseFlags<T>
+  protected lockTimeoutMs!: number
   protected minAgeMs!: number
   protected moatHome!: string
 
@@ -85,29 +106,46 @@ protected flags!: BaseFlags<T>
    * sets the exit code, and returns the --json document.
    */
   protected async clean(targets: Target[], hooks?: PipelineHooks): Promise<Record<string, unknown>> {
-    const [{exitCodeOf, runPipeline}, render] = await Promise.all([
+    const [{exitCodeOf, runPipeline}, render, {acquireLock}] = await Promise.all([
       import('./lib/pipeline.js'),
       import('./lib/render.js'),
+      import('./lib/lock.js'),
     ])
     const json = this.jsonEnabled()
     const dryRun = this.flags['dry-run']
+    // A dry run deletes nothing, so it never waits for (or blocks) a deleting run.
+    const lock = dryRun ? undefined : await acquireLock(this.moatHome, this.id ?? 'clean', this.lockTimeoutMs)
+    if (lock && !lock.ok) {
+      const holder = lock.owner ? `pid ${lock.owner.pid}, ${lock.owner.command}, since ${lock.owner.startedAt}` : 'starting up'
+      const message = `Another clean is running for ${this.moatHome} (${holder}); nothing done.`
+      this.log(message)
+      return {busy: true, dryRun, lockHolder: lock.owner ?? null, message}
+    }
+
     const progress = !json && process.stderr.isTTY
     let prompted = false
-    const report: Report = await runPipeline(targets, {
-      confirm: async (plan) => {
-        if (this.flags.force) return true
-        prompted = true
-        if (!json) for (const line of render.describeReport({canceled: false, targets: [...plan]}, 'plan')) this.log(line)
-        return this.ask(plan)
-      },
-      dryRun,
-      hooks,
-      minAgeMs: this.minAgeMs,
-      onProgress: progress
-        ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
-        : undefined,
-      warn: (message) => process.stderr.write(`Note: ${message}\n`),
-    })
+    let report: Report
+    try {
+      report = await runPipeline(targets, {
+        confirm: async (plan) => {
+          if (this.flags.force) return true
+          prompted = true
+          if (!json) for (const line of render.describeReport({canceled: false, targets: [...plan]}, 'plan')) this.log(line)
+          return this.ask(plan)
+        },
+        dryRun,
+        hooks,
+        maxDelete: this.flags['max-delete'],
+        minAgeMs: this.minAgeMs,
+        onProgress: progress
+          ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
+          : undefined,
+        warn: (message) => process.stderr.write(`Note: ${message}\n`),
+      })
+    } finally {
+      if (lock?.ok) lock.held.release()
+    }
+
     if (!json) {
       // After a prompt the plan is already on screen: show only what happened to the planned items.
       const phase = dryRun ? 'dry-run' : 'done'
@@ -131,14 +169,8 @@ protected flags!: BaseFlags<T>
       strict: this.ctor.strict,
     })
     this.flags = flags as BaseFlags<T>
-    const minAge = parseDuration(this.flags['min-age'])
-    if (minAge === undefined) {
-      throw usageError(
-        `--min-age: ${JSON.stringify(this.flags['min-age'])} is not a duration; use a Go-style one such as 90s, 15m, 1h30m or 168h (0s for no minimum).`,
-      )
-    }
-
-    this.minAgeMs = minAge
+    this.minAgeMs = durationFlag('min-age', this.flags['min-age'], '90s, 15m, 1h30m or 168h (0s for no minimum)')
+    this.lockTimeoutMs = durationFlag('lock-timeout', this.flags['lock-timeout'], '0s, 30s or 5m')
     this.moatHome = this.flags['moat-home'] ? resolve(this.flags['moat-home']) : defaultMoatHome()
     // DESIGN.md "Confirm": no terminal and neither --force nor --dry-run: refuse at once, never hang, never delete.
     if (!this.flags['dry-run'] && !this.flags.force && !this.mayPrompt) {

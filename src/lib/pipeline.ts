@@ -79,6 +79,8 @@ export interface Report {
   canceled: boolean
   dryRun: boolean
   minAgeMs: number
+  /** Why nothing was removed although orphans were planned (over --max-delete). */
+  refused?: string
   targets: TargetReport[]
   totals: Totals
   warnings: string[]
@@ -89,6 +91,8 @@ export interface PipelineOptions {
   confirm(plan: readonly TargetReport[]): Promise<boolean>
   dryRun: boolean
   hooks?: PipelineHooks
+  /** A pass that would remove more than this removes nothing (a wrong MOAT_HOME or a bug must not wipe a host). */
+  maxDelete?: number
   minAgeMs: number
   now?: number
   onProgress?: (done: number, total: number) => void
@@ -141,7 +145,7 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
     planned.push(...orphansOf(items))
   }
 
-  const report = (canceled: boolean): Report => {
+  const report = (canceled: boolean, refused?: string): Report => {
     const sections = plans.map(({items, target}) => ({
       items: items.map(({fingerprint: _, ...item}) => item),
       noun: target.noun,
@@ -152,10 +156,18 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
       canceled,
       dryRun: options.dryRun,
       minAgeMs: options.minAgeMs,
+      refused,
       targets: sections,
       totals: totalsOf(sections.flatMap((section) => section.items)),
       warnings,
     }
+  }
+
+  const refused = overLimit(planned, options.maxDelete)
+  if (refused && options.dryRun) ctx.warn(`A real run would refuse: ${refused}.`)
+  else if (refused) {
+    for (const item of planned) settleItem(item, 'skipped', `refused: ${refused}`)
+    return report(false, refused)
   }
 
   if (planned.length === 0 || options.dryRun) return report(false)
@@ -191,12 +203,17 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
   return report(false)
 }
 
+function overLimit(planned: readonly Item[], maxDelete: number | undefined): string | undefined {
+  if (maxDelete === undefined || planned.length <= maxDelete) return undefined
+  return `${planned.length} items to remove is more than --max-delete ${maxDelete}; nothing was removed`
+}
+
 function settleItem(item: Item, decision: Decision, reason: string): void {
   item.decision = decision
   item.reason = reason
 }
 
-/** The documented exit code for a finished report: 3 when any deletion failed. */
+/** The documented exit code for a finished report: 3 when any deletion failed or the pass was refused. */
 export function exitCodeOf(report: Report): number {
-  return report.totals.failed > 0 ? 3 : 0
+  return report.totals.failed > 0 || report.refused ? 3 : 0
 }

@@ -44,7 +44,7 @@ export function describeTotals(section: Pick<TargetReport, 'noun'>, totals: Tota
 
 /** The plan or the outcome, one block per target. `only` limits the items listed (e.g. after a prompt). */
 export function describeReport(
-  report: Pick<Report, 'canceled' | 'targets'>,
+  report: Pick<Report, 'canceled' | 'refused' | 'targets'>,
   phase: Phase,
   only?: (item: Item) => boolean,
 ): string[] {
@@ -65,6 +65,7 @@ export function describeReport(
     lines.push(describeTotals(section, section.totals, phase))
   }
 
+  if (report.refused) lines.push(`Refused: ${report.refused}.`)
   if (phase === 'dry-run') lines.push('Dry run: nothing was removed.')
   else if (report.canceled) lines.push('Canceled.')
   return lines
@@ -88,7 +89,7 @@ function itemJson(item: Item): Record<string, unknown> {
 
 /** The --json document: one section for a single-target command, a `targets` map for `clean`. */
 export function reportJson(report: Report, minAge: string, single: boolean): Record<string, unknown> {
-  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge}
+  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, refused: report.refused}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,

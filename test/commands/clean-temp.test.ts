@@ -2,7 +2,7 @@ import {chmodSync, existsSync, mkdirSync, readdirSync, realpathSync} from 'node:
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {jsonOf, runCli} from '../helpers/cli.js'
+import {jsonOf, runCli, startCli} from '../helpers/cli.js'
 import {describeEngine, dockerOk, engineEnv} from '../helpers/engine.js'
 import {createRunContainer, newRunId, removeAllForRun} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
@@ -146,5 +146,43 @@ describeEngine('moat system clean-temp with a running container', () => {
     await expect(dockerOk(['ps', '-aq', '--filter', `name=${runId}`])).resolves.toBe('')
     const after = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], engineEnv())
     expect(jsonOf(after).items).toEqual([expect.objectContaining({decision: 'removed', id: mounted})])
+  })
+})
+
+describe('limits on one pass', () => {
+  it('--max-delete refuses an oversized pass: nothing removed, exit 3, says why', () => {
+    const dirs = ['moat-aws-1', 'moat-aws-2', 'moat-aws-3'].map((name) => makeTempDir(root, name))
+    const result = cleanTemp('--force', '--json', '--max-delete', '2')
+    expect(result.exitCode).toBe(3)
+    const doc = jsonOf(result)
+    expect(doc.refused).toMatch(/3 items to remove is more than --max-delete 2/)
+    expect(doc.items?.map((item) => item.decision)).toEqual(['skipped', 'skipped', 'skipped'])
+    for (const dir of dirs) expect(existsSync(dir)).toBe(true)
+    expect(cleanTemp('--force', '--max-delete', '3').exitCode).toBe(0)
+    for (const dir of dirs) expect(existsSync(dir)).toBe(false)
+  })
+
+  it('two forced runs started together: every orphan removed exactly once, the second reports the lock', async () => {
+    const count = 600
+    for (let i = 0; i < count; i++) makeTempDir(root, `moat-build-${i}`)
+    const home = realpathSync(makeTmpRoot())
+    try {
+      const env = {MOAT_HOME: home}
+      const first = startCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], env)
+      // Start the second as soon as the first holds the lock.
+      while (!existsSync(join(home, '.moat-system.lock'))) {
+        await new Promise((resolve) => {
+          setImmediate(resolve)
+        })
+      }
+      const second = startCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], env)
+      const [a, b] = await Promise.all([first, second])
+      expect([a.exitCode, b.exitCode]).toEqual([0, 0])
+      expect(jsonOf(a)).toMatchObject({totals: {failed: 0, removed: count, skipped: 0}})
+      expect(jsonOf(b)).toMatchObject({busy: true, lockHolder: {command: 'system:clean-temp'}})
+      expect(readdirSync(root)).toEqual([])
+    } finally {
+      removeTmpRoot(home)
+    }
   })
 })

@@ -1,7 +1,29 @@
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+// Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat.
+let defaultHome: string | undefined
+function privateMoatHome(): string {
+  if (!defaultHome) {
+    const home = mkdtempSync(join(tmpdir(), 'mth-cli-'))
+    defaultHome = home
+    process.on('exit', () => rmSync(home, {force: true, recursive: true}))
+  }
+
+  return defaultHome
+}
+
+function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: privateMoatHome()}
+  delete base.DOCKER_HOST
+  delete base.DOCKER_CONTEXT
+  return {...base, ...env}
+}
 
 export interface CliResult {
   exitCode: number
@@ -14,12 +36,9 @@ export interface CliResult {
  * DOCKER_HOST is removed unless given, so no test reaches the machine's own engine by accident.
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-  const base = {...process.env}
-  delete base.DOCKER_HOST
-  delete base.DOCKER_CONTEXT
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: {...base, ...env},
+    env: cliEnv(env),
     input: '',
     timeout: 60_000,
   })
@@ -34,4 +53,22 @@ export function jsonOf(result: CliResult): Record<string, unknown> & {items?: Ar
   } catch {
     throw new Error(`stdout is not clean JSON (exit ${result.exitCode}):\n${result.stdout}\nstderr:\n${result.stderr}`)
   }
+}
+
+/** The same as runCli, without blocking: for runs that must overlap. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe']})
+    child.stdin.end()
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({exitCode: code ?? -1, stderr, stdout}))
+  })
 }

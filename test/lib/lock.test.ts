@@ -1,0 +1,71 @@
+import {spawn} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {hostname, tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {acquireLock, LOCK_NAME, tryLock} from '../../src/lib/lock.js'
+
+let home: string
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'mth-lock-'))
+})
+
+afterEach(() => {
+  rmSync(home, {force: true, recursive: true})
+})
+
+function plantOwner(pid: number, extra: Record<string, unknown> = {}): void {
+  mkdirSync(join(home, LOCK_NAME))
+  writeFileSync(
+    join(home, LOCK_NAME, 'owner.json'),
+    JSON.stringify({command: 'system:clean', host: hostname(), pid, startedAt: '2026-01-01T00:00:00.000Z', ...extra}),
+  )
+}
+
+async function deadPid(): Promise<number> {
+  const child = spawn('true')
+  await new Promise((resolve) => {
+    child.on('exit', resolve)
+  })
+  return child.pid!
+}
+
+describe('the clean lock', () => {
+  it('is held by one at a time and names its holder', () => {
+    const first = tryLock(home, 'system:clean')
+    expect(first.ok).toBe(true)
+    const second = tryLock(home, 'system:clean-temp')
+    expect(second).toMatchObject({ok: false, owner: {command: 'system:clean', pid: process.pid}})
+    if (first.ok) first.held.release()
+    expect(existsSync(join(home, LOCK_NAME))).toBe(false)
+    expect(tryLock(home, 'system:clean').ok).toBe(true)
+  })
+
+  it('is taken over when its holder crashed', async () => {
+    plantOwner(await deadPid())
+    const attempt = tryLock(home, 'system:clean')
+    expect(attempt.ok).toBe(true)
+  })
+
+  it('is taken over when its PID now belongs to another process', () => {
+    plantOwner(process.pid, {processStart: '1'})
+    expect(tryLock(home, 'system:clean').ok).toBe(true)
+  })
+
+  it('is respected while its holder lives, and waited for up to the timeout', async () => {
+    plantOwner(process.pid)
+    const started = Date.now()
+    const attempt = await acquireLock(home, 'system:clean', 300)
+    expect(attempt.ok).toBe(false)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+    setTimeout(() => rmSync(join(home, LOCK_NAME), {force: true, recursive: true}), 100)
+    expect((await acquireLock(home, 'system:clean', 5000)).ok).toBe(true)
+  })
+
+  it('without an owner file is left alone while fresh (its creator is writing it)', () => {
+    mkdirSync(join(home, LOCK_NAME))
+    expect(tryLock(home, 'system:clean').ok).toBe(false)
+  })
+})
