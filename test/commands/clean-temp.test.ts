@@ -175,6 +175,7 @@ describe('limits on one pass', () => {
           setImmediate(resolve)
         })
       }
+
       const second = startCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], env)
       const [a, b] = await Promise.all([first, second])
       expect([a.exitCode, b.exitCode]).toEqual([0, 0])
