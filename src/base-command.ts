@@ -2,7 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 
-import type {PipelineHooks, Report, Target, TargetReport} from './lib/pipeline.js'
+import type {PipelineHooks, Target, TargetReport} from './lib/pipeline.js'
 
 import {parseDuration} from './lib/duration.js'
 import {EXIT} from './lib/exit-codes.js'
@@ -106,46 +106,42 @@ protected flags!: BaseFlags<T>
    * sets the exit code, and returns the --json document.
    */
   protected async clean(targets: Target[], hooks?: PipelineHooks): Promise<Record<string, unknown>> {
-    const [{exitCodeOf, runPipeline}, render, {acquireLock}] = await Promise.all([
+    const [{exitCodeOf}, render, {describeHolder, runPass}] = await Promise.all([
       import('./lib/pipeline.js'),
       import('./lib/render.js'),
-      import('./lib/lock.js'),
+      import('./lib/pass.js'),
     ])
     const json = this.jsonEnabled()
     const dryRun = this.flags['dry-run']
-    // A dry run deletes nothing, so it never waits for (or blocks) a deleting run.
-    const lock = dryRun ? undefined : await acquireLock(this.moatHome, this.id ?? 'clean', this.lockTimeoutMs)
-    if (lock && !lock.ok) {
-      const holder = lock.owner ? `pid ${lock.owner.pid}, ${lock.owner.command}, since ${lock.owner.startedAt}` : 'starting up'
-      const message = `Another clean is running for ${this.moatHome} (${holder}); nothing done.`
-      this.log(message)
-      return {busy: true, dryRun, lockHolder: lock.owner ?? null, message}
-    }
-
     const progress = !json && process.stderr.isTTY
     let prompted = false
-    let report: Report
-    try {
-      report = await runPipeline(targets, {
-        confirm: async (plan) => {
-          if (this.flags.force) return true
-          prompted = true
-          if (!json) for (const line of render.describeReport({canceled: false, targets: [...plan]}, 'plan')) this.log(line)
-          return this.ask(plan)
-        },
-        dryRun,
-        hooks,
-        maxDelete: this.flags['max-delete'],
-        minAgeMs: this.minAgeMs,
-        onProgress: progress
-          ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
-          : undefined,
-        warn: (message) => process.stderr.write(`Note: ${message}\n`),
-      })
-    } finally {
-      if (lock?.ok) lock.held.release()
+    const outcome = await runPass(targets, {
+      command: this.id ?? 'clean',
+      confirm: async (plan) => {
+        if (this.flags.force) return true
+        prompted = true
+        if (!json) for (const line of render.describeReport({canceled: false, targets: [...plan]}, 'plan')) this.log(line)
+        return this.ask(plan)
+      },
+      dryRun,
+      hooks,
+      lockTimeoutMs: this.lockTimeoutMs,
+      maxDelete: this.flags['max-delete'],
+      minAgeMs: this.minAgeMs,
+      moatHome: this.moatHome,
+      onProgress: progress
+        ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
+        : undefined,
+      warn: (message) => process.stderr.write(`Note: ${message}\n`),
+    })
+    if (outcome.busy) {
+      // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error.
+      const message = `Another clean is running for ${this.moatHome} (${describeHolder(outcome.holder)}); nothing done.`
+      this.log(message)
+      return {busy: true, dryRun, lockHolder: outcome.holder ?? null, message}
     }
 
+    const {report} = outcome
     if (!json) {
       // After a prompt the plan is already on screen: show only what happened to the planned items.
       const phase = dryRun ? 'dry-run' : 'done'

@@ -95,6 +95,8 @@ export interface PipelineOptions {
   maxDelete?: number
   minAgeMs: number
   now?: number
+  /** Every final decision as it is made: kept items after planning, the others as they are settled. */
+  onDecision?: (target: string, item: Item) => void
   onProgress?: (done: number, total: number) => void
   signal?: AbortSignal
   /** Notes are also passed here as they happen (the command prints them once on stderr). */
@@ -121,6 +123,7 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
   const warnings: string[] = []
   const now = options.now ?? Date.now()
   const planned: PlannedItem[] = []
+  const kindOf = new Map<Item, string>()
   const ctx: TargetContext = {
     cutoffMs: now - options.minAgeMs,
     hooks: options.hooks ?? {},
@@ -135,6 +138,11 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
       options.warn?.(message)
     },
   }
+  const decide = (item: Item, decision: Decision, reason: string) => {
+    item.decision = decision
+    item.reason = reason
+    options.onDecision?.(kindOf.get(item)!, item)
+  }
 
   const plans: Array<{items: PlannedItem[]; target: Target}> = []
   for (const target of targets) {
@@ -142,6 +150,8 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
     // eslint-disable-next-line no-await-in-loop
     const items = await target.classify(ctx, await target.scan(ctx))
     plans.push({items, target})
+    for (const item of items) kindOf.set(item, target.kind)
+    for (const item of items) if (item.decision === 'kept') options.onDecision?.(target.kind, item)
     planned.push(...orphansOf(items))
   }
 
@@ -166,51 +176,58 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
   const refused = overLimit(planned, options.maxDelete)
   if (refused && options.dryRun) ctx.warn(`A real run would refuse: ${refused}.`)
   else if (refused) {
-    for (const item of planned) settleItem(item, 'skipped', `refused: ${refused}`)
+    for (const item of planned) decide(item, 'skipped', `refused: ${refused}`)
     return report(false, refused)
   }
 
-  if (planned.length === 0 || options.dryRun) return report(false)
+  if (options.dryRun) {
+    for (const item of planned) options.onDecision?.(kindOf.get(item)!, item)
+    return report(false)
+  }
+
+  if (planned.length === 0) return report(false)
   if (!(await options.confirm(report(false).targets))) {
-    for (const item of planned) settleItem(item, 'skipped', 'canceled at the prompt')
+    for (const item of planned) decide(item, 'skipped', 'canceled at the prompt')
     return report(true)
   }
 
   await ctx.hooks.beforeRemove?.(planned)
+  await removePlanned(ctx, plans, planned.length, options, decide)
+  return report(false)
+}
+
+/** Hands each target its orphans in plan order; whatever a target did not settle (interrupted) is skipped. */
+async function removePlanned(
+  ctx: TargetContext,
+  plans: ReadonlyArray<{items: PlannedItem[]; target: Target}>,
+  total: number,
+  options: PipelineOptions,
+  decide: (item: Item, decision: Decision, reason: string) => void,
+): Promise<void> {
   let done = 0
-  const total = planned.length
+  const settled = new Set<Item>()
   for (const {items, target} of plans) {
     const orphans = orphansOf(items)
-    if (orphans.length === 0) continue
-    if (options.signal?.aborted) break
-    const settled = new Set<PlannedItem>()
+    if (orphans.length === 0 || options.signal?.aborted) continue
     // eslint-disable-next-line no-await-in-loop
     await target.remove(ctx, orphans, (item, decision, reason) => {
       if (settled.has(item)) return
       settled.add(item)
-      settleItem(item, decision, reason)
+      decide(item, decision, reason)
       options.onProgress?.(++done, total)
     })
-    for (const item of orphans) {
-      if (!settled.has(item)) settleItem(item, 'skipped', 'not reached: the run was interrupted')
+  }
+
+  for (const {items} of plans) {
+    for (const item of orphansOf(items)) {
+      if (!settled.has(item)) decide(item, 'skipped', 'not reached: the run was interrupted')
     }
   }
-
-  for (const item of planned) {
-    if (item.decision === 'orphan') settleItem(item, 'skipped', 'not reached: the run was interrupted')
-  }
-
-  return report(false)
 }
 
 function overLimit(planned: readonly Item[], maxDelete: number | undefined): string | undefined {
   if (maxDelete === undefined || planned.length <= maxDelete) return undefined
   return `${planned.length} items to remove is more than --max-delete ${maxDelete}; nothing was removed`
-}
-
-function settleItem(item: Item, decision: Decision, reason: string): void {
-  item.decision = decision
-  item.reason = reason
 }
 
 /** The documented exit code for a finished report: 3 when any deletion failed or the pass was refused. */
