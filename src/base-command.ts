@@ -11,13 +11,20 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >
 
+/** Flags of the commands that run several targets (`clean`, `reap`). */
+export const targetSelectionFlags = {
+  only: Flags.string({description: 'Only these targets (comma-separated): containers, sidecars, networks, temp.', multiple: true}),
+  skip: Flags.string({description: 'Skip these targets (comma-separated).', multiple: true}),
+  'tmp-dir': Flags.string({description: 'Directory to scan for temp dirs instead of $TMPDIR and /tmp; repeatable.', multiple: true}),
+}
+
 /** A usage error: one line naming what was wrong with an example of what is right, exit 2. */
 export function usageError(message: string): Errors.CLIError {
   return new Errors.CLIError(message, {code: 'USAGE', exit: EXIT.usage})
 }
 
 /** A Go-style duration flag in milliseconds, or a usage error naming the flag with examples. */
-function durationFlag(flag: string, value: string, examples: string): number {
+export function durationFlag(flag: string, value: string, examples: string): number {
   const ms = parseDuration(value)
   if (ms === undefined) {
     throw usageError(`--${flag}: ${JSON.stringify(value)} is not a duration; use a Go-style one such as ${examples}.`)
@@ -77,10 +84,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })(),
   }
   static override enableJsonFlag = true
+  /** Reports a section per target (`clean`) even when only one target ran. */
+  static multiTarget = false
+  /** Runs without a prompt by design (`reap`): exempt from the no-terminal refusal. */
+  static unattended = false
 protected flags!: BaseFlags<T>
   protected lockTimeoutMs!: number
   protected minAgeMs!: number
   protected moatHome!: string
+  /** Notes given before the pipeline ran (runtime selection), for the JSON document's warnings. */
+  protected readonly notes: string[] = []
 
   /** Exactly one of: dry run, forced, or a person at a terminal who will be asked. */
   protected get mayPrompt(): boolean {
@@ -132,7 +145,7 @@ protected flags!: BaseFlags<T>
       onProgress: progress
         ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
         : undefined,
-      warn: (message) => process.stderr.write(`Note: ${message}\n`),
+      warn: (message) => this.note(message),
     })
     if (outcome.busy) {
       // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error.
@@ -142,6 +155,7 @@ protected flags!: BaseFlags<T>
     }
 
     const {report} = outcome
+    report.warnings = [...new Set([...report.warnings, ...this.notes])]
     if (!json) {
       // After a prompt the plan is already on screen: show only what happened to the planned items.
       const phase = dryRun ? 'dry-run' : 'done'
@@ -152,7 +166,7 @@ protected flags!: BaseFlags<T>
     }
 
     process.exitCode = exitCodeOf(report)
-    return render.reportJson(report, this.flags['min-age'], targets.length === 1)
+    return render.reportJson(report, this.flags['min-age'], !(this.ctor as typeof BaseCommand).multiTarget)
   }
 
   override async init(): Promise<void> {
@@ -169,11 +183,42 @@ protected flags!: BaseFlags<T>
     this.lockTimeoutMs = durationFlag('lock-timeout', this.flags['lock-timeout'], '0s, 30s or 5m')
     this.moatHome = this.flags['moat-home'] ? resolve(this.flags['moat-home']) : defaultMoatHome()
     // DESIGN.md "Confirm": no terminal and neither --force nor --dry-run: refuse at once, never hang, never delete.
-    if (!this.flags['dry-run'] && !this.flags.force && !this.mayPrompt) {
+    const {unattended} = this.ctor as typeof BaseCommand
+    if (!unattended && !this.flags['dry-run'] && !this.flags.force && !this.mayPrompt) {
       throw usageError(
         'Refusing to remove anything without confirmation: there is no terminal to ask on. Re-run with --dry-run to see the plan, or --force to remove without asking.',
       )
     }
+  }
+
+  /** Plain JSON: core colourises every document first, which costs ~14 ms on a large plan and means nothing in a pipe. */
+  override logJson(json: unknown): void {
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n')
+  }
+
+  /** A note for the user: once on stderr (also under --json, whose stdout stays clean). */
+  protected note(message: string): void {
+    if (this.notes.includes(message)) return
+    this.notes.push(message)
+    process.stderr.write(`Note: ${message}\n`)
+  }
+
+  /** The targets `clean` and `reap` run, after --only/--skip, sharing one choice of runtimes. */
+  protected async targetsFor(
+    selection: {only?: string[]; skip?: string[]; 'tmp-dir'?: string[]},
+    warn = (message: string) => this.note(message),
+  ): Promise<Target[]> {
+    const [{buildTargets, chooseKinds}, {appleCliPresent}] = await Promise.all([
+      import('./lib/targets.js'),
+      import('./lib/temp-dirs.js'),
+    ])
+    return buildTargets(chooseKinds(selection.only, selection.skip), {
+      appleCli: appleCliPresent(),
+      moatHome: this.moatHome,
+      runtime: this.flags.runtime,
+      tmpDirs: selection['tmp-dir'],
+      warn,
+    })
   }
 
   /** A small, stable error document for --json (style-guide pitfall 3: never dump the parser context). */

@@ -41,6 +41,7 @@ const QUARANTINE_PREFIX = 'moat-system-quarantine-'
 const HELD_PREFIX = 'held-'
 /** How stale the picture of which processes use which paths may get while deleting. */
 const USAGE_REFRESH_MS = 200
+const YIELD_EVERY_MS = 20
 
 export function matchPattern(name: string): TempPattern | undefined {
   // Cheap prefix test first: a tmp dir may hold 100,000 unrelated names.
@@ -85,9 +86,9 @@ export function defaultTempRoots(env: NodeJS.ProcessEnv = process.env): string[]
   return [env.TMPDIR || '/tmp', '/tmp']
 }
 
-function myUid(): number {
-  return process.getuid?.() ?? -1
-}
+// Asked once: the scan compares it against every entry of a tmp dir that may hold 100,000.
+const MY_UID = process.getuid?.() ?? -1
+const QUARANTINE_NAME = QUARANTINE_PREFIX + MY_UID
 
 export class TempDirTarget implements Target<Scanned, TempFingerprint> {
   readonly kind = 'temp'
@@ -118,8 +119,18 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     let usageReadAt = Date.now()
     const mounts = await this.bindMounts(ctx)
     const quarantines = new Map<string, Error | Identity>()
+    let yieldedAt = Date.now()
     for (const item of items) {
-      if (ctx.signal?.aborted) return
+      // The walk and deletion are synchronous: let signal handlers run now and then, so a stop request is seen.
+      if (Date.now() - yieldedAt > YIELD_EVERY_MS) {
+        // eslint-disable-next-line no-await-in-loop
+        await new Promise((resolve) => {
+          setImmediate(resolve)
+        })
+        yieldedAt = Date.now()
+      }
+
+      if (ctx.signal?.aborted) break
       const {fingerprint} = item
       if (!quarantines.has(fingerprint.root.path)) {
         quarantines.set(fingerprint.root.path, openQuarantine(fingerprint.root))
@@ -150,7 +161,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
       // Left only while it holds something to finish; rmdir refuses a non-empty one.
       if (quarantine instanceof Error) continue
       try {
-        rmdirSync(join(root, QUARANTINE_PREFIX + myUid()))
+        rmdirSync(join(root, QUARANTINE_NAME))
       } catch {}
     }
   }
@@ -159,7 +170,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     const found: Scanned[] = []
     for (const root of this.roots()) {
       for (const name of readdirSync(root.path)) {
-        if (name === QUARANTINE_PREFIX + myUid()) {
+        if (name === QUARANTINE_NAME) {
           found.push(...scanQuarantine(root, join(root.path, name)))
           continue
         }
@@ -169,7 +180,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
         const path = join(root.path, name)
         const stat = lstatSync(path, {throwIfNoEntry: false})
         if (!stat) continue
-        const mine = stat.isDirectory() && stat.uid === myUid()
+        const mine = stat.isDirectory() && stat.uid === MY_UID
         found.push({facts: mine ? walkTree(path, stat) : undefined, path, pattern, quarantined: false, root, stat})
       }
     }
@@ -251,7 +262,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     quarantine: Identity,
   ): {decision: 'failed' | 'removed' | 'skipped'; reason: string} {
     const {fingerprint} = item
-    const quarantinePath = join(fingerprint.root.path, QUARANTINE_PREFIX + myUid())
+    const quarantinePath = join(fingerprint.root.path, QUARANTINE_NAME)
     let target = item.id
     if (!fingerprint.quarantined) {
       target = join(quarantinePath, `${item.id.slice(item.id.lastIndexOf('/') + 1)}.${randomBytes(4).toString('hex')}`)
@@ -310,7 +321,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
 function unsafeToRemove({facts, path, root, stat}: Scanned, mountPoints: Set<string>): string | undefined {
   if (stat.isSymbolicLink()) return 'symlink: never followed'
   if (!stat.isDirectory()) return 'not a directory'
-  if (stat.uid !== myUid()) return `owned by uid ${stat.uid}, not by you`
+  if (stat.uid !== MY_UID) return `owned by uid ${stat.uid}, not by you`
   if (stat.dev !== root.stat.dev || mountPoints.has(path)) return 'a mount point'
   if (!facts) return 'not scanned'
   if (facts.error) return `could not read the whole tree (${facts.error})`
@@ -339,7 +350,7 @@ function inUse(path: string, usage: ProcessUsage | undefined, mounts: readonly B
 
 /** The private directory deletions go through: ours, 0700, a real directory on the root's file system. */
 function openQuarantine(root: Root): Error | Identity {
-  const path = join(root.path, QUARANTINE_PREFIX + myUid())
+  const path = join(root.path, QUARANTINE_NAME)
   try {
     mkdirSync(path, {mode: 0o700})
   } catch (error) {
@@ -350,7 +361,7 @@ function openQuarantine(root: Root): Error | Identity {
 
   const stat = lstatSync(path)
   // eslint-disable-next-line no-bitwise -- permission bits: no access for group or others
-  if (!stat.isDirectory() || stat.uid !== myUid() || (stat.mode & 0o077) !== 0 || stat.dev !== root.stat.dev) {
+  if (!stat.isDirectory() || stat.uid !== MY_UID || (stat.mode & 0o077) !== 0 || stat.dev !== root.stat.dev) {
     return new Error(`quarantine ${path} is not a private directory of yours on ${root.path}'s file system; refusing to use it`)
   }
 
@@ -375,7 +386,7 @@ function restore(original: string, moved: string): {decision: 'failed' | 'skippe
 
 function scanQuarantine(root: Root, path: string): Scanned[] {
   const stat = lstatSync(path, {throwIfNoEntry: false})
-  if (!stat?.isDirectory() || stat.uid !== myUid()) return []
+  if (!stat?.isDirectory() || stat.uid !== MY_UID) return []
   const found: Scanned[] = []
   for (const name of readdirSync(path)) {
     if (name.startsWith(HELD_PREFIX)) continue
