@@ -2,22 +2,72 @@ import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
+import type {
+  BatchOutcome,
+  ContainerInfo,
+  Endpoint,
+  ListFilter,
+  NetworkInfo,
+  ObjectInfo,
+  ObjectKind,
+  Runtime,
+  StopOptions,
+  VolumeInfo,
+} from './types.js'
+
 import {execFile, type ExecResult} from '../exec.js'
-import {RuntimeUnreachableError} from './errors.js'
+import {chunks, failureOf, firstLine, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 
 const CALL_TIMEOUT_MS = 20_000
+/** An engine that takes longer than this to say its time is treated as not answering. */
+const PING_TIMEOUT_MS = 10_000
+
+/** The CLI's closing line after per-ID errors, which names no ID. */
+const EXIT_STATUS = /^exit status \d+$/
 
 const UNREACHABLE =
-  /cannot connect to the docker daemon|error during connect|is the docker daemon running|connection refused|no such host|dial unix|context deadline exceeded/i
+  /cannot connect to the docker daemon|error during connect|is the docker daemon running|connection refused|no such host|dial unix|context deadline exceeded|permission denied while trying to connect/i
 
 export interface BindMount {
   container: string
   source: string
 }
 
-/** The docker CLI, so DOCKER_HOST and docker contexts work as users expect (DESIGN.md "Runtimes"). */
-export class DockerCli {
+// The subsets of `docker inspect` output read here.
+interface RawContainer {
+  Config?: {Image?: string; Labels?: null | Record<string, string>}
+  Created?: string
+  Id: string
+  Mounts?: Array<{Destination?: string; Source?: string; Type?: string}>
+  Name?: string
+  NetworkSettings?: {Networks?: null | Record<string, {NetworkID?: string}>}
+  State?: {FinishedAt?: string; Running?: boolean; Status?: string}
+}
+
+interface RawNetwork {
+  Containers?: null | Record<string, {Name?: string}>
+  Created?: string
+  Id: string
+  Labels?: null | Record<string, string>
+  Name: string
+}
+
+interface RawVolume {
+  CreatedAt?: string
+  Labels?: null | Record<string, string>
+  Name: string
+}
+
+/**
+ * The docker CLI, so DOCKER_HOST and docker contexts work as users expect (DESIGN.md "Runtimes"). Every method
+ * spawns a fixed number of processes whatever the number of IDs (see chunks() for the one exception), except
+ * disconnect(), whose CLI takes one container per call.
+ */
+export class DockerCli implements Runtime {
   readonly name = 'docker'
+  /** Engine clock minus ours, measured by ping(). */
+  private clockOffsetMs = 0
 
   /**
    * True when nothing at all points at an engine: no DOCKER_HOST, no context, no default socket. Lets a command
@@ -36,8 +86,8 @@ export class DockerCli {
   /** Runs one docker CLI call; throws RuntimeUnreachableError when the engine cannot be asked. */
   async call(args: readonly string[], timeoutMs = CALL_TIMEOUT_MS): Promise<ExecResult> {
     const result = await execFile('docker', args, {timeoutMs})
-    if (result.missing) throw new RuntimeUnreachableError('docker', 'the docker CLI is not on PATH')
-    if (result.timedOut) throw new RuntimeUnreachableError('docker', `docker ${args[0]} timed out`)
+    if (result.missing) throw new RuntimeAbsentError('docker', 'the docker CLI is not on PATH')
+    if (result.timedOut) throw new RuntimeUnreachableError('docker', `Docker engine did not answer: docker ${args[0]} timed out after ${timeoutMs / 1000}s`)
     if (result.exitCode !== 0 && UNREACHABLE.test(result.stderr)) {
       throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${firstLine(result.stderr)}`)
     }
@@ -45,19 +95,106 @@ export class DockerCli {
     return result
   }
 
+  async disconnect(network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome> {
+    const outcomes: BatchOutcome[] = []
+    for (const endpoint of endpoints) {
+      // `docker network disconnect` takes one container per call. Callers pass only the stale endpoints of a dead
+      // run's stopped containers, so this loop is as long as what one crashed run left, never the candidate count.
+      // --force: an endpoint whose container is gone can only be dropped that way, and only by its name.
+      // eslint-disable-next-line no-await-in-loop
+      let result = await this.call(['network', 'disconnect', '--force', network, endpoint.container])
+      if (result.exitCode !== 0 && endpoint.name && failureOf(result.stderr).kind === 'gone') {
+        // eslint-disable-next-line no-await-in-loop
+        result = await this.call(['network', 'disconnect', '--force', network, endpoint.name])
+      }
+
+      const failure = result.exitCode === 0 ? undefined : failureOf(result.stderr)
+      outcomes.push({failures: new Map(failure ? [[endpoint.container, failure]] : [])})
+    }
+
+    return mergeOutcomes(outcomes)
+  }
+
+  async inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>> {
+    const found = new Map<string, ObjectInfo[K]>()
+    for (const batch of chunks(ids)) {
+      // eslint-disable-next-line no-await-in-loop
+      const result = await this.call([kind, 'inspect', ...batch])
+      // A missing ID makes inspect exit 1 but it still prints the others; anything else is a real failure.
+      const problems = result.stderr
+        .split('\n')
+        .filter((line) => line.trim() && !EXIT_STATUS.test(line) && failureOf(line).kind !== 'gone')
+      if (result.exitCode !== 0 && problems.length > 0) {
+        throw new Error(`docker ${kind} inspect failed: ${problems[0]!.trim()}`)
+      }
+
+      for (const raw of parseJsonArray(result.stdout)) {
+        const info = toInfo(kind, raw)
+        found.set(info.id, info as ObjectInfo[K])
+      }
+    }
+
+    return found
+  }
+
+  async list<K extends ObjectKind>(kind: K, filter: ListFilter = {}): Promise<Array<ObjectInfo[K]>> {
+    const args: string[] = {container: ['ps', '--all'], network: ['network', 'ls'], volume: ['volume', 'ls']}[kind]
+    if (kind !== 'volume') args.push('--no-trunc')
+    if (filter.label) args.push('--filter', `label=${filter.label}`)
+    const ids = (await this.checked([...args, '--quiet'])).stdout.split('\n').filter(Boolean)
+    if (ids.length === 0) return []
+    return [...(await this.inspect(kind, ids)).values()]
+  }
+
+  now(): number {
+    return Date.now() + this.clockOffsetMs
+  }
+
+  async ping(): Promise<void> {
+    // One call proves the engine answers and gives its clock (`docker version` has no time).
+    const sentAt = Date.now()
+    const result = await this.call(['info', '--format', '{{json .SystemTime}}'], PING_TIMEOUT_MS)
+    const engineMs = parseTimestamp(result.stdout.trim().replaceAll('"', ''))
+    // Some CLI versions print the client half of `info` and exit 0 when the server half fails.
+    if (result.exitCode !== 0 || (engineMs === undefined && result.stderr.trim())) {
+      throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${firstLine(result.stderr) || `docker info exited with ${result.exitCode}`}`)
+    }
+
+    // An engine that answers without a time is still reachable; then our clock stands in for its clock.
+    this.clockOffsetMs = engineMs === undefined ? 0 : engineMs - (sentAt + Date.now()) / 2
+  }
+
+  async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
+    // Never --force: the engine refuses running containers, networks with endpoints and volumes in use.
+    const command = {container: ['rm'], network: ['network', 'rm'], volume: ['volume', 'rm']}[kind]
+    return this.batched(command, ids)
+  }
+
   /** Host paths bind-mounted into running containers: one `ps` and one batched `inspect`. */
   async runningBindMounts(): Promise<BindMount[]> {
-    const ids = await this.checked(['ps', '--quiet', '--no-trunc'])
-    const list = ids.stdout.split('\n').filter(Boolean)
-    if (list.length === 0) return []
-    const inspected = await this.call(['container', 'inspect', ...list])
-    // A container that stopped between ps and inspect makes inspect exit 1 but still print the others.
-    const containers = parseJsonArray(inspected.stdout) as Array<{Mounts?: Array<{Source?: string; Type?: string}>; Name?: string}>
-    return containers.flatMap((container) =>
-      (container.Mounts ?? [])
-        .filter((mount) => mount.Type === 'bind' && mount.Source)
-        .map((mount) => ({container: (container.Name ?? '').replace(/^\//, ''), source: mount.Source!})),
+    const ids = (await this.checked(['ps', '--quiet', '--no-trunc'])).stdout.split('\n').filter(Boolean)
+    if (ids.length === 0) return []
+    const containers = await this.inspect('container', ids)
+    return [...containers.values()].flatMap((container) =>
+      container.mounts
+        .filter((mount) => mount.type === 'bind' && mount.source)
+        .map((mount) => ({container: container.name, source: mount.source})),
     )
+  }
+
+  async stop(ids: readonly string[], options: StopOptions = {}): Promise<BatchOutcome> {
+    const time = options.timeoutSeconds === undefined ? [] : ['--time', String(options.timeoutSeconds)]
+    return this.batched(['stop', ...time], ids)
+  }
+
+  private async batched(command: readonly string[], ids: readonly string[]): Promise<BatchOutcome> {
+    const outcomes: BatchOutcome[] = []
+    for (const batch of chunks(ids)) {
+      // eslint-disable-next-line no-await-in-loop
+      outcomes.push(outcomeOf(batch, await this.call([...command, ...batch])))
+    }
+
+    return mergeOutcomes(outcomes)
   }
 
   private async checked(args: readonly string[]): Promise<ExecResult> {
@@ -67,8 +204,48 @@ export class DockerCli {
   }
 }
 
-export function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? ''
+function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {
+  if (kind === 'container') return containerInfo(raw as RawContainer)
+  if (kind === 'network') return networkInfo(raw as RawNetwork)
+  const volume = raw as RawVolume
+  return {createdMs: parseTimestamp(volume.CreatedAt), id: volume.Name, labels: volume.Labels ?? {}, name: volume.Name}
+}
+
+function containerInfo(raw: RawContainer): ContainerInfo {
+  const networks = Object.entries(raw.NetworkSettings?.Networks ?? {}).map(([name, net]) => ({
+    // A container attached while stopped has no network ID yet, only the name.
+    id: net?.NetworkID || undefined,
+    name,
+  }))
+  return {
+    createdMs: parseTimestamp(raw.Created),
+    finishedMs: parseTimestamp(raw.State?.FinishedAt),
+    id: raw.Id,
+    image: raw.Config?.Image ?? '',
+    labels: raw.Config?.Labels ?? {},
+    mounts: (raw.Mounts ?? []).map((mount) => ({
+      destination: mount.Destination ?? '',
+      source: mount.Source ?? '',
+      type: mount.Type ?? '',
+    })),
+    name: (raw.Name ?? '').replace(/^\//, ''),
+    networks,
+    running: raw.State?.Running === true,
+    state: raw.State?.Status ?? 'unknown',
+  }
+}
+
+function networkInfo(raw: RawNetwork): NetworkInfo {
+  return {
+    createdMs: parseTimestamp(raw.Created),
+    endpoints: Object.entries(raw.Containers ?? {}).map(([container, endpoint]) => ({
+      container,
+      name: endpoint?.Name ?? '',
+    })),
+    id: raw.Id,
+    labels: raw.Labels ?? {},
+    name: raw.Name,
+  }
 }
 
 export function parseJsonArray(text: string): unknown[] {

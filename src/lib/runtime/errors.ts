@@ -9,3 +9,8 @@ export class RuntimeUnreachableError extends Error {
     super(message)
   }
 }
+
+/** The runtime's CLI is not on PATH: with `--runtime auto` that runtime is simply not used. */
+export class RuntimeAbsentError extends RuntimeUnreachableError {
+  override name = 'RuntimeAbsentError'
+}

@@ -1,0 +1,57 @@
+import type {Runtime, RuntimeName} from './types.js'
+
+import {AppleCli} from './apple.js'
+import {DockerCli} from './docker.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
+
+/** The `--runtime` flag. */
+export type RuntimeChoice = 'auto' | RuntimeName
+
+export function defaultRuntimes(): Runtime[] {
+  return [new DockerCli(), new AppleCli()]
+}
+
+/**
+ * The runtimes a command works on, each one pinged (which also reads its clock). The one place `--runtime` is
+ * interpreted (DESIGN.md "Runtimes"; moat-resources.md §10.4: skip a runtime entirely when it cannot be asked):
+ * - `docker` or `apple`: that runtime, or RuntimeUnreachableError (exit 1) when it is absent or does not answer;
+ * - `auto`: every runtime that answers. One whose CLI is absent is silently not used; one whose CLI is present but
+ *   does not answer is skipped with a warning, so none of its resources is ever judged orphaned; when none answers
+ *   at all, RuntimeUnreachableError.
+ */
+export async function selectRuntimes(
+  choice: RuntimeChoice,
+  warn: (message: string) => void,
+  available: readonly Runtime[] = defaultRuntimes(),
+): Promise<Runtime[]> {
+  const wanted = choice === 'auto' ? available : available.filter((runtime) => runtime.name === choice)
+  const pinged = await Promise.all(
+    wanted.map(async (runtime) => {
+      try {
+        await runtime.ping()
+        return {runtime}
+      } catch (error) {
+        if (error instanceof RuntimeUnreachableError) return {error, runtime}
+        throw error
+      }
+    }),
+  )
+  if (choice !== 'auto') {
+    const failed = pinged.find((entry) => entry.error)?.error
+    if (failed) throw new RuntimeUnreachableError(choice, `--runtime ${choice}: ${failed.message}`)
+    return pinged.map((entry) => entry.runtime)
+  }
+
+  const answering = pinged.filter((entry) => !entry.error).map((entry) => entry.runtime)
+  const silent = pinged.filter((entry) => entry.error && !(entry.error instanceof RuntimeAbsentError))
+  if (answering.length === 0) {
+    if (silent.length === 0) {
+      throw new RuntimeUnreachableError('auto', 'No container runtime found: neither docker nor Apple container is on PATH.')
+    }
+
+    throw new RuntimeUnreachableError('auto', `No container runtime answered. ${silent.map((entry) => entry.error!.message).join('; ')}`)
+  }
+
+  for (const entry of silent) warn(`${entry.error!.message}; skipped: none of its resources is judged.`)
+  return answering
+}

@@ -1,0 +1,95 @@
+// What cleanup targets need from a container runtime, whatever its CLI: list, inspect and remove many objects at
+// once, stop containers, and per-ID outcomes that tell "already gone" from "in use" from other failures. An engine
+// that cannot be asked at all throws RuntimeUnreachableError instead (errors.ts).
+
+export type RuntimeName = 'apple' | 'docker'
+
+export type ObjectKind = 'container' | 'network' | 'volume'
+
+export interface EngineObject {
+  /** Creation time on the engine's clock (ms since epoch); undefined when the runtime does not say. */
+  createdMs: number | undefined
+  /** Full ID (Docker: 64 hex; Apple: the name, which is its ID). */
+  id: string
+  /** Empty on Apple, which has no labels (moat-resources.md §7). */
+  labels: Record<string, string>
+  name: string
+}
+
+export interface Mount {
+  destination: string
+  source: string
+  /** bind, volume, tmpfs ... */
+  type: string
+}
+
+export interface ContainerInfo extends EngineObject {
+  /** When it last exited; undefined if it never ran or the runtime does not say. */
+  finishedMs: number | undefined
+  image: string
+  mounts: Mount[]
+  /** Networks it is configured on, by name and, when the engine knows it, by ID (a stopped one may lack it). */
+  networks: Array<{id?: string; name: string}>
+  /** Not stopped: running, paused or restarting. */
+  running: boolean
+  /** The engine's word: created, running, paused, restarting, removing, exited, dead, stopped ... */
+  state: string
+}
+
+/** A container's live attachment to a network. */
+export interface Endpoint {
+  /** Container ID, or the engine's endpoint key when the container no longer exists. */
+  container: string
+  /** Container name as the network records it. */
+  name: string
+}
+
+export interface NetworkInfo extends EngineObject {
+  /** Containers attached right now (Docker `.Containers`; Apple: running containers with an address in its subnet). */
+  endpoints: Endpoint[]
+}
+
+export type VolumeInfo = EngineObject
+
+export interface ObjectInfo {
+  container: ContainerInfo
+  network: NetworkInfo
+  volume: VolumeInfo
+}
+
+/** Why one ID of a batch was not done: `gone` is fine (already removed), `in-use` means the engine refused. */
+export interface Failure {
+  kind: 'error' | 'gone' | 'in-use'
+  message: string
+}
+
+/** Per-ID outcome of a batched call: every ID not in `failures` was done. */
+export interface BatchOutcome {
+  failures: Map<string, Failure>
+}
+
+export interface ListFilter {
+  /** `key=value`. Applied by engines with labels; Apple has none and lists everything (callers judge by name). */
+  label?: string
+}
+
+export interface Runtime {
+  /** Detach these containers from a network (one CLI call per container where the CLI takes only one). */
+  disconnect(network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome>
+  /** Full facts for these IDs in one call; an ID missing from the result no longer exists. */
+  inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>>
+  list<K extends ObjectKind>(kind: K, filter?: ListFilter): Promise<Array<ObjectInfo[K]>>
+  readonly name: RuntimeName
+  /** The engine's clock now (ms since epoch), from the offset measured by ping(). */
+  now(): number
+  /** Proves the engine answers and reads its clock; throws RuntimeUnreachableError (RuntimeAbsentError: no CLI). */
+  ping(): Promise<void>
+  /** Removes these objects without force: the engine itself refuses running containers and networks in use. */
+  remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome>
+  stop(ids: readonly string[], options?: StopOptions): Promise<BatchOutcome>
+}
+
+export interface StopOptions {
+  /** Seconds the engine waits after SIGTERM before it kills; the engine's default when absent (Apple: always). */
+  timeoutSeconds?: number
+}

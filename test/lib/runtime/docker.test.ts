@@ -1,0 +1,155 @@
+// DockerCli against the real test engine: what the adapter reads from `docker`, and how it reports per-ID outcomes.
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, afterEach, beforeAll, expect, it} from 'vitest'
+
+import {DockerCli} from '../../../src/lib/runtime/docker.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from '../../../src/lib/runtime/errors.js'
+import {describeEngine, docker, dockerOk, requireEngine} from '../../helpers/engine.js'
+import {createRunContainer, createRunNetwork, createSidecar, newRunId, removeAllForRun} from '../../helpers/moat-fixtures.js'
+
+const NO_SUCH_ID = 'f'.repeat(64)
+
+describeEngine('DockerCli on the real engine', () => {
+  const saved = {context: process.env.DOCKER_CONTEXT, host: process.env.DOCKER_HOST, path: process.env.PATH}
+  const runIds: string[] = []
+  const tracked = () => {
+    const runId = newRunId()
+    runIds.push(runId)
+    return runId
+  }
+
+  const cli = new DockerCli()
+
+  beforeAll(() => {
+    process.env.DOCKER_HOST = requireEngine()
+    delete process.env.DOCKER_CONTEXT
+  })
+
+  afterEach(async () => {
+    process.env.DOCKER_HOST = requireEngine()
+    process.env.PATH = saved.path
+    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
+  })
+
+  afterAll(() => {
+    Object.assign(process.env, {DOCKER_HOST: saved.host, PATH: saved.path})
+    if (saved.host === undefined) delete process.env.DOCKER_HOST
+    if (saved.context !== undefined) process.env.DOCKER_CONTEXT = saved.context
+  })
+
+  it('ping proves the engine answers and reads its clock', async () => {
+    await cli.ping()
+    expect(Math.abs(cli.now() - Date.now())).toBeLessThan(5000)
+  })
+
+  it('lists networks by label, with labels, engine creation time and the containers attached', async () => {
+    const runId = tracked()
+    const unlabelled = tracked()
+    const id = await createRunNetwork(runId)
+    await dockerOk(['network', 'create', `moat-${unlabelled}`])
+    const container = await createRunContainer(runId, {network: id})
+
+    const networks = await cli.list('network', {label: 'moat.managed=true'})
+    const mine = networks.find((network) => network.id === id)
+    expect(mine).toMatchObject({endpoints: [{container, name: runId}], labels: {'moat.managed': 'true'}, name: `moat-${runId}`})
+    expect(Math.abs(cli.now() - mine!.createdMs!)).toBeLessThan(60_000)
+    expect(networks.map((network) => network.name)).not.toContain(`moat-${unlabelled}`)
+    expect(networks.every((network) => network.labels['moat.managed'] === 'true')).toBe(true)
+  })
+
+  it('lists containers with name, labels, state, times, mounts and networks', async () => {
+    const runId = tracked()
+    const network = await createRunNetwork(runId)
+    const dir = mkdtempSync(join(tmpdir(), 'mnt-'))
+    try {
+      const sidecar = await createSidecar(runId, {mounts: [`${dir}:/data`], network, role: 'service', service: 'postgres'})
+      const main = await createRunContainer(runId, {network})
+      await dockerOk(['stop', '--time', '0', main])
+
+      const containers = await cli.list('container', {label: `moat.run-id=${runId}`})
+      expect(containers.map((c) => c.id)).toEqual([sidecar])
+      expect(containers[0]).toMatchObject({
+        finishedMs: undefined,
+        labels: {'moat.role': 'service', 'moat.run-id': runId},
+        mounts: [{destination: '/data', source: dir, type: 'bind'}],
+        name: `moat-postgres-${runId}`,
+        networks: [{id: network, name: `moat-${runId}`}],
+        running: true,
+        state: 'running',
+      })
+
+      const all = await cli.list('container')
+      const stopped = all.find((c) => c.id === main)
+      expect(stopped).toMatchObject({labels: {}, name: runId, networks: [{name: `moat-${runId}`}], running: false, state: 'exited'})
+      expect(stopped!.finishedMs).toBeGreaterThanOrEqual(stopped!.createdMs!)
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
+  })
+
+  it('inspects many IDs in one call; an ID that no longer exists is simply absent', async () => {
+    const [a, b] = [tracked(), tracked()]
+    const ids = [await createRunNetwork(a), await createRunNetwork(b)]
+    const found = await cli.inspect('network', [...ids, NO_SUCH_ID])
+    expect([...found.keys()].sort()).toEqual([...ids].sort())
+    expect((await cli.inspect('container', [NO_SUCH_ID])).size).toBe(0)
+  })
+
+  it('removes many IDs in one call and tells removed, already gone and in use apart', async () => {
+    const [free, busy] = [tracked(), tracked()]
+    const freeNet = await createRunNetwork(free)
+    const busyNet = await createRunNetwork(busy)
+    const running = await createRunContainer(busy, {network: busyNet})
+    const stopped = await createRunContainer(free, {running: false})
+
+    const networks = await cli.remove('network', [freeNet, busyNet, NO_SUCH_ID])
+    expect(networks.failures.has(freeNet)).toBe(false)
+    expect(networks.failures.get(busyNet)).toMatchObject({kind: 'in-use'})
+    expect(networks.failures.get(NO_SUCH_ID)).toMatchObject({kind: 'gone'})
+    expect((await docker(['network', 'inspect', freeNet])).exitCode).not.toBe(0)
+    expect(await dockerOk(['network', 'inspect', '--format', '{{.Id}}', busyNet])).toBe(busyNet)
+
+    const containers = await cli.remove('container', [stopped, running, NO_SUCH_ID])
+    expect([...containers.failures].map(([id, failure]) => [id, failure.kind])).toEqual([
+      [running, 'in-use'],
+      [NO_SUCH_ID, 'gone'],
+    ])
+    expect(await dockerOk(['ps', '--all', '--quiet', '--no-trunc', '--filter', `id=${stopped}`])).toBe('')
+  })
+
+  it('stops many containers in one call', async () => {
+    const runId = tracked()
+    const ids = [await createRunContainer(runId), await createSidecar(runId, {role: 'buildkit-sidecar'})]
+    const outcome = await cli.stop([...ids, NO_SUCH_ID])
+    expect([...outcome.failures].map(([id, failure]) => [id, failure.kind])).toEqual([[NO_SUCH_ID, 'gone']])
+    expect(await dockerOk(['inspect', '--format', '{{.State.Running}}', ...ids])).toBe('false\nfalse')
+  })
+
+  it('detaches a stopped container from a network', async () => {
+    const runId = tracked()
+    const network = await createRunNetwork(runId)
+    const container = await createRunContainer(runId, {network, running: false})
+    const outcome = await cli.disconnect(network, [{container, name: runId}])
+    expect(outcome.failures.size).toBe(0)
+    expect(await dockerOk(['inspect', '--format', '{{json .NetworkSettings.Networks}}', container])).toBe('{}')
+  })
+
+  it('an engine that does not answer is RuntimeUnreachableError, never an empty list', async () => {
+    process.env.DOCKER_HOST = 'unix:///nonexistent/moat-test/docker.sock'
+    await expect(cli.ping()).rejects.toBeInstanceOf(RuntimeUnreachableError)
+    await expect(cli.list('network')).rejects.toThrow(/Docker engine unreachable: Cannot connect/)
+    await expect(cli.remove('network', [NO_SUCH_ID])).rejects.toBeInstanceOf(RuntimeUnreachableError)
+  })
+
+  it('no docker CLI on PATH is RuntimeAbsentError', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'empty-path-'))
+    process.env.PATH = empty
+    try {
+      await expect(cli.ping()).rejects.toBeInstanceOf(RuntimeAbsentError)
+    } finally {
+      rmSync(empty, {force: true, recursive: true})
+    }
+  })
+})
