@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     // oclif writes through process.stdout; without this vitest swallows it (oclif/test#655).
     disableConsoleIntercept: true,
+    // One file at a time: the engine suites share one engine, and a forced clean in one file would judge another
+    // file's fixtures (whose run dirs live in that file's MOAT_HOME) as dead runs.
+    fileParallelism: false,
     globalSetup: ['test/engine/global-setup.ts'],
     hookTimeout: 120_000,
     include: ['test/**/*.test.ts'],
