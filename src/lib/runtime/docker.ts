@@ -20,6 +20,9 @@ import {chunks, failureOf, firstLine, mergeOutcomes, outcomeOf, parseTimestamp} 
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 
 const CALL_TIMEOUT_MS = 20_000
+/** `docker stop`: the engine's default grace period before SIGKILL, and how many containers the CLI stops at once. */
+const DOCKER_STOP_GRACE_S = 10
+const STOP_PARALLEL = 50
 /** An engine that takes longer than this to say its time is treated as not answering. */
 const PING_TIMEOUT_MS = 10_000
 
@@ -184,14 +187,20 @@ export class DockerCli implements Runtime {
 
   async stop(ids: readonly string[], options: StopOptions = {}): Promise<BatchOutcome> {
     const time = options.timeoutSeconds === undefined ? [] : ['--time', String(options.timeoutSeconds)]
-    return this.batched(['stop', ...time], ids)
+    // The CLI stops STOP_PARALLEL containers at a time, each taking up to the grace period: allow for every wave.
+    const graceMs = (options.timeoutSeconds ?? DOCKER_STOP_GRACE_S) * 1000
+    return this.batched(['stop', ...time], ids, (count) => CALL_TIMEOUT_MS + Math.ceil(count / STOP_PARALLEL) * graceMs)
   }
 
-  private async batched(command: readonly string[], ids: readonly string[]): Promise<BatchOutcome> {
+  private async batched(
+    command: readonly string[],
+    ids: readonly string[],
+    timeoutMs: (count: number) => number = () => CALL_TIMEOUT_MS,
+  ): Promise<BatchOutcome> {
     const outcomes: BatchOutcome[] = []
     for (const batch of chunks(ids)) {
       // eslint-disable-next-line no-await-in-loop
-      outcomes.push(outcomeOf(batch, await this.call([...command, ...batch])))
+      outcomes.push(outcomeOf(batch, await this.call([...command, ...batch], timeoutMs(batch.length))))
     }
 
     return mergeOutcomes(outcomes)

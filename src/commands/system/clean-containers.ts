@@ -1,0 +1,36 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+
+export default class CleanContainers extends BaseCommand<typeof CleanContainers> {
+  static override description = `Lists moat's run containers, named run_<12 hex> (they carry no labels), on Docker and Apple container. Anything else, such as run_XYZ, is never touched.
+
+A run container is removed when its run has ended: no $MOAT_HOME/runs/<run-id>/ directory, or one without metadata.json in which nothing changed for longer than --min-age (moat crashed between creating the container and saving the run), and the moat daemon does not list the run. It must also have exited (or, never started, been created) longer than --min-age ago by the engine's clock. A running one is kept unless --include-running is given; then it is stopped with a short timeout and removed. Each one is checked again right before the stop and right before the removal (same ID and name, still stopped or still running, its run still ended) and removed by ID without force, so one that started meanwhile is skipped and reported.
+
+With --runtime auto (the default) every runtime whose CLI is present and answers is checked; one that does not answer is skipped with a warning and none of its containers is judged.
+
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some removals failed.`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be removed.'},
+    {command: '<%= config.bin %> <%= command.id %>', description: 'Remove after a [y/N] confirmation.'},
+    {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended (cron, systemd timer), as JSON.'},
+    {command: '<%= config.bin %> <%= command.id %> --include-running --dry-run', description: 'Also stop and remove the still-running containers of ended runs.'},
+  ]
+  static override flags = {
+    'include-running': Flags.boolean({
+      default: false,
+      description: 'Also stop and remove run containers that are still running although their run has ended.',
+    }),
+  }
+  static override summary = 'Remove run containers that crashed moat runs left behind.'
+
+  async run(): Promise<Record<string, unknown>> {
+    const {RunContainerTarget} = await import('../../lib/run-containers.js')
+    const target = new RunContainerTarget({
+      includeRunning: this.flags['include-running'],
+      moatHome: this.moatHome,
+      runtime: this.flags.runtime,
+    })
+    return this.clean([target])
+  }
+}
