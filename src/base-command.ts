@@ -160,7 +160,9 @@ protected flags!: BaseFlags<T>
       // After a prompt the plan is already on screen: show only what happened to the planned items.
       const phase = dryRun ? 'dry-run' : 'done'
       const lines = prompted
-        ? render.describeReport(report, phase, (item) => item.decision !== 'kept')
+        ? report.canceled
+          ? ['Canceled.']
+          : render.describeReport(report, phase, (item) => item.decision !== 'kept')
         : render.describeReport(report, phase)
       for (const line of lines) this.log(line)
     }
@@ -244,7 +246,7 @@ protected flags!: BaseFlags<T>
     const answer = await prompts(
       {
         initial: false,
-        message: `Remove these ${orphans.length} ${what} (${plannedSize(orphans)})?`,
+        message: `Remove these ${orphans.length} ${what}${plannedSize(orphans)}?`,
         name: 'ok',
         stdout: process.stderr,
         type: 'confirm',

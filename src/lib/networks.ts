@@ -122,8 +122,12 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
     const {attached, dangling, network, registry, runId, runtime} = entry
     const {createdMs} = network
     const ageMs = createdMs === undefined ? undefined : runtime.now() - createdMs
+    // In `clean`, containers an earlier target will remove first are leaving: they neither keep the network nor
+    // need detaching (re-verification then finds their endpoints gone, or the network is skipped as drift).
+    const leaving = new Set(ctx.planned.map((planned) => planned.id))
+    const staying = attached.filter((container) => !leaving.has(container.id))
     const detach = [
-      ...attached.filter((container) => !container.running).map((container) => ({container: container.id, name: container.name})),
+      ...staying.filter((container) => !container.running).map((container) => ({container: container.id, name: container.name})),
       ...dangling,
     ]
     const item: Planned = {
@@ -148,9 +152,9 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
 
     const alive = registry.aliveReason(runId)
     if (alive) return keep(`run ${runId} is alive: ${alive}`)
-    const running = attached.filter((container) => container.running)
+    const running = staying.filter((container) => container.running)
     if (running.length > 0) return keep(`in use: running container ${names(running)} attached`)
-    const foreign = attached.filter((container) => !belongsToRun(container, runId))
+    const foreign = staying.filter((container) => !belongsToRun(container, runId))
     if (foreign.length > 0) return keep(`container ${names(foreign)} of another owner is attached (stopped)`)
     const strangers = dangling.filter((endpoint) => !belongsToRun({labels: {}, name: endpoint.name}, runId))
     if (strangers.length > 0) return keep(`endpoint ${strangers.map((endpoint) => endpoint.name || endpoint.container).join(', ')} of a deleted container not of this run is attached`)

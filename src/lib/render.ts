@@ -32,11 +32,12 @@ export function describeItem(item: Item, phase: Phase): string[] {
   return [`  ${item.name}`, `      ${facts.join(', ')}`, `      ${label}${why}`]
 }
 
-export function describeTotals(section: Pick<TargetReport, 'noun'>, totals: Totals, phase: Phase): string {
+export function describeTotals(section: Pick<TargetReport, 'items' | 'noun'>, totals: Totals, phase: Phase): string {
   const parts = [`${totals.candidates} found`]
   if (phase === 'dry-run') parts.push(`${totals.orphans} would be removed`)
   else if (phase === 'plan') parts.push(`${totals.orphans} to remove`)
-  else parts.push(`${totals.removed} removed (${prettyBytes(totals.bytesRemoved)} freed)`)
+  else if (hasSizes(section.items)) parts.push(`${totals.removed} removed (${prettyBytes(totals.bytesRemoved)} freed)`)
+  else parts.push(`${totals.removed} removed`)
   parts.push(`${totals.kept} kept`)
   if (phase === 'done') parts.push(`${totals.skipped} skipped`, `${totals.failed} failed`)
   return `${noun(section, 2)[0]!.toUpperCase()}${noun(section, 2).slice(1)}: ${parts.join(', ')}.`
@@ -71,8 +72,14 @@ export function describeReport(
   return lines
 }
 
+/** Only directories have a size; containers and networks do not, and "0 B" would mislead. */
+export function hasSizes(items: readonly Item[]): boolean {
+  return items.some((item) => item.bytes !== undefined)
+}
+
+/** ` (12 kB)` for items with sizes, nothing otherwise. */
 export function plannedSize(items: readonly Item[]): string {
-  return prettyBytes(items.reduce((sum, item) => sum + (item.bytes ?? 0), 0))
+  return hasSizes(items) ? ` (${prettyBytes(items.reduce((sum, item) => sum + (item.bytes ?? 0), 0))})` : ''
 }
 
 function itemJson(item: Item): Record<string, unknown> {
@@ -95,6 +102,6 @@ export function reportJson(report: Report, minAge: string, single: boolean): Rec
     target: section.target,
     totals: section.totals,
   }))
-  if (single && sections.length === 1) return {...head, ...sections[0], warnings: report.warnings}
+  if (single) return {...head, ...sections[0], warnings: report.warnings}
   return {...head, targets: sections, totals: report.totals, warnings: report.warnings}
 }

@@ -7,6 +7,9 @@ import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 /** The `--runtime` flag. */
 export type RuntimeChoice = 'auto' | RuntimeName
 
+/** Runtimes that already answered a ping in this process (their clock offset is measured). */
+const answered = new WeakSet<Runtime>()
+
 export function defaultRuntimes(): Runtime[] {
   return [new DockerCli(), new AppleCli()]
 }
@@ -28,7 +31,9 @@ export async function selectRuntimes(
   const pinged = await Promise.all(
     wanted.map(async (runtime) => {
       try {
-        await runtime.ping()
+        // `clean` selects once and hands the chosen runtimes to every engine target: ask each engine only once.
+        if (!answered.has(runtime)) await runtime.ping()
+        answered.add(runtime)
         return {runtime}
       } catch (error) {
         if (error instanceof RuntimeUnreachableError) return {error, runtime}

@@ -1,0 +1,22 @@
+import {BaseCommand, targetSelectionFlags} from '../../base-command.js'
+
+export default class Clean extends BaseCommand<typeof Clean> {
+  static override description = `Runs every clean target in one plan with one confirmation, in dependency order: run containers, sidecars and service containers, networks, then temp dirs, so a network freed by removing its dead run's containers goes in the same pass. Each target applies exactly the rules of its own command (see clean-containers, clean-sidecars, clean-networks, clean-temp).
+
+A container runtime that cannot be reached is skipped for every engine target and named in the notes; temp dirs are still cleaned.
+
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some removals failed in any target, or the pass was refused by --max-delete.`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See everything that would be removed.'},
+    {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended (cron), one JSON document.'},
+    {command: '<%= config.bin %> <%= command.id %> --only networks,temp', description: 'Only some targets.'},
+    {command: '<%= config.bin %> <%= command.id %> --skip temp --max-delete 50', description: 'Engine targets only, at most 50 removals.'},
+  ]
+  static override flags = targetSelectionFlags
+  static override multiTarget = true
+  static override summary = 'Remove everything crashed moat runs left behind, in one pass.'
+
+  async run(): Promise<Record<string, unknown>> {
+    return this.clean(await this.targetsFor(this.flags))
+  }
+}

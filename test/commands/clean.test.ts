@@ -1,0 +1,168 @@
+import {existsSync, realpathSync} from 'node:fs'
+import {afterEach, beforeEach, expect, it} from 'vitest'
+
+import {jsonOf, runCli, startCli} from '../helpers/cli.js'
+import {describeEngine, docker, dockerOk, engineEnv, TEST_IMAGE} from '../helpers/engine.js'
+import {
+  createRunContainer,
+  createRunNetwork,
+  createSidecar,
+  makeMoatHome,
+  makeRunDir,
+  type MoatHome,
+  newRunId,
+  removeAllForRun,
+} from '../helpers/moat-fixtures.js'
+import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+
+let root: string
+let moat: MoatHome
+const runIds: string[] = []
+const extraContainers: string[] = []
+const extraNetworks: string[] = []
+
+beforeEach(async () => {
+  root = realpathSync(makeTmpRoot())
+  moat = await makeMoatHome()
+})
+
+afterEach(async () => {
+  for (const runId of runIds.splice(0)) await removeAllForRun(runId)
+  if (extraContainers.length > 0) await docker(['rm', '--force', ...extraContainers.splice(0)])
+  for (const network of extraNetworks.splice(0)) await docker(['network', 'rm', network])
+  removeTmpRoot(root)
+  await moat.cleanup()
+})
+
+async function exists(kind: 'container' | 'network', id: string): Promise<boolean> {
+  return (await docker([kind, 'inspect', id])).exitCode === 0
+}
+
+async function stopped(id: string): Promise<void> {
+  await dockerOk(['stop', '--time', '0', id])
+}
+
+/** One moat run as moat leaves it: main container, BuildKit sidecar, a postgres service, the run network. */
+async function makeRun(live: boolean) {
+  const runId = newRunId()
+  runIds.push(runId)
+  const network = await createRunNetwork(runId)
+  const temp = makeTempDir(root, `moat-aws-${runIds.length}${Date.now() % 100_000}`)
+  const main = await createRunContainer(runId, {mounts: [`${temp}:/moat/aws:ro`], network: `moat-${runId}`, running: live})
+  const buildkit = await createSidecar(runId, {network: `moat-${runId}`, role: 'buildkit-sidecar'})
+  const service = await createSidecar(runId, {network: `moat-${runId}`, role: 'service', service: 'postgres'})
+  // eslint-disable-next-line camelcase -- moat's field names
+  await (live ? makeRunDir(moat.home, runId, {container_id: main, network_id: network, state: 'running'}) : stopped(service))
+
+  return {buildkit, main, network, runId, service, temp}
+}
+
+describeEngine('moat system clean', () => {
+  it('removes exactly the dead runs\' containers, sidecars, services, networks and temp dirs in one pass', async () => {
+    const dead = [await makeRun(false), await makeRun(false), await makeRun(false)]
+    const live = [await makeRun(true), await makeRun(true)]
+    // Non-moat look-alikes that must survive.
+    const lookAlikes = await Promise.all([
+      dockerOk(['create', '--name', `moat-buildkit-x${Date.now() % 100_000}`, TEST_IMAGE, 'true']),
+      dockerOk(['create', '--name', `run_XYZ${Date.now() % 100_000}`, TEST_IMAGE, 'true']),
+      dockerOk(['create', '--name', `moat-postgres-${newRunId()}`, TEST_IMAGE, 'true']), // no labels
+    ])
+    extraContainers.push(...lookAlikes)
+    const shared = await dockerOk(['network', 'create', `moat-shared-${Date.now() % 100_000}`])
+    const unlabelled = await dockerOk(['network', 'create', `moat-${newRunId()}`])
+    extraNetworks.push(shared, unlabelled)
+
+    const result = runCli(
+      ['system', 'clean', '--force', '--json', '--min-age', '0s', '--tmp-dir', root, '--max-delete', '1000'],
+      engineEnv({MOAT_HOME: moat.home}),
+    )
+    expect(result.exitCode).toBe(0)
+    const doc = jsonOf(result) as {targets: Array<{target: string; totals: {failed: number; removed: number}}>}
+    expect(doc.targets.map((section) => section.target)).toEqual(['containers', 'sidecars', 'networks', 'temp'])
+    expect(doc.targets.map((section) => [section.target, section.totals.removed, section.totals.failed])).toEqual([
+      ['containers', 3, 0],
+      ['sidecars', 6, 0],
+      ['networks', 3, 0],
+      ['temp', 3, 0],
+    ])
+    for (const run of dead) {
+      for (const id of [run.main, run.buildkit, run.service]) expect(await exists('container', id)).toBe(false)
+      expect(await exists('network', run.network)).toBe(false)
+      expect(existsSync(run.temp)).toBe(false)
+    }
+
+    for (const run of live) {
+      for (const id of [run.main, run.buildkit, run.service]) expect(await exists('container', id)).toBe(true)
+      expect(await exists('network', run.network)).toBe(true)
+      expect(existsSync(run.temp)).toBe(true)
+    }
+
+    for (const id of lookAlikes) expect(await exists('container', id)).toBe(true)
+    for (const id of [shared, unlabelled]) expect(await exists('network', id)).toBe(true)
+  })
+
+  it('skips every engine target when the engine cannot be reached, names it, and still cleans temp dirs', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const result = runCli(['system', 'clean', '--force', '--json', '--tmp-dir', root], {
+      DOCKER_HOST: `unix://${root}/no-such.sock`,
+      MOAT_HOME: moat.home,
+    })
+    expect(result.exitCode).toBe(0)
+    const doc = jsonOf(result) as {targets: Array<{target: string}>; warnings: string[]}
+    expect(doc.targets.map((section) => section.target)).toEqual(['temp'])
+    expect(doc.warnings.join('\n')).toMatch(/Skipped: containers, sidecars, networks/)
+    expect(existsSync(old)).toBe(false)
+  })
+
+  it('--only and --skip choose targets; an unknown one is a usage error', () => {
+    const only = runCli(['system', 'clean', '--dry-run', '--json', '--only', 'temp', '--tmp-dir', root], {MOAT_HOME: moat.home})
+    expect((jsonOf(only) as {targets: Array<{target: string}>}).targets.map((s) => s.target)).toEqual(['temp'])
+    const bad = runCli(['system', 'clean', '--dry-run', '--only', 'volumes'], {MOAT_HOME: moat.home})
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toMatch(/--only: "volumes" is not a target; use containers, sidecars, networks, temp/)
+  })
+
+  it('reap --interval 1s over the engine: a dead run made while it runs is removed within two intervals, a live one never', async () => {
+    const live = await makeRun(true)
+    const reaper = startCli(
+      ['system', 'reap', '--interval', '1s', '--min-age', '0s', '--tmp-dir', root, '--log-file', `${moat.home}/reap.log`],
+      engineEnv({MOAT_HOME: moat.home}),
+    )
+    try {
+      await new Promise((resolve) => {
+        setTimeout(resolve, 1500)
+      })
+      const dead = await makeRun(false)
+      const madeAt = Date.now()
+      while (await exists('network', dead.network)) {
+        expect(Date.now() - madeAt).toBeLessThan(2 * 1100 + 3000)
+        await new Promise((resolve) => {
+          setTimeout(resolve, 100)
+        })
+      }
+
+      for (const id of [dead.main, dead.buildkit, dead.service]) expect(await exists('container', id)).toBe(false)
+    } finally {
+      reaper.child.kill('SIGTERM')
+    }
+
+    expect((await reaper).exitCode).toBe(0)
+    for (const id of [live.main, live.buildkit, live.service]) expect(await exists('container', id)).toBe(true)
+    expect(await exists('network', live.network)).toBe(true)
+    expect(existsSync(live.temp)).toBe(true)
+  })
+
+  it('two clean --force started together: every orphan removed exactly once, the second reports the lock', async () => {
+    const dead = [await makeRun(false), await makeRun(false)]
+    for (let i = 0; i < 1500; i++) makeTempDir(root, `moat-build-${i}`)
+    const args = ['system', 'clean', '--force', '--json', '--min-age', '0s', '--tmp-dir', root, '--max-delete', '5000']
+    const env = engineEnv({MOAT_HOME: moat.home})
+    const results = await Promise.all([startCli(args, env), startCli(args, env)])
+    expect(results.map((r) => r.exitCode)).toEqual([0, 0])
+    const docs = results.map((r) => jsonOf(r))
+    const winner = docs.find((doc) => !doc.busy) as {totals: {failed: number; removed: number}}
+    expect(docs.find((doc) => doc.busy)).toMatchObject({lockHolder: {command: 'system:clean'}})
+    expect(winner.totals).toMatchObject({failed: 0, removed: 2 * 4 + 2 + 1500})
+    for (const run of dead) expect(await exists('network', run.network)).toBe(false)
+  })
+})
