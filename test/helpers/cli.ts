@@ -1,4 +1,4 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -55,20 +55,21 @@ export function jsonOf(result: CliResult): Record<string, unknown> & {items?: Ar
   }
 }
 
-/** The same as runCli, without blocking: for runs that must overlap. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe']})
-    child.stdin.end()
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({exitCode: code ?? -1, stderr, stdout}))
+/** The same as runCli, without blocking: for runs that must overlap or be signalled. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> & {child: ChildProcess} {
+  const child = spawn(process.execPath, [BIN, ...args], {env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe']})
+  child.stdin!.end()
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk
   })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk
+  })
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({exitCode: code ?? (signal ? -1 : 0), stderr, stdout}))
+  })
+  return Object.assign(done, {child})
 }

@@ -1,0 +1,90 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand, durationFlag, targetSelectionFlags} from '../../base-command.js'
+
+export default class Reap extends BaseCommand<typeof Reap> {
+  static override description = `The periodic sweeper: runs the \`clean\` pass (every target, --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM or SIGINT; --once runs a single pass, the form for cron.
+
+A first SIGTERM/SIGINT lets the deletion under way finish, deletes nothing more, logs the pass and exits 0; a second one exits at once (1). Each pass takes the moat-home lock (see --lock-timeout): a pass that finds another clean running logs it and does nothing. A pass that would remove more than --max-delete items (default 100) removes nothing and is logged as refused.
+
+The audit trail: one line per decision and one per pass (time, pass, target, id, name, decision, reason, bytes), appended to --log-file or written to stderr as each happens; JSON lines unless stderr is a terminal or --log-format text.
+
+Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error or a second signal; 2 usage error; 3 (--once) some removals failed or the pass was refused by --max-delete.`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> --once --log-file ~/.moat/reap.log', description: 'One pass, for cron.'},
+    {command: '<%= config.bin %> <%= command.id %> --interval 15m', description: 'Sweep every 15 minutes until stopped.'},
+    {command: '<%= config.bin %> <%= command.id %> --once --dry-run --log-format text', description: 'What a pass would do.'},
+  ]
+  static override flags = {
+    ...targetSelectionFlags,
+    interval: Flags.string({default: '10m', description: 'Time between passes, Go-style (30s, 10m, 1h).'}),
+    'log-file': Flags.string({description: 'Append the audit trail to this file instead of stderr.'}),
+    'log-format': Flags.option({
+      default: 'auto' as const,
+      description: 'auto: text when the log goes to a terminal, else JSON lines.',
+      options: ['auto', 'json', 'text'] as const,
+    })(),
+    once: Flags.boolean({default: false, description: 'Run a single pass and exit (cron).'}),
+  }
+  static override summary = 'Sweep for leaks every --interval until stopped, logging every decision.'
+  static override unattended = true
+
+  async run(): Promise<Record<string, unknown>> {
+    const [{AuditLog}, {runPass}, {runReaper}, {exitCodeOf}, {reportJson}] = await Promise.all([
+      import('../../lib/audit-log.js'),
+      import('../../lib/pass.js'),
+      import('../../lib/reaper.js'),
+      import('../../lib/pipeline.js'),
+      import('../../lib/render.js'),
+    ])
+    const {flags} = this
+    const intervalMs = durationFlag('interval', flags.interval, '30s, 10m or 1h')
+    if (intervalMs < 1000) this.error('--interval: must be at least 1s, e.g. --interval 10m', {exit: 2})
+    const toTerminal = !flags['log-file'] && process.stderr.isTTY
+    const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
+    const log = new AuditLog(format, flags['log-file'])
+    const controller = new AbortController()
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A second signal means now: no more waiting for the deletion under way.
+      // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit
+      if (controller.signal.aborted) process.exit(1)
+      log.note(0, `${signal}: finishing the deletion under way, then stopping`)
+      controller.abort()
+    }
+
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    try {
+      const summary = await runReaper({
+        intervalMs,
+        log,
+        once: flags.once,
+        runPass: async (pass) =>
+          runPass(await this.targetsFor(flags, (message) => log.note(pass, message)), {
+            command: this.id ?? 'reap',
+            confirm: async () => true,
+            dryRun: flags['dry-run'],
+            lockTimeoutMs: this.lockTimeoutMs,
+            maxDelete: flags['max-delete'] ?? 100,
+            minAgeMs: this.minAgeMs,
+            moatHome: this.moatHome,
+            onDecision: (target, item) => log.decision(pass, target, item),
+            signal: controller.signal,
+          }),
+        signal: controller.signal,
+      })
+      const {last} = summary
+      this.log(
+        `Reaper stopped after ${summary.passes} pass${summary.passes === 1 ? '' : 'es'}: ${summary.totals.removed} removed, ${summary.totals.skipped} skipped, ${summary.totals.failed} failed.`,
+      )
+      if (flags.once && last && !last.busy) {
+        process.exitCode = exitCodeOf(last.report)
+        return reportJson(last.report, flags['min-age'], false)
+      }
+
+      return {busy: Boolean(last?.busy), passes: summary.passes, stopped: controller.signal.aborted, totals: summary.totals}
+    } finally {
+      log.close()
+    }
+  }
+}

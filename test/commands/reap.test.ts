@@ -1,0 +1,144 @@
+import {existsSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {jsonOf, runCli, startCli} from '../helpers/cli.js'
+import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+
+let root: string
+let home: string
+let logFile: string
+
+beforeEach(() => {
+  root = realpathSync(makeTmpRoot())
+  home = realpathSync(makeTmpRoot())
+  logFile = join(home, 'reap.log')
+})
+
+afterEach(() => {
+  removeTmpRoot(root)
+  removeTmpRoot(home)
+})
+
+// Temp dirs only here: the engine targets are covered with a real engine in test/commands/clean-engine.test.ts.
+const TEMP_ONLY = ['--only', 'temp']
+
+function logLines(): Array<Record<string, unknown>> {
+  if (!existsSync(logFile)) return []
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line))
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => {
+      setTimeout(resolve, 20)
+    })
+  }
+}
+
+describe('moat system reap', () => {
+  it('--once: one pass, one JSON line per decision and one for the pass, in the log file', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const young = makeTempDir(root, 'moat-aws-2', 60_000)
+    const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile, '--json'], {
+      MOAT_HOME: home,
+    })
+    expect(result.exitCode).toBe(0)
+    expect(jsonOf(result)).toMatchObject({dryRun: false, targets: [{target: 'temp', totals: {kept: 1, removed: 1}}]})
+    const lines = logLines()
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({decision: 'kept', event: 'decision', id: young, pass: 1, target: 'temp'}),
+        expect.objectContaining({bytes: 18, decision: 'removed', event: 'decision', id: old, pass: 1, target: 'temp'}),
+        expect.objectContaining({event: 'pass', pass: 1, totals: expect.objectContaining({removed: 1})}),
+      ]),
+    )
+    for (const line of lines) expect(Date.parse(line.time as string)).not.toBeNaN()
+    expect(existsSync(old)).toBe(false)
+    expect(existsSync(young)).toBe(true)
+  })
+
+  it('needs no terminal and no --force, but refuses a pass over --max-delete (default 100): nothing removed, exit 3', () => {
+    const dirs = Array.from({length: 101}, (_, i) => makeTempDir(root, `moat-npm-${i}`))
+    const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile], {MOAT_HOME: home})
+    expect(result.exitCode).toBe(3)
+    expect(logLines().at(-1)).toMatchObject({event: 'pass', refused: expect.stringContaining('more than --max-delete 100')})
+    for (const dir of dirs) expect(existsSync(dir)).toBe(true)
+    const allowed = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--max-delete', '101'], {MOAT_HOME: home})
+    expect(allowed.exitCode).toBe(0)
+    expect(readdirSync(root)).toEqual([])
+  })
+
+  it('--interval 1s: leaks made while it runs are removed within two intervals, live ones never; SIGTERM exits 0', async () => {
+    const live = makeTempDir(root, 'moat-claude-1', 0)
+    const reaper = startCli(['system', 'reap', '--interval', '1s', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile], {
+      MOAT_HOME: home,
+    })
+    try {
+      await until('the first pass', () => logLines().some((line) => line.event === 'pass'))
+      const leak = makeTempDir(root, 'moat-aws-2')
+      const madeAt = Date.now()
+      await until('the leak to be removed', () => !existsSync(leak), 5000)
+      expect(Date.now() - madeAt).toBeLessThan(2 * 1100 + 1000)
+      // Keep the live dir's tree fresh, as a running agent would.
+      writeFileSync(join(live, 'heartbeat'), String(Date.now()))
+      await until('another pass', () => logLines().filter((line) => line.event === 'pass').length >= 3)
+    } finally {
+      reaper.child.kill('SIGTERM')
+    }
+
+    const result = await reaper
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout).toMatch(/Reaper stopped after \d+ passes: 1 removed, 0 skipped, 0 failed\./)
+    expect(existsSync(live)).toBe(true)
+    expect(logLines().filter((line) => line.id === live).every((line) => line.decision === 'kept')).toBe(true)
+  })
+
+  it('SIGTERM mid-pass finishes the deletion under way, deletes nothing more, reports and exits 0', async () => {
+    const count = 3000
+    for (let i = 0; i < count; i++) makeTempDir(root, `moat-build-${i}`)
+    const reaper = startCli(
+      ['system', 'reap', '--tmp-dir', root, ...TEMP_ONLY, '--max-delete', '5000', '--log-file', logFile],
+      {MOAT_HOME: home},
+    )
+    await until('the first deletion', () => logLines().some((line) => line.decision === 'removed'), 30_000)
+    reaper.child.kill('SIGTERM')
+    const result = await reaper
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout).toMatch(/Reaper stopped after 1 pass: /)
+    const removed = logLines().filter((line) => line.decision === 'removed').length
+    const remaining = readdirSync(root).filter((name) => name.startsWith('moat-build-'))
+    expect(remaining.length).toBe(count - removed)
+    expect(remaining.length).toBeGreaterThan(0)
+    // Whatever was not reached is whole: no partial reaps, and it is reported as not reached.
+    for (const name of remaining) expect(readdirSync(join(root, name)).sort()).toEqual(['config', 'credentials', 'sub'])
+    expect(logLines().filter((line) => String(line.reason).startsWith('not reached')).length).toBe(remaining.length)
+    expect(logLines().at(-1)).toMatchObject({event: 'pass', pass: 1})
+  })
+
+  it('the log file holds valid JSON lines after the reaper is SIGKILLed mid-pass', async () => {
+    for (let i = 0; i < 3000; i++) makeTempDir(root, `moat-build-${i}`)
+    const reaper = startCli(
+      ['system', 'reap', '--tmp-dir', root, ...TEMP_ONLY, '--max-delete', '5000', '--log-file', logFile],
+      {MOAT_HOME: home},
+    )
+    await until('a few deletions', () => logLines().filter((line) => line.decision === 'removed').length >= 10, 30_000)
+    reaper.child.kill('SIGKILL')
+    await reaper
+    const text = readFileSync(logFile, 'utf8')
+    expect(text.endsWith('\n')).toBe(true)
+    const lines = logLines()
+    expect(lines.length).toBeGreaterThanOrEqual(10)
+    // Every removal logged really happened.
+    for (const line of lines.filter((l) => l.decision === 'removed')) expect(existsSync(line.id as string)).toBe(false)
+    // The next run takes over the lock the killed reaper left and finishes the job.
+    const next = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--max-delete', '5000'], {MOAT_HOME: home})
+    expect(next.exitCode).toBe(0)
+    expect(readdirSync(root)).toEqual([])
+  })
+})
