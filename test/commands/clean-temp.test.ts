@@ -1,5 +1,8 @@
-import {chmodSync, existsSync, mkdirSync, readdirSync, realpathSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
@@ -163,27 +166,73 @@ describe('limits on one pass', () => {
   })
 
   it('two forced runs started together: every orphan removed exactly once, the second reports the lock', async () => {
-    const count = 600
+    const count = 2000
     for (let i = 0; i < count; i++) makeTempDir(root, `moat-build-${i}`)
     const home = realpathSync(makeTmpRoot())
     try {
-      const env = {MOAT_HOME: home}
-      const first = startCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], env)
-      // Start the second as soon as the first holds the lock.
-      while (!existsSync(join(home, '.moat-system.lock'))) {
-        await new Promise((resolve) => {
-          setImmediate(resolve)
-        })
-      }
-
-      const second = startCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], env)
-      const [a, b] = await Promise.all([first, second])
-      expect([a.exitCode, b.exitCode]).toEqual([0, 0])
-      expect(jsonOf(a)).toMatchObject({totals: {failed: 0, removed: count, skipped: 0}})
-      expect(jsonOf(b)).toMatchObject({busy: true, lockHolder: {command: 'system:clean-temp'}})
+      const args = ['system', 'clean-temp', '--tmp-dir', root, '--force', '--json']
+      const results = await Promise.all([startCli(args, {MOAT_HOME: home}), startCli(args, {MOAT_HOME: home})])
+      expect(results.map((result) => result.exitCode)).toEqual([0, 0])
+      const docs = results.map((result) => jsonOf(result))
+      const winner = docs.find((doc) => !doc.busy)
+      const loser = docs.find((doc) => doc.busy)
+      expect(winner).toMatchObject({totals: {failed: 0, removed: count, skipped: 0}})
+      expect(loser).toMatchObject({busy: true, lockHolder: {command: 'system:clean-temp'}})
       expect(readdirSync(root)).toEqual([])
     } finally {
       removeTmpRoot(home)
     }
+  })
+
+  it('a run that finds the lock held by a live process does nothing and exits 0', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const home = realpathSync(makeTmpRoot())
+    try {
+      mkdirSync(join(home, '.moat-system.lock'))
+      writeFileSync(
+        join(home, '.moat-system.lock', 'owner.json'),
+        JSON.stringify({command: 'system:reap', host: hostname(), pid: process.pid, startedAt: new Date().toISOString()}),
+      )
+      const result = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force'], {MOAT_HOME: home})
+      expect(result.exitCode).toBe(0)
+      expect(result.stdout).toMatch(new RegExp(`Another clean is running .*pid ${process.pid}, system:reap.*nothing done`))
+      expect(existsSync(old)).toBe(true)
+    } finally {
+      removeTmpRoot(home)
+    }
+  })
+
+})
+
+/** Runs clean-temp under `script`, which gives it a pseudo-terminal, and answers the prompt once it shows. */
+function answerPrompt(root: string, answer: string): Promise<{exitCode: number; output: string}> {
+  const command = `${process.execPath} bin/run.js system clean-temp --tmp-dir ${root}`
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: {...process.env, MOAT_HOME: root},
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk
+    if (output.includes('Remove these') && !child.stdin.writableEnded) child.stdin.end(`${answer}\r`)
+  })
+  return new Promise((resolve) => {
+    child.on('close', (code) => resolve({exitCode: code ?? -1, output}))
+  })
+}
+
+describe('at a terminal', () => {
+  it('asks [y/N] on the terminal: no keeps everything, yes removes exactly the plan', async () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const no = await answerPrompt(root, 'n')
+    expect(no.exitCode).toBe(0)
+    expect(no.output).toMatch(/Remove these 1 temporary directory \(18 B\)\?/)
+    expect(no.output).toContain('Canceled.')
+    expect(existsSync(old)).toBe(true)
+
+    const yes = await answerPrompt(root, 'y')
+    expect(yes.exitCode).toBe(0)
+    expect(yes.output).toMatch(/1 removed \(18 B freed\)/)
+    expect(existsSync(old)).toBe(false)
   })
 })
