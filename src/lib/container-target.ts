@@ -8,6 +8,7 @@ import type {ContainerInfo, Runtime} from './runtime/types.js'
 
 import {formatAge, formatDuration} from './duration.js'
 import {RunRegistry} from './runs/registry.js'
+import {sameLabels} from './runtime/labels.js'
 import {type RuntimeChoice, selectRuntimes} from './runtime/select.js'
 
 /**
@@ -333,7 +334,3 @@ function sameBasis(a: Basis, b: Basis | undefined): boolean {
   return true
 }
 
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
-}

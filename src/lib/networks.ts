@@ -7,6 +7,7 @@ import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from './runtime/type
 import {formatAge, formatDuration} from './duration.js'
 import {RunRegistry} from './runs/registry.js'
 import {belongsToRun, runOfNetworkName} from './runs/run-id.js'
+import {sameLabels} from './runtime/labels.js'
 import {type RuntimeChoice, selectRuntimes} from './runtime/select.js'
 
 /** §4.1, §10.3: the label moat puts on every Docker network it creates. */
@@ -234,7 +235,3 @@ function names(containers: readonly ContainerInfo[]): string {
   return containers.map((container) => container.name || container.id.slice(0, 12)).join(', ')
 }
 
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
-}

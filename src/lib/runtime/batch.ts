@@ -4,7 +4,7 @@ import type {BatchOutcome, Failure} from './types.js'
 const NOT_FOUND = /no such (?:container|network|volume|object)|not found|notfound/i
 // Docker's refusals, and the Apple wordings moat retries on (moat-resources.md §4.4).
 export const IN_USE =
-  /has active endpoints|cannot remove a running container|in use|active container|ip allocator cannot be disabled|pending operation/i
+  /has active endpoints|cannot remove a running container|container is running|in use|active container|ip allocator cannot be disabled|pending operation/i
 
 /**
  * IDs per CLI call. Linux allows about 2 MiB of arguments; 2,000 full IDs are 130 kB, so any real host needs one
