@@ -106,7 +106,12 @@ protected flags!: BaseFlags<T>
     process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT.error
     if (!this.jsonEnabled() && (err as {code?: string}).code !== 'EEXIT') {
       // One unwrapped line on stderr instead of oclif's boxed, width-wrapped rendering.
-      process.stderr.write(`Error: ${err.message}\n`)
+      const oneLine = err.message
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+        .join('. ')
+      process.stderr.write(`Error: ${oneLine}\n`)
       Object.assign(err, {skipOclifErrorHandling: true})
     }
 

@@ -83,6 +83,20 @@ describe('moat system clean-temp', () => {
     expect(jsonOf(json)).toMatchObject({error: {exitCode: 2, message: expect.stringContaining('--min-age')}})
   })
 
+  it.each([
+    [['--runtime', 'podman'], /--runtime=podman to be one of: auto, docker, apple/],
+    [['--max-delete', '-3'], /--max-delete.*greater than or equal to 0/],
+    [['--lock-timeout', 'soon'], /--lock-timeout: "soon" is not a duration; use a Go-style one such as 0s/],
+    [['--bogus'], /Nonexistent flag: --bogus/],
+  ])('bad input %j: exit 2 with one line naming it', (args, message) => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const result = cleanTemp('--force', ...args)
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toMatch(message)
+    expect(existsSync(old)).toBe(true)
+  })
+
   it('accepts Go-style durations such as 1h30m and 0s', () => {
     const fresh = makeTempDir(root, 'moat-aws-1', 60_000)
     expect(jsonOf(cleanTemp('--dry-run', '--json', '--min-age', '1h30m')).items?.[0]).toMatchObject({decision: 'kept'})
