@@ -35,7 +35,7 @@ const SIZES = {
 const AGE_SECONDS = 3 * 3600
 const KEEP_TARGET = 'keep-target'
 
-class Interrupted extends Error {}
+export class Interrupted extends Error {}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixture
@@ -207,13 +207,13 @@ function gnuTime(log) {
   if (works()) return '/usr/bin/time'
 }
 
-function median(values) {
+export function median(values) {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
-function makeRunner({env, interrupted, memFile, time}) {
+export function makeRunner({env, interrupted, memFile, time}) {
   /** One whole process, wall time around spawnSync; with `memory`, wrapped in GNU time for its peak RSS. */
   return (command, args, {memory = false} = {}) => {
     const wrap = memory && time
@@ -229,22 +229,22 @@ function makeRunner({env, interrupted, memFile, time}) {
   }
 }
 
-function describe(r) {
+export function describe(r) {
   const stderr = r.stderr.trim() ? `, stderr: ${r.stderr.trim().split('\n').slice(-2).join(' | ').slice(0, 300)}` : ''
   return `exit ${r.status ?? r.signal}${stderr}`
 }
 
-const fmtMs = (ms) => `${ms >= 1000 ? ms.toFixed(0) : ms.toFixed(1)} ms`
+export const fmtMs = (ms) => `${ms >= 1000 ? ms.toFixed(0) : ms.toFixed(1)} ms`
 const fmtMb = (kb) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1)} MB`)
-const fmtSamples = (values) => values.map((ms) => ms.toFixed(0)).join('/')
+export const fmtSamples = (values) => values.map((ms) => ms.toFixed(0)).join('/')
 const since = (started) => Number(process.hrtime.bigint() - started) / 1e6
 const maxOf = (values) => (values.length > 0 ? Math.max(...values) : undefined)
 
 /** Runs two measurements per repetition, in alternating order so neither always finds the cache the other left. */
-async function alternate(reps, steps, tick) {
+export async function alternate(reps, steps, tick) {
   for (let i = 0; i < reps; i++) {
     const order = i % 2 ? [...steps].reverse() : steps
-    for (const [j, step] of order.entries()) step(i, j)
+    for (const [j, step] of order.entries()) await step(i, j) // the engine sections' steps are async
     await tick()
   }
 }
@@ -498,7 +498,7 @@ async function measureDelete({check, findFilter, fixture, log, plan, run, size, 
 }
 
 /** Load average and CPU pressure (share of the last 10 s some task waited for a CPU), for the notes. */
-function machineLoad() {
+export function machineLoad() {
   const parts = []
   try {
     parts.push(`loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)
@@ -513,7 +513,7 @@ function machineLoad() {
 }
 
 /** A source file newer than its build: the bench would measure old code. */
-function staleBuild() {
+export function staleBuild() {
   const pending = [join(REPO, 'src')]
   while (pending.length > 0) {
     const dir = pending.pop()
