@@ -1,83 +1,32 @@
 // `moat system clean-containers` as a user runs it: the built CLI (`npm test` builds first) against the real test
 // engine, asserting exit codes, JSON and what is left on the engine. Races are tested at the library level
 // (test/lib/run-containers.test.ts), where they can be injected between scan and removal.
-import {delimiter} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it} from 'vitest'
 
-import {FAKE_CONTAINER_DIR, type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
-import {type CliResult, jsonOf, runCli} from '../helpers/cli.js'
-import {dockerShim} from '../helpers/docker-shim.js'
-import {describeEngine, docker, dockerOk, requireEngine, TEST_IMAGE} from '../helpers/engine.js'
-import {createRunContainer, makeMoatHome, makeRunDir, type MoatHome, newRunId, removeAllForRun} from '../helpers/moat-fixtures.js'
-import {protectOtherRuns} from '../lib/runtime/shared-engine.js'
-
-/** --min-age for runs that remove: longer than the CLI takes to start and list (see clean-networks.test.ts). */
-const MIN_AGE = '3s'
-const MIN_AGE_MS = 3000
-
-async function containerExists(id: string): Promise<boolean> {
-  return (await docker(['container', 'inspect', id])).exitCode === 0
-}
-
-function itemsByName(result: CliResult): Record<string, Record<string, unknown>> {
-  return Object.fromEntries((jsonOf(result).items ?? []).map((item) => [item.name as string, item]))
-}
+import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
+import {itemsByName, jsonOf, runCli} from '../helpers/cli.js'
+import {containerExists, describeEngine, dockerOk, TEST_IMAGE} from '../helpers/engine.js'
+import {createRunContainer, makeRunDir, newRunId, useMoatHome} from '../helpers/moat-fixtures.js'
+import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../lib/runtime/shared-engine.js'
 
 describeEngine('moat system clean-containers', () => {
-  const runIds: string[] = []
-  let home: MoatHome
-  let fixturesSince: number
-
-  const tracked = (): string => {
-    const runId = newRunId()
-    runIds.push(runId)
-    return runId
-  }
-
-  /** An exited run container, its age counted from now. */
-  async function exited(runId: string): Promise<string> {
-    const id = await createRunContainer(runId)
-    await dockerOk(['stop', '--time', '0', id])
-    fixturesSince = Date.now()
-    return id
-  }
-
-  const cleanContainers = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    runCli(['system', 'clean-containers', ...args], {DOCKER_HOST: requireEngine(), MOAT_HOME: home.home, ...env})
-
-  /** A removing run over this suite's fixtures only: they are old enough, every other run counts as alive. */
-  async function forced(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    const left = fixturesSince + MIN_AGE_MS + 300 - Date.now()
-    if (left > 0) await sleep(left)
-    await protectOtherRuns(home.home, runIds)
-    return cleanContainers(['--force', '--json', '--min-age', MIN_AGE, ...args], env)
-  }
-
-  beforeEach(async () => {
-    home = await makeMoatHome()
-    fixturesSince = Date.now()
-  })
-
-  afterEach(async () => {
-    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
-    await home.cleanup()
-  })
+  const fixtures = useEngineFixtures()
+  const {exited, made, tracked} = fixtures
+  const {dockerProcesses, forced, run: cleanContainers} = systemCommand('clean-containers', fixtures)
 
   it('--force --json removes ended runs’ containers, keeps live and running ones, and says why', async () => {
     const [ended, neverStarted, live, up] = [tracked(), tracked(), tracked(), tracked()]
-    const endedId = await exited(ended)
+    const endedId = await exited(createRunContainer(ended))
     const createdId = await createRunContainer(neverStarted, {running: false})
-    const liveId = await exited(live)
-    await makeRunDir(home.home, live, {state: 'stopped'})
+    const liveId = await exited(createRunContainer(live))
+    await makeRunDir(fixtures.moatHome, live, {state: 'stopped'})
     const upId = await createRunContainer(up)
-    const lookAlike = await dockerOk(['create', '--name', `run_XYZ${ended.slice(4)}`, TEST_IMAGE, 'true'])
-    fixturesSince = Date.now()
+    const lookAlike = await made(dockerOk(['create', '--name', `run_XYZ${ended.slice(4)}`, TEST_IMAGE, 'true']))
     try {
       const result = await forced([])
       expect(result.exitCode).toBe(0)
       expect(result.stderr).toBe('')
-      expect(jsonOf(result)).toMatchObject({canceled: false, dryRun: false, minAge: MIN_AGE, target: 'containers', warnings: []})
+      expect(jsonOf(result)).toMatchObject({canceled: false, dryRun: false, minAge: CLI_MIN_AGE, target: 'containers', warnings: []})
       const items = itemsByName(result)
       expect(items[ended]).toMatchObject({decision: 'removed', id: endedId, reason: 'removed', run: ended, runtime: 'docker', state: 'exited'})
       expect(items[neverStarted]).toMatchObject({decision: 'removed', id: createdId, state: 'created'})
@@ -100,7 +49,7 @@ describeEngine('moat system clean-containers', () => {
 
   it('--dry-run prints the plan, keeps young ones, and removes nothing', async () => {
     const [ended, up] = [tracked(), tracked()]
-    const endedId = await exited(ended)
+    const endedId = await exited(createRunContainer(ended))
     const upId = await createRunContainer(up)
     const result = cleanContainers(['--dry-run', '--min-age', '0s', '--include-running'])
     expect(result.exitCode).toBe(0)
@@ -116,7 +65,7 @@ describeEngine('moat system clean-containers', () => {
 
   it('engine down: exit 1 with one clear line, and nothing is removed', async () => {
     const runId = tracked()
-    const id = await exited(runId)
+    const id = await exited(createRunContainer(runId))
     const result = cleanContainers(['--force', '--min-age', '0s', '--runtime', 'docker'], {DOCKER_HOST: 'unix:///nonexistent/moat-test/docker.sock'})
     expect(result.exitCode).toBe(1)
     expect(result.stdout).toBe('')
@@ -125,46 +74,19 @@ describeEngine('moat system clean-containers', () => {
   })
 
   it('spawns as many docker processes for 20 orphans as for 3, in --dry-run and with --force', async () => {
-    const shim = dockerShim()
-    const countsFor = async (containers: number): Promise<number[]> => {
-      for (let i = 0; i < containers; i++) await createRunContainer(tracked(), {running: false})
-      fixturesSince = Date.now()
-      const left = fixturesSince + MIN_AGE_MS + 300 - Date.now()
-      if (left > 0) await sleep(left)
-      await protectOtherRuns(home.home, runIds)
-      shim.reset()
-      const plan = cleanContainers(['--dry-run', '--json', '--min-age', MIN_AGE], shim.env)
-      expect(jsonOf(plan).totals).toMatchObject({orphans: containers})
-      const dryRun = shim.count()
-      shim.reset()
-      const result = cleanContainers(['--force', '--json', '--min-age', MIN_AGE], shim.env)
-      expect(jsonOf(result).totals).toMatchObject({failed: 0, removed: containers})
-      return [dryRun, shim.count()]
-    }
-
-    try {
-      const few = await countsFor(3)
-      const many = await countsFor(20)
-      expect(many).toEqual(few)
-      // ping, ps, inspect; then inspect and rm.
-      expect(few).toEqual([3, 5])
-    } finally {
-      shim.remove()
-    }
+    const [few, many] = await dockerProcesses([3, 20], (runId) => createRunContainer(runId, {running: false}))
+    expect(many).toEqual(few)
+    // ping, ps, inspect; then inspect and rm.
+    expect(few).toEqual([3, 5])
   })
 })
 
 describe('moat system clean-containers --runtime apple, on the SIMULATED `container` CLI (the real one runs only on macOS)', () => {
+  const home = useMoatHome()
   let fake: FakeHandle
-  let home: MoatHome
 
-  beforeEach(async () => {
-    home = await makeMoatHome()
-  })
-
-  afterEach(async () => {
+  afterEach(() => {
     fake.restore()
-    await home.cleanup()
   })
 
   it('removes the container of an ended run, keeps a live and a running one, ignores look-alikes', async () => {
@@ -181,10 +103,7 @@ describe('moat system clean-containers --runtime apple, on the SIMULATED `contai
       networks: [],
       schema: '1.0.0',
     })
-    const result = runCli(['system', 'clean-containers', '--runtime', 'apple', '--force', '--json', '--moat-home', home.home], {
-      FAKE_CONTAINER_STATE: process.env.FAKE_CONTAINER_STATE,
-      PATH: `${FAKE_CONTAINER_DIR}${delimiter}${process.env.PATH}`,
-    })
+    const result = runCli(['system', 'clean-containers', '--runtime', 'apple', '--force', '--json', '--moat-home', home.home], fake.env)
     expect(result.exitCode).toBe(0)
     const items = itemsByName(result)
     expect(items[ended]).toMatchObject({decision: 'removed', id: ended, runtime: 'apple'})

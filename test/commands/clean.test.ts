@@ -2,41 +2,36 @@ import {existsSync, realpathSync} from 'node:fs'
 import {afterEach, beforeEach, expect, it} from 'vitest'
 
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
-import {describeEngine, docker, dockerOk, engineEnv, TEST_IMAGE} from '../helpers/engine.js'
+import {containerExists, describeEngine, docker, dockerOk, engineEnv, networkExists, TEST_IMAGE} from '../helpers/engine.js'
 import {
   createRunContainer,
   createRunNetwork,
   createSidecar,
-  makeMoatHome,
   makeRunDir,
-  type MoatHome,
   newRunId,
-  removeAllForRun,
+  trackRunIds,
+  useMoatHome,
 } from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 
+// Before the afterEach below, so that each test's MOAT_HOME is removed last.
+const moat = useMoatHome()
 let root: string
-let moat: MoatHome
-const runIds: string[] = []
 const extraContainers: string[] = []
 const extraNetworks: string[] = []
 
-beforeEach(async () => {
+beforeEach(() => {
   root = realpathSync(makeTmpRoot())
-  moat = await makeMoatHome()
 })
 
 afterEach(async () => {
-  for (const runId of runIds.splice(0)) await removeAllForRun(runId)
   if (extraContainers.length > 0) await docker(['rm', '--force', ...extraContainers.splice(0)])
   for (const network of extraNetworks.splice(0)) await docker(['network', 'rm', network])
   removeTmpRoot(root)
-  await moat.cleanup()
 })
 
-async function exists(kind: 'container' | 'network', id: string): Promise<boolean> {
-  return (await docker([kind, 'inspect', id])).exitCode === 0
-}
+// After the afterEach above, so that each test's runs are removed first.
+const runIds = trackRunIds()
 
 async function stopped(id: string): Promise<void> {
   await dockerOk(['stop', '--time', '0', id])
@@ -44,10 +39,9 @@ async function stopped(id: string): Promise<void> {
 
 /** One moat run as moat leaves it: main container, BuildKit sidecar, a postgres service, the run network. */
 async function makeRun(live: boolean) {
-  const runId = newRunId()
-  runIds.push(runId)
+  const runId = runIds.next()
   const network = await createRunNetwork(runId)
-  const temp = makeTempDir(root, `moat-aws-${runIds.length}${Date.now() % 100_000}`)
+  const temp = makeTempDir(root, `moat-aws-${runIds.ids.length}${Date.now() % 100_000}`)
   const main = await createRunContainer(runId, {mounts: [`${temp}:/moat/aws:ro`], network: `moat-${runId}`, running: live})
   const buildkit = await createSidecar(runId, {network: `moat-${runId}`, role: 'buildkit-sidecar'})
   const service = await createSidecar(runId, {network: `moat-${runId}`, role: 'service', service: 'postgres'})
@@ -86,19 +80,19 @@ describeEngine('moat system clean', () => {
       ['temp', 3, 0],
     ])
     for (const run of dead) {
-      for (const id of [run.main, run.buildkit, run.service]) expect(await exists('container', id)).toBe(false)
-      expect(await exists('network', run.network)).toBe(false)
+      for (const id of [run.main, run.buildkit, run.service]) expect(await containerExists(id)).toBe(false)
+      expect(await networkExists(run.network)).toBe(false)
       expect(existsSync(run.temp)).toBe(false)
     }
 
     for (const run of live) {
-      for (const id of [run.main, run.buildkit, run.service]) expect(await exists('container', id)).toBe(true)
-      expect(await exists('network', run.network)).toBe(true)
+      for (const id of [run.main, run.buildkit, run.service]) expect(await containerExists(id)).toBe(true)
+      expect(await networkExists(run.network)).toBe(true)
       expect(existsSync(run.temp)).toBe(true)
     }
 
-    for (const id of lookAlikes) expect(await exists('container', id)).toBe(true)
-    for (const id of [shared, unlabelled]) expect(await exists('network', id)).toBe(true)
+    for (const id of lookAlikes) expect(await containerExists(id)).toBe(true)
+    for (const id of [shared, unlabelled]) expect(await networkExists(id)).toBe(true)
   })
 
   it('skips every engine target when the engine cannot be reached, names it, and still cleans temp dirs', () => {
@@ -134,21 +128,21 @@ describeEngine('moat system clean', () => {
       })
       const dead = await makeRun(false)
       const madeAt = Date.now()
-      while (await exists('network', dead.network)) {
+      while (await networkExists(dead.network)) {
         expect(Date.now() - madeAt).toBeLessThan(2 * 1100 + 3000)
         await new Promise((resolve) => {
           setTimeout(resolve, 100)
         })
       }
 
-      for (const id of [dead.main, dead.buildkit, dead.service]) expect(await exists('container', id)).toBe(false)
+      for (const id of [dead.main, dead.buildkit, dead.service]) expect(await containerExists(id)).toBe(false)
     } finally {
       reaper.child.kill('SIGTERM')
     }
 
     expect((await reaper).exitCode).toBe(0)
-    for (const id of [live.main, live.buildkit, live.service]) expect(await exists('container', id)).toBe(true)
-    expect(await exists('network', live.network)).toBe(true)
+    for (const id of [live.main, live.buildkit, live.service]) expect(await containerExists(id)).toBe(true)
+    expect(await networkExists(live.network)).toBe(true)
     expect(existsSync(live.temp)).toBe(true)
   })
 
@@ -163,6 +157,6 @@ describeEngine('moat system clean', () => {
     const winner = docs.find((doc) => !doc.busy) as {totals: {failed: number; removed: number}}
     expect(docs.find((doc) => doc.busy)).toMatchObject({lockHolder: {command: 'system:clean'}})
     expect(winner.totals).toMatchObject({failed: 0, removed: 2 * 4 + 2 + 1500})
-    for (const run of dead) expect(await exists('network', run.network)).toBe(false)
+    for (const run of dead) expect(await networkExists(run.network)).toBe(false)
   })
 })

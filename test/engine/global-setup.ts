@@ -4,6 +4,8 @@ import {spawn, spawnSync} from 'node:child_process'
 import {mkdtemp} from 'node:fs/promises'
 import {fileURLToPath} from 'node:url'
 
+import {collectOutput} from '../helpers/child-output.js'
+
 // Values engine suites read with inject(); see test/helpers/engine.ts.
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -24,20 +26,11 @@ interface ScriptResult {
 
 // stderr is passed through live: a first run may spend a minute in apt-get and should not look hung.
 function runEngineSh(args: string[]): Promise<ScriptResult> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', [ENGINE_SH, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      process.stderr.write(chunk)
-    })
-    child.on('error', (error) => resolve({exitCode: 127, stderr: `${stderr}${error.message}\n`, stdout}))
-    child.on('close', (code) => resolve({exitCode: code ?? 1, stderr, stdout}))
-  })
+  const child = spawn('bash', [ENGINE_SH, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
+  return collectOutput(child, (chunk) => process.stderr.write(chunk)).then(
+    ({code, stderr, stdout}) => ({exitCode: code ?? 1, stderr, stdout}),
+    (error: Error) => ({exitCode: 127, stderr: `${error.message}\n`, stdout: ''}),
+  )
 }
 
 function lastLine(text: string): string {

@@ -1,26 +1,11 @@
 // The private Docker engine the engine suites rely on (test/engine/engine.sh), checked against the real daemon.
-import {afterEach, expect, it} from 'vitest'
+import {expect, it} from 'vitest'
 
 import {describeEngine, docker, dockerOk, requireEngine, TEST_IMAGE} from '../helpers/engine.js'
-import {
-  createRunContainer,
-  createRunNetwork,
-  createSidecar,
-  newRunId,
-  removeAllForRun,
-} from '../helpers/moat-fixtures.js'
+import {createRunContainer, createRunNetwork, createSidecar, removeAllForRun, trackRunIds} from '../helpers/moat-fixtures.js'
 
 describeEngine('test Docker engine', () => {
-  const runIds: string[] = []
-  const trackedRunId = (): string => {
-    const runId = newRunId()
-    runIds.push(runId)
-    return runId
-  }
-
-  afterEach(async () => {
-    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
-  })
+  const runIds = trackRunIds()
 
   it('answers on its private unix socket, not the system one', async () => {
     const host = requireEngine()
@@ -37,7 +22,7 @@ describeEngine('test Docker engine', () => {
   })
 
   it('lists a moat run network by its moat.managed label', async () => {
-    const runId = trackedRunId()
+    const runId = runIds.next()
     const id = await createRunNetwork(runId)
     expect(id).toMatch(/^[0-9a-f]{64}$/)
     const filter = ['--filter', 'label=moat.managed=true', '--format', '{{.ID}} {{.Name}}']
@@ -46,7 +31,7 @@ describeEngine('test Docker engine', () => {
   })
 
   it('creates run containers and labelled sidecars on the run network, and removes them all', async () => {
-    const runId = trackedRunId()
+    const runId = runIds.next()
     await createRunNetwork(runId)
     const main = await createRunContainer(runId, {network: `moat-${runId}`})
     const buildkit = await createSidecar(runId, {network: `moat-${runId}`, role: 'buildkit-sidecar', running: false})

@@ -4,6 +4,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {collectOutput} from './child-output.js'
+
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 // Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat.
@@ -55,21 +57,15 @@ export function jsonOf(result: CliResult): Record<string, unknown> & {items?: Ar
   }
 }
 
+/** The items of a --json run by name (a JSON document with one target). */
+export function itemsByName(result: CliResult): Record<string, Record<string, unknown>> {
+  return Object.fromEntries((jsonOf(result).items ?? []).map((item) => [item.name as string, item]))
+}
+
 /** The same as runCli, without blocking: for runs that must overlap or be signalled. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> & {child: ChildProcess} {
   const child = spawn(process.execPath, [BIN, ...args], {env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe']})
   child.stdin!.end()
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk
-  })
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk
-  })
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({exitCode: code ?? (signal ? -1 : 0), stderr, stdout}))
-  })
+  const done = collectOutput(child).then(({code, signal, stderr, stdout}) => ({exitCode: code ?? (signal ? -1 : 0), stderr, stdout}))
   return Object.assign(done, {child})
 }

@@ -1,5 +1,7 @@
 import {spawn} from 'node:child_process'
-import {beforeEach, describe, inject} from 'vitest'
+import {afterAll, beforeAll, beforeEach, describe, inject} from 'vitest'
+
+import {collectOutput} from './child-output.js'
 
 // Built by test/engine/engine.sh with `docker import` (nothing can be pulled): busybox with sh, sleep, true, cat, echo.
 export const TEST_IMAGE = 'moat-test-busybox:latest'
@@ -45,6 +47,23 @@ export function describeEngine(name: string, fn: () => void): void {
   })
 }
 
+/**
+ * For suites that run the library in this process: from the suite's start DOCKER_HOST names the test engine and
+ * DOCKER_CONTEXT is unset; both are put back after the suite. Call inside describeEngine.
+ */
+export function useEngineInProcessEnv(): void {
+  const saved = {context: process.env.DOCKER_CONTEXT, host: process.env.DOCKER_HOST}
+  beforeAll(() => {
+    process.env.DOCKER_HOST = requireEngine()
+    delete process.env.DOCKER_CONTEXT
+  })
+  afterAll(() => {
+    if (saved.host === undefined) delete process.env.DOCKER_HOST
+    else process.env.DOCKER_HOST = saved.host
+    if (saved.context !== undefined) process.env.DOCKER_CONTEXT = saved.context
+  })
+}
+
 /** process.env for a child (docker or the CLI under test) that must talk to the test engine and nothing else. */
 export function engineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {...process.env, ...extra, DOCKER_HOST: requireEngine()}
@@ -67,25 +86,14 @@ export interface DockerOptions {
 }
 
 /** Runs the real docker CLI against the test engine. Never rejects for a non-zero exit. */
-export function docker(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
+export async function docker(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
   const env = engineEnv()
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, {env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      if (signal) stderr += `\n(docker ${args.join(' ')} killed by ${signal})`
-      resolve({exitCode: code ?? 1, stderr, stdout})
-    })
-    child.stdin.end(opts.input)
-  })
+  const child = spawn('docker', args, {env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000})
+  const output = collectOutput(child)
+  child.stdin.end(opts.input)
+  const {code, signal, stderr, stdout} = await output
+  const killed = signal ? `\n(docker ${args.join(' ')} killed by ${signal})` : ''
+  return {exitCode: code ?? 1, stderr: `${stderr}${killed}`, stdout}
 }
 
 /** Like docker() but throws on a non-zero exit; returns stdout without surrounding whitespace. */
@@ -96,4 +104,17 @@ export async function dockerOk(args: string[], opts: DockerOptions = {}): Promis
   }
 
   return result.stdout.trim()
+}
+
+export async function containerExists(id: string): Promise<boolean> {
+  return (await docker(['container', 'inspect', id])).exitCode === 0
+}
+
+export async function networkExists(id: string): Promise<boolean> {
+  return (await docker(['network', 'inspect', id])).exitCode === 0
+}
+
+/** A container's State.Status: created, running, exited, ... */
+export function containerState(id: string): Promise<string> {
+  return dockerOk(['container', 'inspect', '--format', '{{.State.Status}}', id])
 }

@@ -4,6 +4,7 @@ import {randomBytes} from 'node:crypto'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+import {afterEach, beforeEach} from 'vitest'
 
 import {docker, dockerOk, TEST_IMAGE} from './engine.js'
 
@@ -136,6 +137,34 @@ export async function makeMoatHome(): Promise<MoatHome> {
 }
 
 /**
+ * A fresh MOAT_HOME (makeMoatHome) for each test, removed after it: a beforeEach and an afterEach where this is called.
+ * Read `home` and `runsDir` inside tests and hooks.
+ */
+export function useMoatHome(): Readonly<Pick<MoatHome, 'home' | 'runsDir'>> {
+  let current: MoatHome | undefined
+  beforeEach(async () => {
+    current = await makeMoatHome()
+  })
+  afterEach(async () => {
+    await current?.cleanup()
+    current = undefined
+  })
+  const now = (): MoatHome => {
+    if (!current) throw new Error('useMoatHome: MOAT_HOME is only made for a test, read it inside one')
+    return current
+  }
+
+  return {
+    get home() {
+      return now().home
+    },
+    get runsDir() {
+      return now().runsDir
+    },
+  }
+}
+
+/**
  * runs/<runId>/ (0700) with metadata.json (0600) merged over typical values, or without metadata.json when
  * metadata is null (a run that crashed before moat saved it). Returns the run dir.
  */
@@ -222,5 +251,29 @@ export async function removeAllForRun(runId: string): Promise<void> {
   const net = await docker(['network', 'rm', `moat-${runId}`])
   if (net.exitCode !== 0 && !/not found|no such network/i.test(net.stderr)) {
     throw new Error(`docker network rm moat-${runId}: ${net.stderr.trim()}`)
+  }
+}
+
+export interface TrackedRunIds {
+  /** The run IDs handed out in the current test. */
+  readonly ids: readonly string[]
+  /** A new run ID whose containers and network are removed from the engine after the test. */
+  next(): string
+}
+
+/** Run IDs for engine fixtures, each cleaned up with removeAllForRun after its test (an afterEach where this is called). */
+export function trackRunIds(): TrackedRunIds {
+  const ids: string[] = []
+  // eslint-disable-next-line mocha/no-sibling-hooks -- it goes to the caller's suite, like useMoatHome's
+  afterEach(async () => {
+    for (const runId of ids.splice(0)) await removeAllForRun(runId)
+  })
+  return {
+    ids,
+    next() {
+      const runId = newRunId()
+      ids.push(runId)
+      return runId
+    },
   }
 }

@@ -1,92 +1,31 @@
 // NetworkTarget through the shared pipeline, against the real test engine (and, at the end, the SIMULATED Apple
 // `container` CLI, since the real one runs only on macOS).
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {NetworkTarget, type NetworkTargetOptions} from '../../src/lib/networks.js'
-import {type PipelineHooks, type Report, runPipeline} from '../../src/lib/pipeline.js'
+import {runPipeline} from '../../src/lib/pipeline.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
 import {type FakeHandle, type FakeState, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
-import {describeEngine, docker, dockerOk, requireEngine} from '../helpers/engine.js'
-import {
-  createRunContainer,
-  createRunNetwork,
-  createSidecar,
-  makeMoatHome,
-  makeRunDir,
-  type MoatHome,
-  newRunId,
-  removeAllForRun,
-} from '../helpers/moat-fixtures.js'
-import {MIN_AGE_MS, protectOtherRuns, waitUntilOld} from './runtime/shared-engine.js'
-
-interface CleanOptions {
-  hooks?: PipelineHooks
-  minAgeMs?: number
-  target?: Partial<NetworkTargetOptions>
-}
-
-async function networkExists(id: string): Promise<boolean> {
-  return (await docker(['network', 'inspect', id])).exitCode === 0
-}
-
-function itemNamed(report: Report, name: string) {
-  return report.targets[0]!.items.find((item) => item.name === name)
-}
+import {describeEngine, dockerOk, networkExists, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
+import {createRunContainer, createRunNetwork, createSidecar, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
+import {type CleanOptions, itemNamed, MIN_AGE_MS, useEngineFixtures} from './runtime/shared-engine.js'
 
 describeEngine('NetworkTarget on the real engine', () => {
-  const saved = {context: process.env.DOCKER_CONTEXT, host: process.env.DOCKER_HOST}
-  const runIds: string[] = []
-  let home: MoatHome
+  useEngineInProcessEnv()
+  const fixtures = useEngineFixtures()
+  const {tracked} = fixtures
   let daemon: FakeDaemon | undefined
-  let fixturesSince: number
-  let warnings: string[]
-
-  const tracked = (): string => {
-    const runId = newRunId()
-    runIds.push(runId)
-    return runId
-  }
 
   /** A forced run of the pipeline over this suite's fixtures only (see shared-engine.ts). */
-  async function clean(options: CleanOptions = {}): Promise<Report> {
-    const minAgeMs = options.minAgeMs ?? MIN_AGE_MS
-    if (minAgeMs === MIN_AGE_MS) await waitUntilOld(fixturesSince)
-    await protectOtherRuns(home.home, runIds)
-    const target = new NetworkTarget({daemonTimeoutMs: 500, moatHome: home.home, runtime: 'docker', ...options.target})
-    return runPipeline([target], {
-      confirm: async () => true,
-      dryRun: false,
-      hooks: options.hooks,
-      minAgeMs,
-      warn: (message) => warnings.push(message),
-    })
-  }
-
-  beforeAll(() => {
-    process.env.DOCKER_HOST = requireEngine()
-    delete process.env.DOCKER_CONTEXT
-  })
-
-  beforeEach(async () => {
-    home = await makeMoatHome()
-    warnings = []
-    fixturesSince = Date.now()
-  })
+  const clean = (options: CleanOptions & {target?: Partial<NetworkTargetOptions>} = {}) =>
+    fixtures.clean(new NetworkTarget({daemonTimeoutMs: 500, moatHome: fixtures.moatHome, runtime: 'docker', ...options.target}), options)
 
   afterEach(async () => {
     process.env.DOCKER_HOST = requireEngine()
     await daemon?.close()
     daemon = undefined
-    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
-    await home.cleanup()
-  })
-
-  afterAll(() => {
-    if (saved.host === undefined) delete process.env.DOCKER_HOST
-    else process.env.DOCKER_HOST = saved.host
-    if (saved.context !== undefined) process.env.DOCKER_CONTEXT = saved.context
   })
 
   it('removes the network of a run that has ended, by ID', async () => {
@@ -105,8 +44,8 @@ describeEngine('NetworkTarget on the real engine', () => {
   it('keeps the network of a live run: run dir with metadata.json, or without it', async () => {
     const [withMetadata, bare] = [tracked(), tracked()]
     const ids = [await createRunNetwork(withMetadata), await createRunNetwork(bare)]
-    await makeRunDir(home.home, withMetadata, {state: 'running'})
-    await makeRunDir(home.home, bare, null)
+    await makeRunDir(fixtures.moatHome, withMetadata, {state: 'running'})
+    await makeRunDir(fixtures.moatHome, bare, null)
     const report = await clean()
     expect(itemNamed(report, `moat-${withMetadata}`)).toMatchObject({
       decision: 'kept',
@@ -122,7 +61,7 @@ describeEngine('NetworkTarget on the real engine', () => {
   it('keeps the network of a run the moat daemon lists', async () => {
     const runId = tracked()
     const id = await createRunNetwork(runId)
-    daemon = await startFakeDaemon(home.home, [runId])
+    daemon = await startFakeDaemon(fixtures.moatHome, [runId])
     const report = await clean()
     expect(itemNamed(report, `moat-${runId}`)).toMatchObject({decision: 'kept', reason: `run ${runId} is alive: the moat daemon lists it`})
     expect(await networkExists(id)).toBe(true)
@@ -203,7 +142,7 @@ describeEngine('NetworkTarget on the real engine', () => {
     const report = await clean({
       hooks: {
         async beforeRemove() {
-          await makeRunDir(home.home, runId, null)
+          await makeRunDir(fixtures.moatHome, runId, null)
         },
       },
     })
@@ -214,7 +153,7 @@ describeEngine('NetworkTarget on the real engine', () => {
   it('skips on drift when the daemon starts listing the run between scan and removal', async () => {
     const runId = tracked()
     const id = await createRunNetwork(runId)
-    daemon = await startFakeDaemon(home.home, [])
+    daemon = await startFakeDaemon(fixtures.moatHome, [])
     const report = await clean({
       hooks: {
         beforeRemove() {
@@ -256,13 +195,12 @@ describeEngine('NetworkTarget on the real engine', () => {
 })
 
 describe('NetworkTarget on the SIMULATED Apple `container` CLI (the real one runs only on macOS)', () => {
+  const home = useMoatHome()
   let fake: FakeHandle
-  let home: MoatHome
   let warnings: string[]
   const [dead, live, busy, inUse] = ['aaaaaaaaaaaa', 'bbbbbbbbbbbb', 'cccccccccccc', 'dddddddddddd'].map((hex) => `run_${hex}`)
 
-  beforeEach(async () => {
-    home = await makeMoatHome()
+  beforeEach(() => {
     warnings = []
     const state: FakeState = {
       containers: [
@@ -282,9 +220,8 @@ describe('NetworkTarget on the SIMULATED Apple `container` CLI (the real one run
     fake = useFakeContainer(state)
   })
 
-  afterEach(async () => {
+  afterEach(() => {
     fake.restore()
-    await home.cleanup()
   })
 
   it('removes ended runs’ networks (retrying "in use"), keeps live and used ones, never touches others', async () => {

@@ -1,122 +1,38 @@
 // RunContainerTarget through the shared pipeline, against the real test engine (and, at the end, the SIMULATED
 // Apple `container` CLI, since the real one runs only on macOS).
 import {utimes} from 'node:fs/promises'
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {type PipelineHooks, type Report, runPipeline} from '../../src/lib/pipeline.js'
+import {runPipeline} from '../../src/lib/pipeline.js'
 import {RunContainerTarget} from '../../src/lib/run-containers.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
-import {describeEngine, docker, dockerOk, requireEngine, TEST_IMAGE} from '../helpers/engine.js'
-import {
-  createRunContainer,
-  createSidecar,
-  makeMoatHome,
-  makeRunDir,
-  type MoatHome,
-  newRunId,
-  removeAllForRun,
-} from '../helpers/moat-fixtures.js'
-import {MIN_AGE_MS, protectOtherRuns, waitUntilOld} from './runtime/shared-engine.js'
-
-interface CleanOptions {
-  /** Runs after the fixtures are old enough, right before the scan. */
-  beforeScan?: () => Promise<void>
-  dryRun?: boolean
-  hooks?: PipelineHooks
-  includeRunning?: boolean
-  minAgeMs?: number
-}
-
-async function containerExists(id: string): Promise<boolean> {
-  return (await docker(['container', 'inspect', id])).exitCode === 0
-}
-
-async function stateOf(id: string): Promise<string> {
-  return dockerOk(['container', 'inspect', '--format', '{{.State.Status}}', id])
-}
-
-function itemNamed(report: Report, name: string) {
-  return report.targets[0]!.items.find((item) => item.name === name)
-}
+import {containerExists, containerState, describeEngine, dockerOk, TEST_IMAGE, useEngineInProcessEnv} from '../helpers/engine.js'
+import {createRunContainer, createSidecar, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
+import {type CleanOptions, itemNamed, useEngineFixtures} from './runtime/shared-engine.js'
 
 describeEngine('RunContainerTarget on the real engine', () => {
-  const saved = {context: process.env.DOCKER_CONTEXT, host: process.env.DOCKER_HOST}
-  const runIds: string[] = []
-  let home: MoatHome
+  useEngineInProcessEnv()
+  const fixtures = useEngineFixtures()
+  const {exited, made, tracked} = fixtures
   let daemon: FakeDaemon | undefined
-  /** When the last fixture was made (created, started or stopped): ages count from there. */
-  let fixturesSince: number
-  let warnings: string[]
-
-  const tracked = (): string => {
-    const runId = newRunId()
-    runIds.push(runId)
-    return runId
-  }
-
-  async function made<T>(fixture: Promise<T>): Promise<T> {
-    const value = await fixture
-    fixturesSince = Date.now()
-    return value
-  }
-
-  /** A run container that ran and exited (FinishedAt is its age). */
-  async function exited(runId: string): Promise<string> {
-    const id = await createRunContainer(runId)
-    await made(dockerOk(['stop', '--time', '0', id]))
-    return id
-  }
 
   /** A forced run of the pipeline over this suite's fixtures only (see shared-engine.ts). */
-  async function clean(options: CleanOptions = {}): Promise<Report> {
-    const minAgeMs = options.minAgeMs ?? MIN_AGE_MS
-    if (minAgeMs === MIN_AGE_MS) await waitUntilOld(fixturesSince)
-    await options.beforeScan?.()
-    await protectOtherRuns(home.home, runIds)
-    const target = new RunContainerTarget({
-      daemonTimeoutMs: 500,
-      includeRunning: options.includeRunning,
-      moatHome: home.home,
-      runtime: 'docker',
-    })
-    return runPipeline([target], {
-      confirm: async () => true,
-      dryRun: options.dryRun ?? false,
-      hooks: options.hooks,
-      minAgeMs,
-      warn: (message) => warnings.push(message),
-    })
-  }
-
-  beforeAll(() => {
-    process.env.DOCKER_HOST = requireEngine()
-    delete process.env.DOCKER_CONTEXT
-  })
-
-  beforeEach(async () => {
-    home = await makeMoatHome()
-    warnings = []
-    fixturesSince = Date.now()
-  })
+  const clean = (options: CleanOptions & {includeRunning?: boolean} = {}) =>
+    fixtures.clean(
+      new RunContainerTarget({daemonTimeoutMs: 500, includeRunning: options.includeRunning, moatHome: fixtures.moatHome, runtime: 'docker'}),
+      options,
+    )
 
   afterEach(async () => {
     await daemon?.close()
     daemon = undefined
-    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
-    await home.cleanup()
-  })
-
-  afterAll(() => {
-    if (saved.host === undefined) delete process.env.DOCKER_HOST
-    else process.env.DOCKER_HOST = saved.host
-    if (saved.context !== undefined) process.env.DOCKER_CONTEXT = saved.context
   })
 
   it('removes the exited and the never-started run containers of runs that have ended, by ID', async () => {
     const [ranOnce, neverStarted] = [tracked(), tracked()]
-    const ids = [await exited(ranOnce), await made(createRunContainer(neverStarted, {running: false}))]
+    const ids = [await exited(createRunContainer(ranOnce)), await made(createRunContainer(neverStarted, {running: false}))]
     const report = await clean()
     expect(itemNamed(report, ranOnce)).toMatchObject({
       decision: 'removed',
@@ -126,15 +42,15 @@ describeEngine('RunContainerTarget on the real engine', () => {
     })
     expect(itemNamed(report, neverStarted)).toMatchObject({decision: 'removed', details: {state: 'created'}, id: ids[1]})
     for (const id of ids) expect(await containerExists(id)).toBe(false)
-    expect(warnings).toEqual([])
+    expect(fixtures.warnings).toEqual([])
   })
 
   it('keeps the run containers of live runs: run dir with metadata.json, listed by the daemon', async () => {
     const [stopped, listed] = [tracked(), tracked()]
-    const ids = [await exited(stopped), await exited(listed)]
+    const ids = [await exited(createRunContainer(stopped)), await exited(createRunContainer(listed))]
     // A stopped run still has its run dir: `moat destroy` or `moat clean` owns it, not this target.
-    await makeRunDir(home.home, stopped, {state: 'stopped'})
-    daemon = await startFakeDaemon(home.home, [listed])
+    await makeRunDir(fixtures.moatHome, stopped, {state: 'stopped'})
+    daemon = await startFakeDaemon(fixtures.moatHome, [listed])
     const report = await clean()
     expect(itemNamed(report, stopped)).toMatchObject({decision: 'kept', reason: `run ${stopped} is alive: run dir exists (state stopped)`})
     expect(itemNamed(report, listed)).toMatchObject({decision: 'kept', reason: `run ${listed} is alive: the moat daemon lists it`})
@@ -143,11 +59,11 @@ describeEngine('RunContainerTarget on the real engine', () => {
 
   it('removes the container of a run that crashed before saving metadata.json once its run dir is older than --min-age', async () => {
     const [crashed, starting] = [tracked(), tracked()]
-    const ids = [await exited(crashed), await exited(starting)]
-    const crashedDir = await makeRunDir(home.home, crashed, null)
+    const ids = [await exited(createRunContainer(crashed)), await exited(createRunContainer(starting))]
+    const crashedDir = await makeRunDir(fixtures.moatHome, crashed, null)
     const longAgo = new Date(Date.now() - 7_200_000)
     await utimes(crashedDir, longAgo, longAgo)
-    const startingDir = await makeRunDir(home.home, starting, null)
+    const startingDir = await makeRunDir(fixtures.moatHome, starting, null)
     // Touched right before each scan: a run being created.
     const beforeScan = () => utimes(startingDir, new Date(), new Date())
     const plan = await clean({beforeScan, dryRun: true})
@@ -171,7 +87,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
     const id = await made(createRunContainer(runId))
     const kept = await clean()
     expect(itemNamed(kept, runId)).toMatchObject({decision: 'kept', details: {state: 'running'}, reason: 'running: pass --include-running'})
-    expect(await stateOf(id)).toBe('running')
+    expect(await containerState(id)).toBe('running')
 
     const plan = await clean({dryRun: true, includeRunning: true})
     expect(itemNamed(plan, runId)).toMatchObject({decision: 'orphan', details: {running: 'will stop'}})
@@ -182,7 +98,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
 
   it('keeps run containers younger than --min-age on the engine clock: exited by FinishedAt, never started by Created', async () => {
     const [ranOnce, neverStarted] = [tracked(), tracked()]
-    const ids = [await exited(ranOnce), await made(createRunContainer(neverStarted, {running: false}))]
+    const ids = [await exited(createRunContainer(ranOnce)), await made(createRunContainer(neverStarted, {running: false}))]
     const report = await clean({minAgeMs: 3_600_000})
     expect(itemNamed(report, ranOnce)).toMatchObject({decision: 'kept', reason: expect.stringMatching(/^young: exited \d+s ago \(--min-age 1h\)$/)})
     expect(itemNamed(report, neverStarted)).toMatchObject({
@@ -210,7 +126,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
 
   it('skips on drift when the container is started between scan and removal', async () => {
     const [created, stopped] = [tracked(), tracked()]
-    const ids = [await made(createRunContainer(created, {running: false})), await exited(stopped)]
+    const ids = [await made(createRunContainer(created, {running: false})), await exited(createRunContainer(stopped))]
     const report = await clean({
       hooks: {
         async beforeRemove() {
@@ -222,16 +138,16 @@ describeEngine('RunContainerTarget on the real engine', () => {
       expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', reason: 'drift: started since the scan (now running)'})
     }
 
-    for (const id of ids) expect(await stateOf(id)).toBe('running')
+    for (const id of ids) expect(await containerState(id)).toBe('running')
   })
 
   it('skips on drift when the run dir is re-created between scan and removal', async () => {
     const runId = tracked()
-    const id = await exited(runId)
+    const id = await exited(createRunContainer(runId))
     const report = await clean({
       hooks: {
         async beforeRemove() {
-          await makeRunDir(home.home, runId, null)
+          await makeRunDir(fixtures.moatHome, runId, null)
         },
       },
     })
@@ -241,14 +157,14 @@ describeEngine('RunContainerTarget on the real engine', () => {
 
   it('skips on drift when metadata.json appears in a crashed-looking run dir between scan and removal', async () => {
     const runId = tracked()
-    const id = await exited(runId)
-    const dir = await makeRunDir(home.home, runId, null)
+    const id = await exited(createRunContainer(runId))
+    const dir = await makeRunDir(fixtures.moatHome, runId, null)
     const longAgo = new Date(Date.now() - 7_200_000)
     await utimes(dir, longAgo, longAgo)
     const report = await clean({
       hooks: {
         async beforeRemove() {
-          await makeRunDir(home.home, runId, {state: 'created'})
+          await makeRunDir(fixtures.moatHome, runId, {state: 'created'})
         },
       },
     })
@@ -258,7 +174,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
 
   it('skips on drift when the container is replaced by a new one of the same name, and removes neither', async () => {
     const runId = tracked()
-    const old = await exited(runId)
+    const old = await exited(createRunContainer(runId))
     let replacement = ''
     const report = await clean({
       hooks: {
@@ -280,11 +196,10 @@ describeEngine('RunContainerTarget on the real engine', () => {
 describe('RunContainerTarget on the SIMULATED Apple `container` CLI (the real one runs only on macOS)', () => {
   const OLD = '2026-01-02T03:04:05Z'
   const [ended, live, up, young] = ['a', 'b', 'c', 'd'].map((c) => `run_${c.repeat(12)}`)
+  const home = useMoatHome()
   let fake: FakeHandle
-  let home: MoatHome
 
   beforeEach(async () => {
-    home = await makeMoatHome()
     await makeRunDir(home.home, live!, {runtime: 'apple', state: 'stopped'})
     fake = useFakeContainer({
       containers: [
@@ -300,9 +215,8 @@ describe('RunContainerTarget on the SIMULATED Apple `container` CLI (the real on
     })
   })
 
-  afterEach(async () => {
+  afterEach(() => {
     fake.restore()
-    await home.cleanup()
   })
 
   const clean = (includeRunning: boolean) =>

@@ -3,27 +3,22 @@
 import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it} from 'vitest'
 
 import {askDaemon, daemonSocket} from '../../src/lib/runs/daemon.js'
 import {RunRegistry} from '../../src/lib/runs/registry.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
-import {makeMoatHome, makeRunDir, type MoatHome, newRunId, ZERO_TIME} from '../helpers/moat-fixtures.js'
+import {makeRunDir, newRunId, useMoatHome, ZERO_TIME} from '../helpers/moat-fixtures.js'
+
+const home = useMoatHome()
+let daemon: FakeDaemon | undefined
+
+afterEach(async () => {
+  await daemon?.close()
+  daemon = undefined
+})
 
 describe('RunRegistry', () => {
-  let home: MoatHome
-  let daemon: FakeDaemon | undefined
-
-  beforeEach(async () => {
-    home = await makeMoatHome()
-  })
-
-  afterEach(async () => {
-    await daemon?.close()
-    daemon = undefined
-    await home.cleanup()
-  })
-
   it('a run dir with metadata.json is alive; state, runtime and IDs are read, zero times mean unset', async () => {
     const runId = newRunId()
     /* eslint-disable camelcase */
@@ -119,19 +114,6 @@ describe('RunRegistry', () => {
 })
 
 describe('askDaemon', () => {
-  let home: MoatHome
-  let daemon: FakeDaemon | undefined
-
-  beforeEach(async () => {
-    home = await makeMoatHome()
-  })
-
-  afterEach(async () => {
-    await daemon?.close()
-    daemon = undefined
-    await home.cleanup()
-  })
-
   it('no daemon (no socket, or one left by a daemon that died) lists nothing and says nothing', async () => {
     expect(await askDaemon(home.home)).toEqual({answered: false, problem: undefined, runIds: new Set()})
     mkdirSync(join(home.home, 'proxy'))

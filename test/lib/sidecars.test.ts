@@ -2,105 +2,30 @@
 // `container` CLI, since the real one runs only on macOS).
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {type PipelineHooks, type Report, runPipeline} from '../../src/lib/pipeline.js'
+import {type PipelineHooks, runPipeline} from '../../src/lib/pipeline.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {SidecarTarget} from '../../src/lib/sidecars.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
-import {describeEngine, docker, dockerOk, requireEngine, TEST_IMAGE} from '../helpers/engine.js'
-import {
-  createRunContainer,
-  createSidecar,
-  makeMoatHome,
-  makeRunDir,
-  type MoatHome,
-  newRunId,
-  removeAllForRun,
-} from '../helpers/moat-fixtures.js'
-import {MIN_AGE_MS, protectOtherRuns, waitUntilOld} from './runtime/shared-engine.js'
-
-interface CleanOptions {
-  dryRun?: boolean
-  hooks?: PipelineHooks
-  minAgeMs?: number
-}
-
-async function containerExists(id: string): Promise<boolean> {
-  return (await docker(['container', 'inspect', id])).exitCode === 0
-}
-
-function itemNamed(report: Report, name: string) {
-  return report.targets[0]!.items.find((item) => item.name === name)
-}
+import {containerExists, containerState, describeEngine, dockerOk, TEST_IMAGE, useEngineInProcessEnv} from '../helpers/engine.js'
+import {createRunContainer, createSidecar, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
+import {type CleanOptions, itemNamed, useEngineFixtures} from './runtime/shared-engine.js'
 
 describeEngine('SidecarTarget on the real engine', () => {
-  const saved = {context: process.env.DOCKER_CONTEXT, host: process.env.DOCKER_HOST}
-  const runIds: string[] = []
-  let home: MoatHome
+  useEngineInProcessEnv()
+  const fixtures = useEngineFixtures()
+  const {exited, made, tracked} = fixtures
   let daemon: FakeDaemon | undefined
-  /** When the last fixture was made (created, started or stopped): ages count from there. */
-  let fixturesSince: number
-  let warnings: string[]
-
-  const tracked = (): string => {
-    const runId = newRunId()
-    runIds.push(runId)
-    return runId
-  }
-
-  /** Records the fixture time after making one. */
-  async function made<T>(fixture: Promise<T>): Promise<T> {
-    const value = await fixture
-    fixturesSince = Date.now()
-    return value
-  }
-
-  /** A sidecar that ran and exited (FinishedAt is its age). */
-  async function exited(id: Promise<string>): Promise<string> {
-    const container = await id
-    await made(dockerOk(['stop', '--time', '0', container]))
-    return container
-  }
 
   /** A forced run of the pipeline over this suite's fixtures only (see shared-engine.ts). */
-  async function clean(options: CleanOptions = {}): Promise<Report> {
-    const minAgeMs = options.minAgeMs ?? MIN_AGE_MS
-    if (minAgeMs === MIN_AGE_MS) await waitUntilOld(fixturesSince)
-    await protectOtherRuns(home.home, runIds)
-    const target = new SidecarTarget({daemonTimeoutMs: 500, moatHome: home.home, runtime: 'docker'})
-    return runPipeline([target], {
-      confirm: async () => true,
-      dryRun: options.dryRun ?? false,
-      hooks: options.hooks,
-      minAgeMs,
-      warn: (message) => warnings.push(message),
-    })
-  }
-
-  beforeAll(() => {
-    process.env.DOCKER_HOST = requireEngine()
-    delete process.env.DOCKER_CONTEXT
-  })
-
-  beforeEach(async () => {
-    home = await makeMoatHome()
-    warnings = []
-    fixturesSince = Date.now()
-  })
+  const clean = (options: CleanOptions = {}) =>
+    fixtures.clean(new SidecarTarget({daemonTimeoutMs: 500, moatHome: fixtures.moatHome, runtime: 'docker'}), options)
 
   afterEach(async () => {
     await daemon?.close()
     daemon = undefined
-    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
-    await home.cleanup()
-  })
-
-  afterAll(() => {
-    if (saved.host === undefined) delete process.env.DOCKER_HOST
-    else process.env.DOCKER_HOST = saved.host
-    if (saved.context !== undefined) process.env.DOCKER_CONTEXT = saved.context
   })
 
   it('removes the BuildKit sidecar and the service container of a run that has ended, by ID', async () => {
@@ -121,7 +46,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     })
     expect(await containerExists(buildkit)).toBe(false)
     expect(await containerExists(postgres)).toBe(false)
-    expect(warnings).toEqual([])
+    expect(fixtures.warnings).toEqual([])
   })
 
   it('keeps the sidecars of live runs: run dir running, run dir without metadata.json, listed by the daemon', async () => {
@@ -131,9 +56,9 @@ describeEngine('SidecarTarget on the real engine', () => {
       await exited(createSidecar(bare, {role: 'service', service: 'redis'})),
       await exited(createSidecar(listed, {role: 'service', service: 'mysql'})),
     ]
-    await makeRunDir(home.home, running, {state: 'running'})
-    await makeRunDir(home.home, bare, null)
-    daemon = await startFakeDaemon(home.home, [listed])
+    await makeRunDir(fixtures.moatHome, running, {state: 'running'})
+    await makeRunDir(fixtures.moatHome, bare, null)
+    daemon = await startFakeDaemon(fixtures.moatHome, [listed])
     const report = await clean()
     expect(itemNamed(report, `moat-buildkit-${running}`)).toMatchObject({
       decision: 'kept',
@@ -154,14 +79,14 @@ describeEngine('SidecarTarget on the real engine', () => {
     const [stopped, failed, stillUp] = [tracked(), tracked(), tracked()]
     const stoppedMain = await exited(createRunContainer(stopped))
     /* eslint-disable camelcase -- moat's field names */
-    const stoppedDir = await makeRunDir(home.home, stopped, {container_id: stoppedMain, state: 'stopped'})
+    const stoppedDir = await makeRunDir(fixtures.moatHome, stopped, {container_id: stoppedMain, state: 'stopped'})
     const stoppedSidecar = await exited(createSidecar(stopped, {role: 'buildkit-sidecar'}))
     // A failed run whose main container is gone entirely.
-    await makeRunDir(home.home, failed, {container_id: 'f'.repeat(64), state: 'failed'})
+    await makeRunDir(fixtures.moatHome, failed, {container_id: 'f'.repeat(64), state: 'failed'})
     const failedService = await made(createSidecar(failed, {role: 'service', running: false, service: 'redis'}))
     // metadata.json says stopped, but the container is up again: the run is not over.
     const upMain = await made(createRunContainer(stillUp))
-    await makeRunDir(home.home, stillUp, {container_id: upMain, state: 'stopped'})
+    await makeRunDir(fixtures.moatHome, stillUp, {container_id: upMain, state: 'stopped'})
     /* eslint-enable camelcase */
     const upSidecar = await exited(createSidecar(stillUp, {role: 'service', service: 'postgres'}))
 
@@ -177,7 +102,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     expect(await containerExists(upSidecar)).toBe(true)
     // Only the sidecar: the run's own container and dir are moat's (or clean-containers') business.
     expect(await containerExists(stoppedMain)).toBe(true)
-    expect(await dockerOk(['container', 'inspect', '--format', '{{.State.Status}}', stoppedMain])).toBe('exited')
+    expect(await containerState(stoppedMain)).toBe('exited')
     expect(existsSync(join(stoppedDir, 'metadata.json'))).toBe(true)
   })
 
@@ -255,7 +180,7 @@ describeEngine('SidecarTarget on the real engine', () => {
       decision: 'skipped',
       reason: 'drift: started since the scan (now running)',
     })
-    expect(await dockerOk(['container', 'inspect', '--format', '{{.State.Status}}', id])).toBe('running')
+    expect(await containerState(id)).toBe('running')
   })
 
   it('skips on drift when the run dir is re-created between scan and removal (also before a stop)', async () => {
@@ -267,8 +192,8 @@ describeEngine('SidecarTarget on the real engine', () => {
     const report = await clean({
       hooks: {
         async beforeRemove() {
-          await makeRunDir(home.home, stoppedOne, null)
-          await makeRunDir(home.home, runningOne, null)
+          await makeRunDir(fixtures.moatHome, stoppedOne, null)
+          await makeRunDir(fixtures.moatHome, runningOne, null)
         },
       },
     })
@@ -280,7 +205,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     }
 
     expect(await containerExists(ids[0]!)).toBe(true)
-    expect(await dockerOk(['container', 'inspect', '--format', '{{.State.Status}}', ids[1]!])).toBe('running')
+    expect(await containerState(ids[1]!)).toBe('running')
   })
 
   it('skips on drift when the sidecar is replaced by a new one of the same name, and removes neither', async () => {
@@ -307,11 +232,10 @@ describeEngine('SidecarTarget on the real engine', () => {
 describe('SidecarTarget on the SIMULATED Apple `container` CLI (the real one runs only on macOS)', () => {
   const OLD = '2026-01-02T03:04:05Z'
   const [ended, endedUp, live, stopped, young] = ['a', 'b', 'c', 'd', 'e'].map((c) => `run_${c.repeat(12)}`)
+  const home = useMoatHome()
   let fake: FakeHandle
-  let home: MoatHome
 
   beforeEach(async () => {
-    home = await makeMoatHome()
     await makeRunDir(home.home, live!, {runtime: 'apple', state: 'running'})
     // eslint-disable-next-line camelcase
     await makeRunDir(home.home, stopped!, {container_id: stopped, runtime: 'apple', state: 'stopped'})
@@ -333,9 +257,8 @@ describe('SidecarTarget on the SIMULATED Apple `container` CLI (the real one run
     })
   })
 
-  afterEach(async () => {
+  afterEach(() => {
     fake.restore()
-    await home.cleanup()
   })
 
   const clean = (hooks?: PipelineHooks) =>

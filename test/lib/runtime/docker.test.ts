@@ -2,41 +2,30 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, afterEach, beforeAll, expect, it} from 'vitest'
+import {afterAll, afterEach, expect, it} from 'vitest'
 
 import {DockerCli} from '../../../src/lib/runtime/docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../../../src/lib/runtime/errors.js'
-import {describeEngine, docker, dockerOk, requireEngine} from '../../helpers/engine.js'
-import {createRunContainer, createRunNetwork, createSidecar, newRunId, removeAllForRun} from '../../helpers/moat-fixtures.js'
+import {describeEngine, docker, dockerOk, requireEngine, useEngineInProcessEnv} from '../../helpers/engine.js'
+import {createRunContainer, createRunNetwork, createSidecar, trackRunIds} from '../../helpers/moat-fixtures.js'
 
 const NO_SUCH_ID = 'f'.repeat(64)
 
 describeEngine('DockerCli on the real engine', () => {
-  const saved = {context: process.env.DOCKER_CONTEXT, host: process.env.DOCKER_HOST, path: process.env.PATH}
-  const runIds: string[] = []
-  const tracked = () => {
-    const runId = newRunId()
-    runIds.push(runId)
-    return runId
-  }
+  const savedPath = process.env.PATH
+  useEngineInProcessEnv()
+  const runIds = trackRunIds()
+  const tracked = () => runIds.next()
 
   const cli = new DockerCli()
 
-  beforeAll(() => {
+  afterEach(() => {
     process.env.DOCKER_HOST = requireEngine()
-    delete process.env.DOCKER_CONTEXT
-  })
-
-  afterEach(async () => {
-    process.env.DOCKER_HOST = requireEngine()
-    process.env.PATH = saved.path
-    for (const runId of runIds.splice(0)) await removeAllForRun(runId)
+    process.env.PATH = savedPath
   })
 
   afterAll(() => {
-    Object.assign(process.env, {DOCKER_HOST: saved.host, PATH: saved.path})
-    if (saved.host === undefined) delete process.env.DOCKER_HOST
-    if (saved.context !== undefined) process.env.DOCKER_CONTEXT = saved.context
+    process.env.PATH = savedPath
   })
 
   it('ping proves the engine answers and reads its clock', async () => {
