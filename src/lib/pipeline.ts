@@ -192,7 +192,7 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
   }
 
   await ctx.hooks.beforeRemove?.(planned)
-  await removePlanned(ctx, plans, planned.length, options, decide)
+  await removePlanned(ctx, plans, options, decide)
   return report(false)
 }
 
@@ -200,11 +200,11 @@ export async function runPipeline(targets: readonly Target[], options: PipelineO
 async function removePlanned(
   ctx: TargetContext,
   plans: ReadonlyArray<{items: PlannedItem[]; target: Target}>,
-  total: number,
   options: PipelineOptions,
   decide: (item: Item, decision: Decision, reason: string) => void,
 ): Promise<void> {
   let done = 0
+  const total = ctx.planned.length
   const settled = new Set<Item>()
   for (const {items, target} of plans) {
     const orphans = orphansOf(items)
