@@ -14,18 +14,16 @@ const engineError: string | undefined = inject('engineError')
 export const engineSkipped: boolean = dockerHost === '' && !engineError
 
 /**
- * The test engine's DOCKER_HOST. Throws (failing the caller) when the engine could not be started.
- * When the engine suites are skipped, pass the test context to skip that test; without one it throws,
- * because only describeEngine can skip a whole suite visibly.
+ * The test engine's DOCKER_HOST. Throws (failing the caller) when the engine could not be started, and when the
+ * engine suites are skipped: only describeEngine skips, visibly, a whole suite.
  */
-export function requireEngine(ctx?: {skip(note?: string): void}): string {
+export function requireEngine(): string {
   if (engineError) throw new Error(`Docker test engine unavailable: ${engineError}`)
   if (dockerHost === undefined) {
     throw new Error('no Docker test engine: test/engine/global-setup.ts is not in the vitest globalSetup list')
   }
 
   if (engineSkipped) {
-    ctx?.skip('MOAT_TEST_ENGINE=skip')
     throw new Error('engine suites are skipped (MOAT_TEST_ENGINE=skip): declare this suite with describeEngine')
   }
 
