@@ -4,13 +4,11 @@
 // them; moat ignores labels on run containers), in the same run, alternating which goes first. Then how many docker
 // processes moat starts at 10 and at 200 candidates for clean-containers --force and --dry-run, clean-sidecars
 // --dry-run and clean --dry-run --skip temp, counted by a shim first on its PATH. Every run is checked.
-import {existsSync, mkdtempSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {breakdown, checkList, deadRunsHome, dockerShim, Engine, IMAGE, moatRunner, parseJson, referenceRunner, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
+import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
 import {countRow} from './networks.js'
-import {alternate, describe, fmtMs, fmtSamples, Interrupted, machineLoad, median, staleBuild} from './temp.js'
+import {alternate, describe, fmtMs, fmtSamples, median} from './temp.js'
 
 export const title = 'moat system clean-containers vs docker container prune (private engine)'
 
@@ -33,28 +31,8 @@ const COUNTED = [
 ]
 
 export async function run({interrupted, log, quick}) {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` first`)
   const size = quick ? SIZES.quick : SIZES.full
-  const {check, checks} = checkList()
-  const rows = []
-  const notes = []
-  const stale = staleBuild()
-  if (stale) notes.push(`WARNING: ${stale} is newer than dist/: run \`npm run build\` (this measured the old build)`)
-  const loadBefore = machineLoad()
-  const builtAt = statSync(BUILT).mtimeMs
-  const base = mkdtempSync(join(tmpdir(), 'bench-moat-containers-'))
-  let engine
-  try {
-    engine = Engine.start(log, interrupted)
-    const shim = dockerShim(join(base, 'shim'), engine.docker)
-    const moat = moatRunner({engine, interrupted, shim})
-    const prune = referenceRunner({engine, interrupted})
-    const tick = async () => {
-      await new Promise((resolve) => {
-        setImmediate(resolve)
-      })
-      if (interrupted()) throw new Interrupted('interrupted')
-    }
+  return engineSection({built: BUILT, interrupted, log, name: 'containers'}, async ({base, check, engine, moat, notes, prune, rows, tick}) => {
 
     // Decoys both tools must keep through every run: a running run container with the label (moat keeps it without
     // --include-running, prune because it runs), an exited unlabelled container that is not a run container, and a
@@ -162,18 +140,8 @@ export async function run({interrupted, log, quick}) {
       `where moat's time goes (one untimed run under the shim, ${size.containers} exited): ${profile.text}`,
       `process-count fixture per size n: n dead runs, each a created run container run_<id> and a BuildKit sidecar moat-buildkit-run_<id> (labels moat.run-id, moat.role=buildkit-sidecar) on a labelled network moat-run_<id>; so clean --dry-run --skip temp plans 3n items`,
       ...profiles.map((p) => `profiled ${p}`),
-      `machine load: before ${loadBefore}; after ${machineLoad()} (other work on this machine inflates and scatters the figures)`,
     )
-    if (!existsSync(BUILT) || statSync(BUILT).mtimeMs !== builtAt) {
-      notes.push('WARNING: dist/ was rebuilt while the bench ran (another `npm run build`?): figures may mix two builds')
-    }
-  } finally {
-    if (engine) check('private engine stopped and its dir removed', engine.stop(log) ? undefined : `${engine.dir} is still there`)
-    rmSync(base, {force: true, maxRetries: 3, recursive: true})
-    check('bench files removed', existsSync(base) ? `${base} is still there` : undefined)
-  }
-
-  return {checks, notes, rows}
+  })
 
   /** n dead runs with a run container and a sidecar each on the run's network; what must be left after --force. */
   async function countFixture(engine, n) {

@@ -4,11 +4,12 @@
 // Timing, tables and verdicts come from temp.js and run.js.
 import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {delimiter, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {describe, fmtMs, Interrupted, makeRunner} from './temp.js'
+import {describe, fmtMs, Interrupted, machineLoad, makeRunner, staleBuild} from './temp.js'
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)))
 export const RUN_JS = join(REPO, 'bin', 'run.js')
@@ -354,4 +355,46 @@ export function breakdown(p) {
     text: `${fmtMs(total)} = start-up to first docker call ${fmtMs(startupMs)} + ${calls.length} docker processes ${fmtMs(dockerMs)} (${list} ms) + moat's own work between them ${fmtMs(ownMs)} + exit ${fmtMs(exitMs)}`,
     totalMs: total,
   }
+}
+
+/**
+ * The frame of an engine section: a built CLI, a scratch dir, a private engine with the counting shim and runners
+ * for moat and the reference, notes on the machine's load and a stale build, and, whatever happens, the engine
+ * stopped and the scratch dir removed. `body` adds rows, notes and checks.
+ */
+export async function engineSection({built, interrupted, log, name}, body) {
+  if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`)
+  const {check, checks} = checkList()
+  const rows = []
+  const notes = []
+  const stale = staleBuild()
+  if (stale) notes.push(`WARNING: ${stale} is newer than dist/: run \`npm run build\` (this measured the old build)`)
+  const loadBefore = machineLoad()
+  const builtAt = statSync(built).mtimeMs
+  const base = mkdtempSync(join(tmpdir(), `bench-moat-${name}-`))
+  let engine
+  try {
+    engine = Engine.start(log, interrupted)
+    const shim = dockerShim(join(base, 'shim'), engine.docker)
+    const tick = async () => {
+      await new Promise((resolve) => {
+        setImmediate(resolve)
+      })
+      if (interrupted()) throw new Interrupted('interrupted')
+    }
+
+    const moat = moatRunner({engine, interrupted, shim})
+    const prune = referenceRunner({engine, interrupted})
+    await body({base, check, engine, moat, notes, prune, rows, shim, tick})
+    notes.push(`machine load: before ${loadBefore}; after ${machineLoad()} (other work on this machine inflates and scatters the figures)`)
+    if (!existsSync(built) || statSync(built).mtimeMs !== builtAt) {
+      notes.push('WARNING: dist/ was rebuilt while the bench ran (another `npm run build`?): figures may mix two builds')
+    }
+  } finally {
+    if (engine) check('private engine stopped and its dir removed', engine.stop(log) ? undefined : `${engine.dir} is still there`)
+    rmSync(base, {force: true, maxRetries: 3, recursive: true})
+    check('bench files removed', existsSync(base) ? `${base} is still there` : undefined)
+  }
+
+  return {checks, notes, rows}
 }

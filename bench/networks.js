@@ -3,12 +3,10 @@
 // identical set of 100 orphan per-run networks (labelled bridge networks named moat-run_<12 hex>, with no run dir in
 // MOAT_HOME), in the same run, alternating which goes first; plus how many docker processes moat starts at 10 and at
 // 200 candidates, counted by a shim first on its PATH. Every run is checked: exactly the set gone, nothing else.
-import {existsSync, mkdtempSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {breakdown, checkList, deadRunsHome, dockerShim, Engine, IMAGE, moatRunner, parseJson, referenceRunner, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
-import {alternate, describe, fmtMs, fmtSamples, Interrupted, machineLoad, median, staleBuild} from './temp.js'
+import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
+import {alternate, describe, fmtMs, fmtSamples, median} from './temp.js'
 
 export const title = 'moat system clean-networks vs docker network prune (private engine)'
 
@@ -23,28 +21,8 @@ const MOAT_ARGS = ['system', 'clean-networks', '--force', '--min-age', '0s', '--
 const PRUNE_ARGS = ['network', 'prune', '--force', '--filter', `label=${LABEL}`]
 
 export async function run({interrupted, log, quick}) {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` first`)
   const size = quick ? SIZES.quick : SIZES.full
-  const {check, checks} = checkList()
-  const rows = []
-  const notes = []
-  const stale = staleBuild()
-  if (stale) notes.push(`WARNING: ${stale} is newer than dist/: run \`npm run build\` (this measured the old build)`)
-  const loadBefore = machineLoad()
-  const builtAt = statSync(BUILT).mtimeMs
-  const base = mkdtempSync(join(tmpdir(), 'bench-moat-networks-'))
-  let engine
-  try {
-    engine = Engine.start(log, interrupted)
-    const shim = dockerShim(join(base, 'shim'), engine.docker)
-    const moat = moatRunner({engine, interrupted, shim})
-    const prune = referenceRunner({engine, interrupted})
-    const tick = async () => {
-      await new Promise((resolve) => {
-        setImmediate(resolve)
-      })
-      if (interrupted()) throw new Interrupted('interrupted')
-    }
+  return engineSection({built: BUILT, interrupted, log, name: 'networks'}, async ({base, check, engine, moat, notes, prune, rows, tick}) => {
 
     // Decoys both tools must keep through every run: a moat-named network without the label (neither moat's
     // candidate nor prune's filter), an unrelated network, and a labelled one of a dead run that a running
@@ -140,18 +118,8 @@ export async function run({interrupted, log, quick}) {
       `samples (ms): moat ${fmtSamples(ms.moat)} vs docker network prune ${fmtSamples(ms.prune)}; order alternated (moat first in odd-numbered repetitions), each run ${SETTLE_MS} ms after its set was made; per-repetition ratios ${ms.moat.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}`,
       `where moat's time goes (one untimed run under the shim, ${size.networks} networks): ${profile.text}`,
       ...size.counts.map((n, i) => `profiled at ${n} candidates: ${profiles[i].text}`),
-      `machine load: before ${loadBefore}; after ${machineLoad()} (other work on this machine inflates and scatters the figures)`,
     )
-    if (!existsSync(BUILT) || statSync(BUILT).mtimeMs !== builtAt) {
-      notes.push('WARNING: dist/ was rebuilt while the bench ran (another `npm run build`?): figures may mix two builds')
-    }
-  } finally {
-    if (engine) check('private engine stopped and its dir removed', engine.stop(log) ? undefined : `${engine.dir} is still there`)
-    rmSync(base, {force: true, maxRetries: 3, recursive: true})
-    check('bench files removed', existsSync(base) ? `${base} is still there` : undefined)
-  }
-
-  return {checks, notes, rows}
+  })
 }
 
 /** The verdict row for "the same number of docker processes at every number of candidates". */
