@@ -2,7 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 
-import type {PipelineHooks, Target, TargetReport} from './lib/pipeline.js'
+import type {PipelineHooks, Target, TargetReport} from './lib/pipeline/pipeline.js'
 
 import {parseDuration} from './lib/duration.js'
 import {EXIT} from './lib/exit-codes.js'
@@ -125,9 +125,9 @@ protected flags!: BaseFlags<T>
    */
   protected async clean(targets: Target[], hooks?: PipelineHooks): Promise<Record<string, unknown>> {
     const [{exitCodeOf}, render, {describeHolder, runPass}] = await Promise.all([
-      import('./lib/pipeline.js'),
-      import('./lib/render.js'),
-      import('./lib/pass.js'),
+      import('./lib/pipeline/pipeline.js'),
+      import('./lib/output/render.js'),
+      import('./lib/pipeline/pass.js'),
     ])
     const json = this.jsonEnabled()
     const dryRun = this.flags['dry-run']
@@ -216,8 +216,8 @@ protected flags!: BaseFlags<T>
     warn = (message: string) => this.note(message),
   ): Promise<Target[]> {
     const [{buildTargets, chooseKinds}, {appleCliPresent}] = await Promise.all([
-      import('./lib/targets.js'),
-      import('./lib/temp-dirs.js'),
+      import('./lib/targets/index.js'),
+      import('./lib/targets/temp-dirs.js'),
     ])
     return buildTargets(chooseKinds(selection.only, selection.skip), {
       appleCli: appleCliPresent(),
@@ -244,7 +244,7 @@ protected flags!: BaseFlags<T>
 
   /** `[y/N]` on stderr; only reached with a terminal on stdin and stderr (see init). */
   private async ask(plan: readonly TargetReport[]): Promise<boolean> {
-    const [{default: prompts}, {plannedSize}] = await Promise.all([import('prompts'), import('./lib/render.js')])
+    const [{default: prompts}, {plannedSize}] = await Promise.all([import('prompts'), import('./lib/output/render.js')])
     const orphans = plan.flatMap((section) => section.items.filter((item) => item.decision === 'orphan'))
     const what = plan.length === 1 ? plan[0]!.noun[orphans.length === 1 ? 0 : 1] : 'items'
     let canceled = false

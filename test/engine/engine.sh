@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Private Docker engine for the engine test suites.
+# Private Docker engine for the engine test suites. MOAT_TEST_ADDRESS_POOL (default 10.201.0.0/16) lets two
+# engines run side by side on one machine without overlapping bridge subnets.
 #
 #   engine.sh start <dir>   start (or reuse) a dockerd whose socket, data, exec root and pidfile all live in <dir>,
 #                           make sure the test image exists, and print DOCKER_HOST=unix://<dir>/docker.sock last
@@ -137,7 +138,7 @@ start_daemon() {
       --exec-root "$D/exec" \
       --pidfile "$PIDFILE" \
       --iptables=false --ip-masq=false --bridge=none \
-      --default-address-pool base=10.201.0.0/16,size=24 \
+      --default-address-pool "base=${MOAT_TEST_ADDRESS_POOL:-10.201.0.0/16},size=24" \
       --containerd-namespace moat-test --containerd-plugins-namespace moat-test-plugins \
       </dev/null >>"$D/dockerd.log" 2>&1 9>&- &
     pid=$!

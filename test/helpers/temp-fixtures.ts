@@ -2,10 +2,10 @@ import {mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync} 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {PipelineHooks, Report} from '../../src/lib/pipeline.js'
+import type {PipelineHooks, Report} from '../../src/lib/pipeline/pipeline.js'
 
-import {runPipeline} from '../../src/lib/pipeline.js'
-import {type TempDirOptions, TempDirTarget} from '../../src/lib/temp-dirs.js'
+import {runPipeline} from '../../src/lib/pipeline/pipeline.js'
+import {type TempDirOptions, TempDirTarget} from '../../src/lib/targets/temp-dirs.js'
 
 export const HOUR = 3_600_000
 

@@ -25,7 +25,7 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove run containers that crashed moat runs left behind.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {RunContainerTarget} = await import('../../lib/run-containers.js')
+    const {RunContainerTarget} = await import('../../lib/targets/run-containers.js')
     const target = new RunContainerTarget({
       includeRunning: this.flags['include-running'],
       moatHome: this.moatHome,

@@ -17,7 +17,7 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove per-run networks that crashed moat runs left behind.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {NetworkTarget} = await import('../../lib/networks.js')
+    const {NetworkTarget} = await import('../../lib/targets/networks.js')
     return this.clean([new NetworkTarget({moatHome: this.moatHome, runtime: this.flags.runtime})])
   }
 }

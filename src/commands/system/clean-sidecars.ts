@@ -17,7 +17,7 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove BuildKit sidecars and service containers of ended moat runs.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {SidecarTarget} = await import('../../lib/sidecars.js')
+    const {SidecarTarget} = await import('../../lib/targets/sidecars.js')
     return this.clean([new SidecarTarget({moatHome: this.moatHome, runtime: this.flags.runtime})])
   }
 }

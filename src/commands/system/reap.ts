@@ -31,11 +31,11 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
 
   async run(): Promise<Record<string, unknown>> {
     const [{AuditLog}, {runPass}, {runReaper}, {exitCodeOf}, {reportJson}] = await Promise.all([
-      import('../../lib/audit-log.js'),
-      import('../../lib/pass.js'),
-      import('../../lib/reaper.js'),
-      import('../../lib/pipeline.js'),
-      import('../../lib/render.js'),
+      import('../../lib/output/audit-log.js'),
+      import('../../lib/pipeline/pass.js'),
+      import('../../lib/pipeline/reaper.js'),
+      import('../../lib/pipeline/pipeline.js'),
+      import('../../lib/output/render.js'),
     ])
     const {flags} = this
     const intervalMs = durationFlag('interval', flags.interval, '30s, 10m or 1h')

@@ -14,7 +14,7 @@ import type {
   Runtime,
 } from './types.js'
 
-import {execFile, type ExecResult} from '../exec.js'
+import {execFile, type ExecResult} from './exec.js'
 import {chunks, failureOf, firstLine, IN_USE, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 

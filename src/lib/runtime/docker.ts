@@ -15,7 +15,7 @@ import type {
   VolumeInfo,
 } from './types.js'
 
-import {execFile, type ExecResult} from '../exec.js'
+import {execFile, type ExecResult} from './exec.js'
 import {chunks, failureOf, firstLine, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 

@@ -1,4 +1,4 @@
-import type {AuditLog} from './audit-log.js'
+import type {AuditLog} from '../output/audit-log.js'
 import type {PassOutcome} from './pass.js'
 import type {Totals} from './pipeline.js'
 

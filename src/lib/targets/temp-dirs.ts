@@ -2,13 +2,13 @@ import {randomBytes} from 'node:crypto'
 import {lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, type Stats} from 'node:fs'
 import {delimiter, join} from 'node:path'
 
-import type {PlannedItem, Settle, Target, TargetContext} from './pipeline.js'
+import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 
-import {formatAge, formatDuration} from './duration.js'
-import {InputError} from './exit-codes.js'
-import {type Identity, readMountPoints, removeTree, type RemoveTreeHooks, sameIdentity, walkTree} from './fs/tree.js'
-import {describeUse, ProcessUsage} from './proc.js'
-import {type BindMount, DockerCli} from './runtime/docker.js'
+import {formatAge, formatDuration} from '../duration.js'
+import {InputError} from '../exit-codes.js'
+import {type Identity, readMountPoints, removeTree, type RemoveTreeHooks, sameIdentity, walkTree} from '../host/tree.js'
+import {describeUse, ProcessUsage} from '../host/proc.js'
+import {type BindMount, DockerCli} from '../runtime/docker.js'
 
 export interface TempPattern {
   glob: string

@@ -1,8 +1,8 @@
-import type {Target} from './pipeline.js'
-import type {RuntimeChoice} from './runtime/select.js'
-import type {Runtime} from './runtime/types.js'
+import type {Target} from '../pipeline/pipeline.js'
+import type {RuntimeChoice} from '../runtime/select.js'
+import type {Runtime} from '../runtime/types.js'
 
-import {InputError} from './exit-codes.js'
+import {InputError} from '../exit-codes.js'
 
 /** Every target, in the order `clean` runs them (DESIGN.md): containers first frees networks in the same pass. */
 export const TARGET_KINDS = ['containers', 'sidecars', 'networks', 'temp'] as const
@@ -45,8 +45,8 @@ export async function buildTargets(kinds: readonly TargetKind[], options: Target
   let runtimes: Runtime[] = []
   if (engineKinds.length > 0) {
     const [{selectRuntimes}, {RuntimeUnreachableError}] = await Promise.all([
-      import('./runtime/select.js'),
-      import('./runtime/errors.js'),
+      import('../runtime/select.js'),
+      import('../runtime/errors.js'),
     ])
     try {
       runtimes = await selectRuntimes(options.runtime, options.warn)

@@ -1,7 +1,7 @@
 import {closeSync, openSync, writeSync} from 'node:fs'
 import prettyBytes from 'pretty-bytes'
 
-import type {Item, Totals} from './pipeline.js'
+import type {Item, Totals} from '../pipeline/pipeline.js'
 
 export type LogFormat = 'json' | 'text'
 

@@ -5,8 +5,8 @@ import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {askDaemon, daemonSocket} from '../../src/lib/runs/daemon.js'
-import {RunRegistry} from '../../src/lib/runs/registry.js'
+import {askDaemon, daemonSocket} from '../../src/lib/moat/daemon.js'
+import {RunRegistry} from '../../src/lib/moat/registry.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
 import {makeRunDir, newRunId, useMoatHome, ZERO_TIME} from '../helpers/moat-fixtures.js'
 

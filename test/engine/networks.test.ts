@@ -2,15 +2,15 @@
 // `container` CLI, since the real one runs only on macOS).
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {NetworkTarget, type NetworkTargetOptions} from '../../src/lib/networks.js'
-import {runPipeline} from '../../src/lib/pipeline.js'
+import {NetworkTarget, type NetworkTargetOptions} from '../../src/lib/targets/networks.js'
+import {runPipeline} from '../../src/lib/pipeline/pipeline.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
 import {type FakeHandle, type FakeState, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
 import {describeEngine, dockerOk, networkExists, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
 import {createRunContainer, createRunNetwork, createSidecar, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
-import {type CleanOptions, itemNamed, MIN_AGE_MS, useEngineFixtures} from './runtime/shared-engine.js'
+import {type CleanOptions, itemNamed, MIN_AGE_MS, useEngineFixtures} from './shared-engine.js'
 
 describeEngine('NetworkTarget on the real engine', () => {
   useEngineInProcessEnv()

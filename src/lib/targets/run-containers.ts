@@ -4,12 +4,12 @@
 import {lstatSync} from 'node:fs'
 
 import type {Candidate, ContainerTargetOptions, RunFacts, Verdict} from './container-target.js'
-import type {ContainerInfo, Runtime} from './runtime/types.js'
+import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
 import {ContainerTarget} from './container-target.js'
-import {formatAge, formatDuration} from './duration.js'
-import {walkTree} from './fs/tree.js'
-import {RUN_ID} from './runs/run-id.js'
+import {formatAge, formatDuration} from '../duration.js'
+import {walkTree} from '../host/tree.js'
+import {RUN_ID} from '../moat/run-id.js'
 
 export interface RunContainerTargetOptions extends ContainerTargetOptions {
   /** Stop and remove running orphans too (`clean-containers --include-running`); otherwise they are kept. */

@@ -4,14 +4,14 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {type PipelineHooks, runPipeline} from '../../src/lib/pipeline.js'
+import {type PipelineHooks, runPipeline} from '../../src/lib/pipeline/pipeline.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
-import {SidecarTarget} from '../../src/lib/sidecars.js'
+import {SidecarTarget} from '../../src/lib/targets/sidecars.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
 import {containerExists, containerState, describeEngine, dockerOk, TEST_IMAGE, useEngineInProcessEnv} from '../helpers/engine.js'
 import {createRunContainer, createSidecar, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
-import {type CleanOptions, itemNamed, useEngineFixtures} from './runtime/shared-engine.js'
+import {type CleanOptions, itemNamed, useEngineFixtures} from './shared-engine.js'
 
 describeEngine('SidecarTarget on the real engine', () => {
   useEngineInProcessEnv()

@@ -4,7 +4,7 @@ import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {acquireLock, LOCK_NAME, tryLock} from '../../src/lib/lock.js'
+import {acquireLock, LOCK_NAME, tryLock} from '../../src/lib/pipeline/lock.js'
 
 let home: string
 

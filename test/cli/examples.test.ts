@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 
-const UNITS = fileURLToPath(new URL('../examples/systemd/', import.meta.url))
+const UNITS = fileURLToPath(new URL('../../examples/systemd/', import.meta.url))
 const NAMES = ['moat-system-reap.service', 'moat-system-reap.timer']
 const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0
 

@@ -1,14 +1,14 @@
 // Per-run networks `moat-<run-id>` (moat-resources.md §4): Docker ones labelled moat.managed=true, Apple ones by
 // name alone (no labels, §7). A network is removed only when its run has ended, it is older than --min-age on the
 // engine's clock, and no running container, and no container of anyone else, is attached to it.
-import type {PlannedItem, Settle, Target, TargetContext} from './pipeline.js'
-import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from './runtime/types.js'
+import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
+import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from '../runtime/types.js'
 
-import {formatAge, formatDuration} from './duration.js'
-import {RunRegistry} from './runs/registry.js'
-import {belongsToRun, runOfNetworkName} from './runs/run-id.js'
-import {sameLabels} from './runtime/labels.js'
-import {type RuntimeChoice, selectRuntimes} from './runtime/select.js'
+import {formatAge, formatDuration} from '../duration.js'
+import {RunRegistry} from '../moat/registry.js'
+import {belongsToRun, runOfNetworkName} from '../moat/run-id.js'
+import {sameLabels} from '../runtime/labels.js'
+import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 
 /** §4.1, §10.3: the label moat puts on every Docker network it creates. */
 const MOAT_MANAGED = 'moat.managed=true'

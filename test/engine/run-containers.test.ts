@@ -3,14 +3,14 @@
 import {utimes} from 'node:fs/promises'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {runPipeline} from '../../src/lib/pipeline.js'
-import {RunContainerTarget} from '../../src/lib/run-containers.js'
+import {runPipeline} from '../../src/lib/pipeline/pipeline.js'
+import {RunContainerTarget} from '../../src/lib/targets/run-containers.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
 import {containerExists, containerState, describeEngine, dockerOk, TEST_IMAGE, useEngineInProcessEnv} from '../helpers/engine.js'
 import {createRunContainer, createSidecar, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
-import {type CleanOptions, itemNamed, useEngineFixtures} from './runtime/shared-engine.js'
+import {type CleanOptions, itemNamed, useEngineFixtures} from './shared-engine.js'
 
 describeEngine('RunContainerTarget on the real engine', () => {
   useEngineInProcessEnv()

@@ -16,8 +16,8 @@ import {
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {readMountPoints} from '../../src/lib/fs/tree.js'
-import {matchPattern, TEMP_PATTERNS} from '../../src/lib/temp-dirs.js'
+import {readMountPoints} from '../../src/lib/host/tree.js'
+import {matchPattern, TEMP_PATTERNS} from '../../src/lib/targets/temp-dirs.js'
 import {ageTree, HOUR, itemAt, makeTempDir, makeTmpRoot, removeTmpRoot, runTemp} from '../helpers/temp-fixtures.js'
 
 let root: string

@@ -7,7 +7,7 @@ import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/stat
 import {itemsByName, jsonOf, runCli} from '../helpers/cli.js'
 import {containerExists, describeEngine, dockerOk, TEST_IMAGE} from '../helpers/engine.js'
 import {createRunContainer, makeRunDir, newRunId, useMoatHome} from '../helpers/moat-fixtures.js'
-import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../lib/runtime/shared-engine.js'
+import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 
 describeEngine('moat system clean-containers', () => {
   const fixtures = useEngineFixtures()

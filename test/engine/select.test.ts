@@ -5,10 +5,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, expect, it} from 'vitest'
 
-import {RuntimeUnreachableError} from '../../../src/lib/runtime/errors.js'
-import {selectRuntimes} from '../../../src/lib/runtime/select.js'
-import {type FakeHandle, useFakeContainer} from '../../fixtures/fake-container/state.js'
-import {describeEngine, requireEngine} from '../../helpers/engine.js'
+import {RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
+import {selectRuntimes} from '../../src/lib/runtime/select.js'
+import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
+import {describeEngine, requireEngine} from '../helpers/engine.js'
 
 const DEAD_ENGINE = 'unix:///nonexistent/moat-test/docker.sock'
 

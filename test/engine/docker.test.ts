@@ -4,10 +4,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, expect, it} from 'vitest'
 
-import {DockerCli} from '../../../src/lib/runtime/docker.js'
-import {RuntimeAbsentError, RuntimeUnreachableError} from '../../../src/lib/runtime/errors.js'
-import {describeEngine, docker, dockerOk, requireEngine, useEngineInProcessEnv} from '../../helpers/engine.js'
-import {createRunContainer, createRunNetwork, createSidecar, trackRunIds} from '../../helpers/moat-fixtures.js'
+import {DockerCli} from '../../src/lib/runtime/docker.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
+import {describeEngine, docker, dockerOk, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
+import {createRunContainer, createRunNetwork, createSidecar, trackRunIds} from '../helpers/moat-fixtures.js'
 
 const NO_SUCH_ID = 'f'.repeat(64)
 

@@ -3,13 +3,13 @@
 // candidate's run has ended; this module lists, ages, re-verifies, stops and removes them, with a fixed number of
 // engine calls whatever the number of candidates: one list (ps + inspect), then per runtime one inspect, one stop
 // (only when running orphans are to be stopped) and one more inspect, and one remove.
-import type {Detail, PlannedItem, Settle, Target, TargetContext} from './pipeline.js'
-import type {ContainerInfo, Runtime} from './runtime/types.js'
+import type {Detail, PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
+import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
-import {formatAge, formatDuration} from './duration.js'
-import {RunRegistry} from './runs/registry.js'
-import {sameLabels} from './runtime/labels.js'
-import {type RuntimeChoice, selectRuntimes} from './runtime/select.js'
+import {formatAge, formatDuration} from '../duration.js'
+import {RunRegistry} from '../moat/registry.js'
+import {sameLabels} from '../runtime/labels.js'
+import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 
 /**
  * A running orphan gets this long after SIGTERM before the engine kills it. Short: it is removed right after, and

@@ -14,7 +14,7 @@ import {
   newRunId,
   useMoatHome,
 } from '../helpers/moat-fixtures.js'
-import {CLI_MIN_AGE, CLI_MIN_AGE_MS, systemCommand, useEngineFixtures} from '../lib/runtime/shared-engine.js'
+import {CLI_MIN_AGE, CLI_MIN_AGE_MS, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 
 describeEngine('moat system clean-networks', () => {
   const fixtures = useEngineFixtures()

@@ -1,8 +1,8 @@
 import prettyBytes from 'pretty-bytes'
 
-import type {Item, Report, TargetReport, Totals} from './pipeline.js'
+import type {Item, Report, TargetReport, Totals} from '../pipeline/pipeline.js'
 
-import {formatAge} from './duration.js'
+import {formatAge} from '../duration.js'
 
 // Human and JSON renderings of a pipeline report. Pure functions: the command decides where the lines go.
 

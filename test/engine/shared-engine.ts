@@ -5,12 +5,12 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {beforeEach, expect} from 'vitest'
 
-import {type PipelineHooks, type Report, runPipeline, type Target} from '../../../src/lib/pipeline.js'
-import {RUN_ID} from '../../../src/lib/runs/run-id.js'
-import {type CliResult, jsonOf, runCli} from '../../helpers/cli.js'
-import {dockerShim} from '../../helpers/docker-shim.js'
-import {dockerOk, requireEngine} from '../../helpers/engine.js'
-import {trackRunIds, useMoatHome} from '../../helpers/moat-fixtures.js'
+import {type PipelineHooks, type Report, runPipeline, type Target} from '../../src/lib/pipeline/pipeline.js'
+import {RUN_ID} from '../../src/lib/moat/run-id.js'
+import {type CliResult, jsonOf, runCli} from '../helpers/cli.js'
+import {dockerShim} from '../helpers/docker-shim.js'
+import {dockerOk, requireEngine} from '../helpers/engine.js'
+import {trackRunIds, useMoatHome} from '../helpers/moat-fixtures.js'
 
 /**
  * --min-age for runs that remove: networks other suites create after protectOtherRuns() are younger than this when

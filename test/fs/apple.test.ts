@@ -6,9 +6,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {AppleCli, parseNetworkTable} from '../../../src/lib/runtime/apple.js'
-import {RuntimeAbsentError, RuntimeUnreachableError} from '../../../src/lib/runtime/errors.js'
-import {type FakeHandle, type FakeState, useFakeContainer} from '../../fixtures/fake-container/state.js'
+import {AppleCli, parseNetworkTable} from '../../src/lib/runtime/apple.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
+import {type FakeHandle, type FakeState, useFakeContainer} from '../fixtures/fake-container/state.js'
 
 const CREATED = '2026-01-02T03:04:05Z'
 
