@@ -209,13 +209,23 @@ async function removePlanned(
   for (const {items, target} of plans) {
     const orphans = orphansOf(items)
     if (orphans.length === 0 || options.signal?.aborted) continue
-    // eslint-disable-next-line no-await-in-loop
-    await target.remove(ctx, orphans, (item, decision, reason) => {
+    const settle: Settle = (item, decision, reason) => {
       if (settled.has(item)) return
       settled.add(item)
       decide(item, decision, reason)
       options.onProgress?.(++done, total)
-    })
+    }
+
+    try {
+      // eslint-disable-next-line no-await-in-loop
+      await target.remove(ctx, orphans, settle)
+    } catch (error) {
+      // A target that throws (an engine that died mid-batch) fails only what it had not settled: what it already
+      // removed stays reported, and the targets after it still run.
+      const message = (error as Error).message.split('\n')[0]!.trim() || String(error)
+      ctx.warn(`${target.kind}: stopped by an error: ${message}`)
+      for (const item of orphans) settle(item, 'failed', `not done: ${message}`)
+    }
   }
 
   for (const {items} of plans) {
