@@ -206,16 +206,16 @@ async function removePlanned(
   let done = 0
   const total = ctx.planned.length
   const settled = new Set<Item>()
+  const settle: Settle = (item, decision, reason) => {
+    if (settled.has(item)) return
+    settled.add(item)
+    decide(item, decision, reason)
+    options.onProgress?.(++done, total)
+  }
+
   for (const {items, target} of plans) {
     const orphans = orphansOf(items)
     if (orphans.length === 0 || options.signal?.aborted) continue
-    const settle: Settle = (item, decision, reason) => {
-      if (settled.has(item)) return
-      settled.add(item)
-      decide(item, decision, reason)
-      options.onProgress?.(++done, total)
-    }
-
     try {
       // eslint-disable-next-line no-await-in-loop
       await target.remove(ctx, orphans, settle)
