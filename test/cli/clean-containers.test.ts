@@ -3,11 +3,11 @@
 // (test/lib/run-containers.test.ts), where they can be injected between scan and removal.
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {itemsByName, jsonOf, runCli} from '../helpers/cli.js'
 import {containerExists, describeEngine, dockerOk, TEST_IMAGE} from '../helpers/engine.js'
 import {createRunContainer, makeRunDir, newRunId, useMoatHome} from '../helpers/moat-fixtures.js'
-import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 
 describeEngine('moat system clean-containers', () => {
   const fixtures = useEngineFixtures()

@@ -2,6 +2,7 @@
 // engine, asserting exit codes, JSON and what is left on the engine.
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {CLI_MIN_AGE, CLI_MIN_AGE_MS, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {itemsByName, jsonOf, runCli} from '../helpers/cli.js'
 import {dockerShim} from '../helpers/docker-shim.js'
@@ -14,7 +15,6 @@ import {
   newRunId,
   useMoatHome,
 } from '../helpers/moat-fixtures.js'
-import {CLI_MIN_AGE, CLI_MIN_AGE_MS, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 
 describeEngine('moat system clean-networks', () => {
   const fixtures = useEngineFixtures()

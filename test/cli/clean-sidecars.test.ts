@@ -5,11 +5,11 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {itemsByName, jsonOf, runCli} from '../helpers/cli.js'
 import {containerExists, containerState, describeEngine, dockerOk, TEST_IMAGE} from '../helpers/engine.js'
 import {createRunContainer, createSidecar, makeRunDir, newRunId, useMoatHome} from '../helpers/moat-fixtures.js'
-import {CLI_MIN_AGE, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 
 describeEngine('moat system clean-sidecars', () => {
   const fixtures = useEngineFixtures()

@@ -2,10 +2,10 @@
 // `container` CLI, since the real one runs only on macOS).
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {NetworkTarget, type NetworkTargetOptions} from '../../src/lib/targets/networks.js'
 import {runPipeline} from '../../src/lib/pipeline/pipeline.js'
 import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
+import {NetworkTarget, type NetworkTargetOptions} from '../../src/lib/targets/networks.js'
 import {type FakeHandle, type FakeState, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
 import {describeEngine, dockerOk, networkExists, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'

@@ -14,9 +14,9 @@ import type {
   Runtime,
 } from './types.js'
 
-import {execFile, type ExecResult} from './exec.js'
 import {chunks, failureOf, firstLine, IN_USE, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
+import {execFile, type ExecResult} from './exec.js'
 
 const CALL_TIMEOUT_MS = 20_000
 const PING_TIMEOUT_MS = 10_000

@@ -15,9 +15,9 @@ import type {
   VolumeInfo,
 } from './types.js'
 
-import {execFile, type ExecResult} from './exec.js'
 import {chunks, failureOf, firstLine, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
+import {execFile, type ExecResult} from './exec.js'
 
 const CALL_TIMEOUT_MS = 20_000
 /** Extra time a removal call gets per ID: the daemon takes tens of ms for each network. */

@@ -6,8 +6,8 @@ import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipel
 
 import {formatAge, formatDuration} from '../duration.js'
 import {InputError} from '../exit-codes.js'
-import {type Identity, readMountPoints, removeTree, type RemoveTreeHooks, sameIdentity, walkTree} from '../host/tree.js'
 import {describeUse, ProcessUsage} from '../host/proc.js'
+import {type Identity, readMountPoints, removeTree, type RemoveTreeHooks, sameIdentity, walkTree} from '../host/tree.js'
 import {type BindMount, DockerCli} from '../runtime/docker.js'
 
 export interface TempPattern {
