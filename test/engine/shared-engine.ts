@@ -26,13 +26,14 @@ export const CLI_MIN_AGE = '6s'
 export const CLI_MIN_AGE_MS = 6000
 
 /**
- * Gives every moat run on the engine that is not one of `mine` a run dir in this MOAT_HOME: alive, so its networks
- * and containers are kept. Runs are found by network name, container name and the moat.run-id label.
+ * Gives every moat run on the engine that is not one of `mine` a run dir in this MOAT_HOME: alive, so its networks,
+ * containers and volumes are kept. Runs are found by network, container and volume name and the moat.run-id label.
  */
 export async function protectOtherRuns(moatHome: string, mine: readonly string[]): Promise<void> {
   const networks = await dockerOk(['network', 'ls', '--filter', 'label=moat.managed=true', '--format', '{{.Name}}'])
   const containers = await dockerOk(['ps', '--all', '--format', '{{.Names}} {{.Label "moat.run-id"}}'])
-  const runIds = new Set(`${networks}\n${containers}`.match(/run_[0-9a-f]{12}/g))
+  const volumes = await dockerOk(['volume', 'ls', '--filter', 'label=moat=workspace', '--format', '{{.Name}}'])
+  const runIds = new Set(`${networks}\n${containers}\n${volumes}`.match(/run_[0-9a-f]{12}/g))
   for (const runId of runIds) {
     if (RUN_ID.test(runId) && !mine.includes(runId)) await mkdir(join(moatHome, 'runs', runId), {recursive: true})
   }

@@ -244,10 +244,28 @@ export function createSidecar(runId: string, opts: SidecarOptions): Promise<stri
   return createContainer(`moat-${alias}-${runId}`, flags, opts)
 }
 
-/** afterEach cleanup: force-removes every container whose name contains runId, then the run network. */
+/**
+ * moat's workspace volume (§5.1): `moat-ws-<runId>`, label moat=workspace, filled by a short-lived container with
+ * `files` (path -> content; directories are made as needed). Returns the volume name.
+ */
+export async function createWorkspaceVolume(runId: string, files?: Record<string, string>): Promise<string> {
+  const name = `moat-ws-${runId}`
+  await dockerOk(['volume', 'create', '--label', 'moat=workspace', name])
+  const script = Object.entries(files ?? {'work.txt': "the agent's work\n"})
+    .map(([file, content]) => `mkdir -p "$(dirname '/w/${file}')" && printf '%s' '${content.replaceAll("'", String.raw`'\''`)}' > '/w/${file}'`)
+    .join(' && ')
+  if (script) await dockerOk(['run', '--rm', '--volume', `${name}:/w`, TEST_IMAGE, 'sh', '-c', script])
+  return name
+}
+
+/** afterEach cleanup: force-removes every container whose name contains runId or that uses its workspace volume, the run network and the volume. */
 export async function removeAllForRun(runId: string): Promise<void> {
-  const ids = await dockerOk(['ps', '--all', '--quiet', '--no-trunc', '--filter', `name=${runId}`])
-  if (ids) await dockerOk(['rm', '--force', ...ids.split('\n')])
+  const byName = await dockerOk(['ps', '--all', '--quiet', '--no-trunc', '--filter', `name=${runId}`])
+  const byVolume = await dockerOk(['ps', '--all', '--quiet', '--no-trunc', '--filter', `volume=moat-ws-${runId}`])
+  const ids = [...new Set([...byName.split('\n'), ...byVolume.split('\n')].filter(Boolean))]
+  if (ids.length > 0) await dockerOk(['rm', '--force', ...ids])
+  const volume = await docker(['volume', 'rm', '--force', `moat-ws-${runId}`])
+  if (volume.exitCode !== 0) throw new Error(`docker volume rm moat-ws-${runId}: ${volume.stderr.trim()}`)
   const net = await docker(['network', 'rm', `moat-${runId}`])
   if (net.exitCode !== 0 && !/not found|no such network/i.test(net.stderr)) {
     throw new Error(`docker network rm moat-${runId}: ${net.stderr.trim()}`)

@@ -15,6 +15,8 @@ export interface RunMetadata {
   /** created, starting, running, stopping, stopped, failed (§2.2) */
   state?: string
   stoppedAtMs?: number
+  /** `bind` or `volume` (§5.1: a volume-mode run keeps its work only in its workspace volume). */
+  workspaceMode?: string
   workspaceVolume?: string
 }
 
@@ -37,6 +39,7 @@ export function parseMetadata(json: string): RunMetadata {
     started_at,
     state,
     stopped_at,
+    workspace_mode,
     workspace_volume,
   } = raw as Record<string, unknown>
   const services =
@@ -53,7 +56,32 @@ export function parseMetadata(json: string): RunMetadata {
     startedAtMs: parseTimestamp(started_at),
     state: text(state),
     stoppedAtMs: parseTimestamp(stopped_at),
+    workspaceMode: text(workspace_mode),
     workspaceVolume: text(workspace_volume),
   }
   /* eslint-enable camelcase */
+}
+
+/** §5.1: snapshot types that are not an extraction of the agent's work. */
+const NOT_EXTRACTION: ReadonlySet<string> = new Set(['pre-run', 'safety'])
+
+/**
+ * Whether runs/<id>/snapshots/snapshots.json lists an extraction snapshot (any type but pre-run and safety), the
+ * rule `moat destroy` applies before it removes a volume-mode run (§5.1). False when the file is absent or unreadable.
+ */
+export function hasExtractionSnapshot(snapshotsJson: string | undefined): boolean {
+  if (!snapshotsJson) return false
+  let value: unknown
+  try {
+    value = JSON.parse(snapshotsJson)
+  } catch {
+    return false
+  }
+
+  const list = Array.isArray(value) ? value : (value as {snapshots?: unknown})?.snapshots
+  if (!Array.isArray(list)) return false
+  return list.some((entry) => {
+    const type = (entry as {type?: unknown})?.type
+    return typeof type === 'string' && !NOT_EXTRACTION.has(type)
+  })
 }

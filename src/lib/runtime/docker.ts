@@ -51,7 +51,7 @@ interface RawContainer {
   Config?: {Image?: string; Labels?: null | Record<string, string>}
   Created?: string
   Id: string
-  Mounts?: Array<{Destination?: string; Source?: string; Type?: string}>
+  Mounts?: Array<{Destination?: string; Name?: string; Source?: string; Type?: string}>
   Name?: string
   NetworkSettings?: {Networks?: null | Record<string, {NetworkID?: string}>}
   State?: {FinishedAt?: string; Running?: boolean; Status?: string}
@@ -68,6 +68,7 @@ interface RawNetwork {
 interface RawVolume {
   CreatedAt?: string
   Labels?: null | Record<string, string>
+  Mountpoint?: string
   Name: string
 }
 
@@ -232,7 +233,13 @@ function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | V
   if (kind === 'container') return containerInfo(raw as RawContainer)
   if (kind === 'network') return networkInfo(raw as RawNetwork)
   const volume = raw as RawVolume
-  return {createdMs: parseTimestamp(volume.CreatedAt), id: volume.Name, labels: volume.Labels ?? {}, name: volume.Name}
+  return {
+    createdMs: parseTimestamp(volume.CreatedAt),
+    id: volume.Name,
+    labels: volume.Labels ?? {},
+    mountpoint: volume.Mountpoint || undefined,
+    name: volume.Name,
+  }
 }
 
 function containerInfo(raw: RawContainer): ContainerInfo {
@@ -249,6 +256,7 @@ function containerInfo(raw: RawContainer): ContainerInfo {
     labels: raw.Config?.Labels ?? {},
     mounts: (raw.Mounts ?? []).map((mount) => ({
       destination: mount.Destination ?? '',
+      name: mount.Name || undefined,
       source: mount.Source ?? '',
       type: mount.Type ?? '',
     })),

@@ -18,6 +18,8 @@ export interface EngineObject {
 
 export interface Mount {
   destination: string
+  /** The volume's name, for a volume mount. */
+  name?: string
   source: string
   /** bind, volume, tmpfs ... */
   type: string
@@ -49,7 +51,10 @@ export interface NetworkInfo extends EngineObject {
   endpoints: Endpoint[]
 }
 
-export type VolumeInfo = EngineObject
+export interface VolumeInfo extends EngineObject {
+  /** Where the engine keeps the volume's files, when it says (readable only on the engine's own host). */
+  mountpoint?: string
+}
 
 export interface ObjectInfo {
   container: ContainerInfo

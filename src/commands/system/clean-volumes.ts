@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+import {join, resolve} from 'node:path'
+
+import {BaseCommand, usageError} from '../../base-command.js'
+
+export default class CleanVolumes extends BaseCommand<typeof CleanVolumes> {
+  static override description = `Lists moat's workspace volumes (Docker only): named moat-ws-<run-id> AND labelled moat=workspace. The unlabelled persistent agent volumes moat_<agent>_<vol>, and anything without both the name and the label, are never touched. moat does not use volumes on Apple container; the command says so.
+
+A workspace volume is the only copy of its agent's work. One is removed only when its run has ended (no $MOAT_HOME/runs/<run-id>/ directory and the moat daemon does not list the run), it was created longer than --min-age ago by the engine's clock, and no container uses it, running or stopped. A volume whose run dir still exists is always kept; for a stopped volume-mode run the reason says whether it has an extraction snapshot (moat destroy's rule).
+
+Before the removal each volume is backed up to --backup-dir (default $MOAT_HOME/backups/volumes) as <volume>-<UTC time>.tar.gz (0600): a helper container, created and never started, mounts the volumes read-only, and docker cp streams each one out. The archive is counted as the engine sends it, synced, read back and counted again (entries and bytes), and compared with the volume's own files where they are readable on this host; only then is the volume removed, by name and without force, so the engine itself refuses one that a container started using meanwhile. A failed or partial backup keeps the volume (exit 3) and leaves no partial file. The helper's image (moat-system/volume-backup:1, one empty directory, no program) is imported by this command when missing: nothing is pulled. --no-backup removes without a backup, only when given.
+
+clean and reap never touch volumes unless asked with --include volumes.
+
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some backups or removals failed.`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See which volumes would be backed up and removed.'},
+    {command: '<%= config.bin %> <%= command.id %>', description: 'Back up, then remove after a [y/N] confirmation.'},
+    {command: '<%= config.bin %> <%= command.id %> --force --backup-dir /srv/backups --min-age 168h', description: 'Unattended, week-old volumes, backups elsewhere.'},
+    {command: '<%= config.bin %> <%= command.id %> --force --no-backup', description: 'Remove without a backup (the work in them is lost).'},
+  ]
+  static override flags = {
+    backup: Flags.boolean({
+      allowNo: true,
+      default: true,
+      description: 'Back up each volume before removing it; --no-backup removes without one.',
+    }),
+    'backup-dir': Flags.string({
+      description: 'Directory for the backups [default: $MOAT_HOME/backups/volumes].',
+    }),
+  }
+  static override summary = 'Back up, then remove workspace volumes of ended moat runs.'
+
+  async run(): Promise<Record<string, unknown>> {
+    const {VolumeTarget} = await import('../../lib/targets/volumes.js')
+    const {flags} = this
+    if (flags['backup-dir'] === '') throw usageError('--backup-dir: empty; give a directory, e.g. --backup-dir ~/moat-backups')
+    if (!flags.backup && flags['backup-dir'] !== undefined) {
+      throw usageError('--backup-dir and --no-backup contradict each other; give one, e.g. --backup-dir ~/moat-backups')
+    }
+
+    const backupDir = flags['backup-dir'] ? resolve(flags['backup-dir']) : join(this.moatHome, 'backups', 'volumes')
+    return this.clean([
+      new VolumeTarget({backupDir: flags.backup ? backupDir : false, moatHome: this.moatHome, runtime: flags.runtime}),
+    ])
+  }
+}
