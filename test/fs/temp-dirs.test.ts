@@ -16,7 +16,7 @@ import {
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {readMountPoints} from '../../src/lib/host/tree.js'
+import {readMountTable} from '../../src/lib/host/mounts.js'
 import {matchPattern, TEMP_PATTERNS} from '../../src/lib/targets/temp-dirs.js'
 import {ageTree, HOUR, itemAt, makeTempDir, makeTmpRoot, removeTmpRoot, runTemp} from '../helpers/temp-fixtures.js'
 
@@ -36,7 +36,7 @@ beforeEach(() => {
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL')
   for (const dir of [root, outside]) {
-    for (const point of [...readMountPoints()].filter((p) => p.startsWith(dir + '/')).sort().reverse()) {
+    for (const point of [...readMountTable().points].filter((p) => p.startsWith(dir + '/')).sort().reverse()) {
       execFileSync('umount', [point])
     }
 
@@ -47,6 +47,13 @@ afterEach(() => {
 function expectOutsideIntact(): void {
   expect(readdirSync(outside).sort()).toEqual(['dir', 'precious'])
   expect(readdirSync(join(outside, 'dir'))).toEqual(['also-precious'])
+}
+
+/** The quarantines a clean left in `dir`: `moat-system-quarantine-<uid>-<random>`. */
+function quarantinesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.startsWith(`moat-system-quarantine-${process.getuid!()}-`))
+    .map((name) => join(dir, name))
 }
 
 /** A name moat's os.MkdirTemp would produce for a pattern glob. */
@@ -299,14 +306,15 @@ describe('races injected between scan and delete', () => {
     expect(itemAt(report, path)).toMatchObject({decision: 'failed', reason: expect.stringContaining('stopped there')})
     expect(report.totals.failed).toBe(1)
     expectOutsideIntact()
-    const quarantine = join(root, `moat-system-quarantine-${process.getuid!()}`)
-    expect(readdirSync(quarantine)).toHaveLength(1)
+    const [quarantine, ...others] = quarantinesIn(root)
+    expect(others).toEqual([])
+    expect(readdirSync(quarantine!)).toHaveLength(1)
 
     const next = await runTemp(root)
     const leftover = next.targets[0]!.items
     expect(leftover).toHaveLength(1)
     expect(leftover[0]).toMatchObject({decision: 'removed', details: {pattern: 'quarantine'}})
-    expect(existsSync(quarantine)).toBe(false)
+    expect(existsSync(quarantine!)).toBe(false)
     expectOutsideIntact()
   })
 
