@@ -9,7 +9,7 @@ import {dirname, join} from 'node:path'
 import {mountPointsIn, readMountTable} from './mounts.js'
 import {describeUse, ProcessUsage} from './proc.js'
 import {shortPath} from './raw-path.js'
-import {type Identity, removeTree, type RemoveTreeHooks, sameIdentity} from './tree.js'
+import {type Identity, Pacer, removeTree, type RemoveTreeHooks, sameIdentity} from './tree.js'
 
 const MY_UID = process.getuid?.() ?? -1
 /**
@@ -173,7 +173,7 @@ export async function safeRemove(
     // The rename moves whatever had the name at that instant; make sure it was the directory we verified.
     const stat = lstatSync(at, {throwIfNoEntry: false})
     if (!stat?.isDirectory() || !sameIdentity(stat, request.expected)) {
-      settle(request, putBack(request, at, 'replaced just before the move'))
+      settle(request, putBack(request, at, 'drift: replaced just before the move'))
       continue
     }
 
@@ -206,22 +206,34 @@ export async function safeRemove(
 
   // Step 4: delete, or put back.
   const rootsByDev = new Map<number, Set<string>>()
+  const pacer = new Pacer()
   for (const entry of moved) {
     const reason = why.get(entry.request)
     if (reason) {
-      settle(entry.request, entry.request.quarantined ? {decision: 'skipped', reason: `${reason}; left in ${dirname(entry.at)}`} : putBack(entry.request, entry.at, reason))
+      settle(
+        entry.request,
+        entry.request.quarantined
+          ? {decision: 'skipped', reason: `drift: ${reason}; left in ${dirname(entry.at)}`}
+          : putBack(entry.request, entry.at, `drift: ${reason}`),
+      )
       continue
     }
 
+    // eslint-disable-next-line no-await-in-loop
+    await pacer.pace()
     if (options.signal?.aborted) {
-      settle(entry.request, entry.request.quarantined ? {decision: 'skipped', reason: 'not reached: the run was interrupted'} : putBack(entry.request, entry.at, 'interrupted before its deletion began'))
+      const interrupted = 'not reached: the run was interrupted'
+      settle(
+        entry.request,
+        entry.request.quarantined ? {decision: 'skipped', reason: interrupted} : putBack(entry.request, entry.at, interrupted),
+      )
       continue
     }
 
     const {dev} = entry.request.expected
     if (!rootsByDev.has(dev)) rootsByDev.set(dev, mounts.rootsOn(dev))
     // eslint-disable-next-line no-await-in-loop
-    settle(entry.request, await deleteMoved(entry, rootsByDev.get(dev)!, options))
+    settle(entry.request, await deleteMoved(entry, rootsByDev.get(dev)!, pacer, options))
   }
 
   for (const [, quarantine] of quarantines) {
@@ -244,6 +256,7 @@ export async function safeRemove(
 async function deleteMoved(
   entry: MovedEntry & {quarantine: Quarantine},
   mountRoots: ReadonlySet<string>,
+  pacer: Pacer,
   options: SafeRemoveOptions,
 ): Promise<RemovalOutcome> {
   const where = dirname(entry.at)
@@ -251,6 +264,7 @@ async function deleteMoved(
     const done = await removeTree(entry.at, entry.request.expected, entry.quarantine, {
       hooks: options.hooks,
       mountRoots,
+      pacer,
       signal: options.signal,
     })
     if (!done) return {decision: 'skipped', reason: `interrupted part-way: the rest stays in ${where} and the next run finishes it`}
@@ -269,11 +283,12 @@ async function deleteMoved(
  * (`held-...`), never deleted, and the outcome says where.
  */
 function putBack(request: RemovalRequest, at: string, why: string): RemovalOutcome {
+  // `why` reads as a reason on its own (`drift: ...`, `not reached: ...`).
   // rename() would replace an empty directory now at the name: only an absent name is reused.
   if (!lstatSync(request.path, {throwIfNoEntry: false})) {
     try {
       renameSync(at, request.path)
-      return {decision: 'skipped', reason: `drift: ${why}; put back untouched`}
+      return {decision: 'skipped', reason: `${why}; put back untouched`}
     } catch {}
   }
 
@@ -281,8 +296,8 @@ function putBack(request: RemovalRequest, at: string, why: string): RemovalOutco
   try {
     renameSync(at, held)
   } catch {
-    return {decision: 'failed', reason: `drift: ${why}, and its name was taken: left untouched at ${at}`}
+    return {decision: 'failed', reason: `${why}, and its name was taken: left untouched at ${at}`}
   }
 
-  return {decision: 'failed', reason: `drift: ${why}, and its name was taken: held untouched at ${held}, never deleted`}
+  return {decision: 'failed', reason: `${why}, and its name was taken: held untouched at ${held}, never deleted`}
 }
