@@ -44,6 +44,8 @@ export interface MovedEntry {
 export interface SafeRemoveHooks extends RemoveTreeHooks {
   /** With every entry moved and before the fresh facts are read: where tests start a process or mount. */
   afterMove?(moved: readonly MovedEntry[]): Promise<void> | void
+  /** Just before one verified entry is moved: where tests start a container or process on a later one. */
+  beforeMove?(path: string): void
 }
 
 export interface SafeRemoveOptions {
@@ -160,6 +162,7 @@ export async function safeRemove(
     }
 
     const at = join(quarantine.path, `${request.path.slice(request.path.lastIndexOf('/') + 1)}.${++counter}`)
+    options.hooks?.beforeMove?.(request.path)
     try {
       renameSync(request.path, at)
     } catch (error) {
