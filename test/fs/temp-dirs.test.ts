@@ -170,14 +170,18 @@ describe('what is kept, and why', () => {
     const cwdUser = makeTempDir(root, 'moat-aws-20')
     const fileUser = makeTempDir(root, 'moat-aws-21')
     const byCwd = await holdOpen(['sleep', '60'], cwdUser, cwdUser)
-    const byFile = await holdOpen(['sh', '-c', 'exec 3<sub/deeper/settings.json; exec sleep 60'], fileUser, fileUser)
-    // Only the open file may count: move the shell's working directory out of the way.
+    // Only the open file may count: the holder's working directory is elsewhere (/).
+    const byFile = await holdOpen(['sh', '-c', `exec 3<"${fileUser}/sub/deeper/settings.json"; exec sleep 60`], '/', fileUser)
+    expect(readlinkSync(`/proc/${byFile.pid}/cwd`)).toBe('/')
     const report = await runTemp(root)
     expect(itemAt(report, cwdUser)).toMatchObject({
       decision: 'kept',
       reason: expect.stringContaining(`process ${byCwd.pid} (sleep) has it as working directory`),
     })
-    expect(itemAt(report, fileUser)).toMatchObject({decision: 'kept', reason: expect.stringContaining(`process ${byFile.pid}`)})
+    expect(itemAt(report, fileUser)).toMatchObject({
+      decision: 'kept',
+      reason: `in use: process ${byFile.pid} (sleep) holds ${fileUser}/sub/deeper/settings.json open`,
+    })
     expect(existsSync(cwdUser) && existsSync(fileUser)).toBe(true)
   })
 })
