@@ -217,7 +217,7 @@ protected flags!: BaseFlags<T>
   ): Promise<Target[]> {
     const [{buildTargets, chooseKinds}, {appleCliPresent}] = await Promise.all([
       import('./lib/targets/index.js'),
-      import('./lib/targets/temp-dirs.js'),
+      import('./lib/runtime/apple.js'),
     ])
     return buildTargets(chooseKinds(selection.only, selection.skip), {
       appleCli: appleCliPresent(),

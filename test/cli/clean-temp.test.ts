@@ -1,7 +1,7 @@
-import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
@@ -112,30 +112,76 @@ describe('moat system clean-temp', () => {
 
   it('a failed deletion exits 3 and says why', () => {
     const old = makeTempDir(root, 'moat-aws-1')
-    // A quarantine that others can read is refused: nothing may be moved through it.
-    mkdirSync(join(root, `moat-system-quarantine-${process.getuid!()}`))
-    chmodSync(join(root, `moat-system-quarantine-${process.getuid!()}`), 0o755)
-    const result = cleanTemp('--force', '--json')
-    expect(result.exitCode).toBe(3)
-    expect(jsonOf(result)).toMatchObject({
-      items: [expect.objectContaining({decision: 'failed', reason: expect.stringContaining('not a private directory')})],
-      totals: {failed: 1, removed: 0},
-    })
-    expect(existsSync(old)).toBe(true)
+    // A read-only view of the root: no quarantine can be made there, so nothing can be moved or deleted.
+    execFileSync('mount', ['--bind', root, root])
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', root])
+      const result = cleanTemp('--force', '--json')
+      expect(result.exitCode).toBe(3)
+      expect(jsonOf(result)).toMatchObject({
+        items: [expect.objectContaining({decision: 'failed', reason: expect.stringContaining('cannot create a quarantine')})],
+        totals: {failed: 1, removed: 0},
+      })
+      expect(existsSync(old)).toBe(true)
 
-    const human = cleanTemp('--force')
-    expect(human.exitCode).toBe(3)
-    expect(human.stdout).toMatch(/FAILED: quarantine/)
+      const human = cleanTemp('--force')
+      expect(human.exitCode).toBe(3)
+      expect(human.stdout).toMatch(/FAILED: cannot create a quarantine in .*EROFS/)
+    } finally {
+      execFileSync('umount', [root])
+    }
   })
 
-  it('an engine that cannot be reached is noted once on stderr and the clean goes on', () => {
+  it('a quarantine name squatted by another user does not block cleaning', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    // Another user (nobody) pre-creates the names an older version would have used, open to all.
+    for (const name of [`moat-system-quarantine-${process.getuid!()}`, `moat-system-quarantine-${process.getuid!()}-aaaaaa`]) {
+      mkdirSync(join(root, name))
+      chmodSync(join(root, name), 0o777)
+      chownSync(join(root, name), 65_534, 65_534)
+    }
+
+    const result = cleanTemp('--force', '--json')
+    expect(result.exitCode).toBe(0)
+    expect(jsonOf(result)).toMatchObject({totals: {failed: 0, removed: 1}})
+    expect(existsSync(old)).toBe(false)
+    // The squatter's directories are neither used nor touched.
+    expect(readdirSync(root).sort()).toEqual([`moat-system-quarantine-${process.getuid!()}`, `moat-system-quarantine-${process.getuid!()}-aaaaaa`])
+  })
+
+  it('an engine that is configured but cannot be asked keeps every candidate, naming the runtime and why', () => {
     const old = makeTempDir(root, 'moat-aws-1')
     const result = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], {
       DOCKER_HOST: `unix://${join(root, 'no-such.sock')}`,
     })
     expect(result.exitCode).toBe(0)
-    expect(result.stderr.match(/Docker engine not reachable/g)).toHaveLength(1)
-    expect(jsonOf(result)).toMatchObject({totals: {removed: 1}, warnings: [expect.stringContaining('not reachable')]})
+    const doc = jsonOf(result)
+    expect(doc).toMatchObject({totals: {kept: 1, removed: 0}})
+    expect(doc.items).toEqual([
+      expect.objectContaining({decision: 'kept', id: old, reason: expect.stringMatching(/^docker is present here but cannot be asked .*unreachable/i)}),
+    ])
+    expect(readdirSync(old).sort()).toEqual(['config', 'credentials', 'sub'])
+  })
+
+  it('with no container runtime on the host at all, age and process use decide, and the plan says so', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const result = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], {
+      DOCKER_CONFIG: root,
+      PATH: dirname(process.execPath),
+    })
+    expect(result.exitCode).toBe(0)
+    expect(jsonOf(result)).toMatchObject({totals: {removed: 1}, warnings: [expect.stringMatching(/^No container runtime on this host/)]})
+    expect(existsSync(old)).toBe(false)
+  })
+
+  it('--tmp-dir "" is a usage error before anything is scanned', () => {
+    const old = join(process.cwd(), 'moat-aws-4815162342')
+    const result = runCli(['system', 'clean-temp', '--dry-run', '--json', '--tmp-dir', ''])
+    expect(result.exitCode).toBe(2)
+    expect(jsonOf(result)).toMatchObject({error: {code: 'USAGE', message: expect.stringMatching(/^--tmp-dir: an empty path.*e\.g\. --tmp-dir/)}})
+    const human = runCli(['system', 'clean-temp', '--dry-run', '--tmp-dir', ''])
+    expect(human.exitCode).toBe(2)
+    expect(human.stderr.trim().split('\n')).toHaveLength(1)
     expect(existsSync(old)).toBe(false)
   })
 })

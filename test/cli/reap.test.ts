@@ -113,7 +113,11 @@ describe('moat system reap', () => {
     expect(result.stdout).toMatch(/Reaper stopped after 1 pass: /)
     const removed = logLines().filter((line) => line.decision === 'removed').length
     const remaining = readdirSync(root).filter((name) => name.startsWith('moat-build-'))
-    expect(remaining.length).toBe(count - removed)
+    // The signal may land inside a tree: the deletion stops after the entry under way and the rest of that one
+    // tree stays in the quarantine for the next run (issue 9), reported as interrupted part-way.
+    const partial = logLines().filter((line) => String(line.reason).startsWith('interrupted part-way')).length
+    expect(partial).toBeLessThanOrEqual(1)
+    expect(remaining.length).toBe(count - removed - partial)
     expect(remaining.length).toBeGreaterThan(0)
     // Whatever was not reached is whole: no partial reaps, and it is reported as not reached.
     for (const name of remaining) expect(readdirSync(join(root, name)).sort()).toEqual(['config', 'credentials', 'sub'])

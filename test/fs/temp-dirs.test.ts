@@ -16,7 +16,7 @@ import {
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {readMountPoints} from '../../src/lib/host/tree.js'
+import {readMountTable} from '../../src/lib/host/mounts.js'
 import {matchPattern, TEMP_PATTERNS} from '../../src/lib/targets/temp-dirs.js'
 import {ageTree, HOUR, itemAt, makeTempDir, makeTmpRoot, removeTmpRoot, runTemp} from '../helpers/temp-fixtures.js'
 
@@ -36,7 +36,7 @@ beforeEach(() => {
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL')
   for (const dir of [root, outside]) {
-    for (const point of [...readMountPoints()].filter((p) => p.startsWith(dir + '/')).sort().reverse()) {
+    for (const point of [...readMountTable().points].filter((p) => p.startsWith(dir + '/')).sort().reverse()) {
       execFileSync('umount', [point])
     }
 
@@ -47,6 +47,13 @@ afterEach(() => {
 function expectOutsideIntact(): void {
   expect(readdirSync(outside).sort()).toEqual(['dir', 'precious'])
   expect(readdirSync(join(outside, 'dir'))).toEqual(['also-precious'])
+}
+
+/** The quarantines a clean left in `dir`: `moat-system-quarantine-<uid>-<random>`. */
+function quarantinesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.startsWith(`moat-system-quarantine-${process.getuid!()}-`))
+    .map((name) => join(dir, name))
 }
 
 /** A name moat's os.MkdirTemp would produce for a pattern glob. */
@@ -163,14 +170,18 @@ describe('what is kept, and why', () => {
     const cwdUser = makeTempDir(root, 'moat-aws-20')
     const fileUser = makeTempDir(root, 'moat-aws-21')
     const byCwd = await holdOpen(['sleep', '60'], cwdUser, cwdUser)
-    const byFile = await holdOpen(['sh', '-c', 'exec 3<sub/deeper/settings.json; exec sleep 60'], fileUser, fileUser)
-    // Only the open file may count: move the shell's working directory out of the way.
+    // Only the open file may count: the holder's working directory is elsewhere (/).
+    const byFile = await holdOpen(['sh', '-c', `exec 3<"${fileUser}/sub/deeper/settings.json"; exec sleep 60`], '/', fileUser)
+    expect(readlinkSync(`/proc/${byFile.pid}/cwd`)).toBe('/')
     const report = await runTemp(root)
     expect(itemAt(report, cwdUser)).toMatchObject({
       decision: 'kept',
       reason: expect.stringContaining(`process ${byCwd.pid} (sleep) has it as working directory`),
     })
-    expect(itemAt(report, fileUser)).toMatchObject({decision: 'kept', reason: expect.stringContaining(`process ${byFile.pid}`)})
+    expect(itemAt(report, fileUser)).toMatchObject({
+      decision: 'kept',
+      reason: `in use: process ${byFile.pid} (sleep) holds ${fileUser}/sub/deeper/settings.json open`,
+    })
     expect(existsSync(cwdUser) && existsSync(fileUser)).toBe(true)
   })
 })
@@ -299,14 +310,15 @@ describe('races injected between scan and delete', () => {
     expect(itemAt(report, path)).toMatchObject({decision: 'failed', reason: expect.stringContaining('stopped there')})
     expect(report.totals.failed).toBe(1)
     expectOutsideIntact()
-    const quarantine = join(root, `moat-system-quarantine-${process.getuid!()}`)
-    expect(readdirSync(quarantine)).toHaveLength(1)
+    const [quarantine, ...others] = quarantinesIn(root)
+    expect(others).toEqual([])
+    expect(readdirSync(quarantine!)).toHaveLength(1)
 
     const next = await runTemp(root)
     const leftover = next.targets[0]!.items
     expect(leftover).toHaveLength(1)
     expect(leftover[0]).toMatchObject({decision: 'removed', details: {pattern: 'quarantine'}})
-    expect(existsSync(quarantine)).toBe(false)
+    expect(existsSync(quarantine!)).toBe(false)
     expectOutsideIntact()
   })
 

@@ -23,7 +23,10 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove temp directories that crashed moat runs left behind.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {appleCliPresent, TempDirTarget} = await import('../../lib/targets/temp-dirs.js')
+    const [{appleCliPresent}, {TempDirTarget}] = await Promise.all([
+      import('../../lib/runtime/apple.js'),
+      import('../../lib/targets/temp-dirs.js'),
+    ])
     const {runtime} = this.flags
     const target = new TempDirTarget({
       apple: runtime === 'apple' || (runtime === 'auto' && appleCliPresent()),

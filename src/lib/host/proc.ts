@@ -1,21 +1,28 @@
 import {readdirSync, readFileSync, readlinkSync} from 'node:fs'
 import {dirname} from 'node:path'
 
+import {shortPath} from './raw-path.js'
+
 export interface ProcessUse {
-  /** `cwd` or the path of an open file. */
+  /** `cwd`, `root`, `exe`, `maps <path>` or `fd <path>`. */
   how: string
   pid: number
 }
 
+/** Everything of a process that pins a path without an open descriptor (issue 9, class 4). */
+const LINKS = ['cwd', 'root', 'exe'] as const
+
 /**
- * Which live processes use which paths: their working directories and open files, from Linux /proc.
- * Every used path is indexed with all its ancestors, so asking about a directory is one lookup.
+ * Which live processes use which paths below some directories, from Linux /proc: working directory, root, executable,
+ * memory-mapped files (a library or a program run from inside a tree) and open files. Read in one sweep over /proc,
+ * whatever the number of paths asked about later; every used path is indexed with its ancestors up to the directory
+ * it is under, so asking about a tree is one lookup.
  */
 export class ProcessUsage {
   private constructor(private readonly byPath: Map<string, ProcessUse>) {}
 
   /** undefined where there is no /proc (macOS): the caller relies on age alone and says so. */
-  static read(): ProcessUsage | undefined {
+  static read(under: readonly string[]): ProcessUsage | undefined {
     let pids: string[]
     try {
       pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
@@ -24,17 +31,32 @@ export class ProcessUsage {
     }
 
     if (pids.length === 0) return undefined
+    const prefixes = under.map((dir) => dir.replace(/\/+$/, '') + '/')
     const byPath = new Map<string, ProcessUse>()
     const index = (path: string, use: ProcessUse) => {
-      if (!path.startsWith('/')) return // sockets, pipes, anon inodes
-      for (let p = path.replace(/ \(deleted\)$/, ''); p !== '/' && !byPath.has(p); p = dirname(p)) byPath.set(p, use)
+      const clean = path.replace(/ \(deleted\)$/, '')
+      const prefix = prefixes.find((candidate) => clean.startsWith(candidate))
+      if (!prefix) return // sockets, pipes, anon inodes, and everything elsewhere
+      for (let p = clean; p.length >= prefix.length && !byPath.has(p); p = dirname(p)) byPath.set(p, use)
     }
 
     for (const name of pids) {
       const pid = Number(name)
       if (pid === process.pid) continue
+      for (const link of LINKS) {
+        try {
+          index(readlinkSync(`/proc/${pid}/${link}`), {how: link, pid})
+        } catch {}
+      }
+
       try {
-        index(readlinkSync(`/proc/${pid}/cwd`), {how: 'cwd', pid})
+        const maps = readFileSync(`/proc/${pid}/maps`, 'utf8')
+        if (prefixes.some((prefix) => maps.includes(prefix))) {
+          for (const line of maps.split('\n')) {
+            const at = line.indexOf('/')
+            if (at > 0) index(line.slice(at), {how: `maps ${line.slice(at)}`, pid})
+          }
+        }
       } catch {}
 
       let fds: string[] = []
@@ -45,7 +67,7 @@ export class ProcessUsage {
       for (const fd of fds) {
         try {
           const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
-          index(target, {how: `open file ${target}`, pid})
+          if (target.startsWith('/')) index(target, {how: `fd ${target}`, pid})
         } catch {}
       }
     }
@@ -65,5 +87,10 @@ export function describeUse(use: ProcessUse): string {
     command = ` (${readFileSync(`/proc/${use.pid}/comm`, 'utf8').trim()})`
   } catch {}
 
-  return `process ${use.pid}${command} ${use.how === 'cwd' ? 'has it as working directory' : `holds ${use.how.slice(10)} open`}`
+  const what = `process ${use.pid}${command}`
+  if (use.how === 'cwd') return `${what} has it as working directory`
+  if (use.how === 'root') return `${what} has it as root directory`
+  if (use.how === 'exe') return `${what} runs a program from inside it`
+  if (use.how.startsWith('maps ')) return `${what} has ${shortPath(use.how.slice(5))} mapped`
+  return `${what} holds ${shortPath(use.how.slice(3))} open`
 }

@@ -1,5 +1,7 @@
-import {lstatSync, readdirSync, readFileSync, rmdirSync, type Stats, unlinkSync} from 'node:fs'
-import {join} from 'node:path'
+import {accessSync, closeSync, constants, lstatSync, openSync, rmdirSync, type Stats, unlinkSync} from 'node:fs'
+import {setImmediate as nextTick} from 'node:timers/promises'
+
+import {joinRaw, listNames, type RawPath, shortPath, showPath} from './raw-path.js'
 
 export interface Identity {
   dev: number
@@ -15,99 +17,174 @@ export interface TreeFacts {
   /** The first entry that could not be read; the tree's age is then unknown. */
   error?: string
   newestMtimeMs: number
-  /** Path (relative to the root, '.' for the root itself) of the most recently modified entry. */
+  /** Path (relative to the root, '.' for the root itself) of the most recently modified entry, shown escaped. */
   newestPath: string
+  /** A non-empty directory (relative path, shown escaped) whose entries this user cannot remove. */
+  undeletable?: string
 }
 
 export function sameIdentity(a: Identity, b: Identity): boolean {
   return a.dev === b.dev && a.ino === b.ino
 }
 
+const MY_UID = process.getuid?.() ?? -1
+/* eslint-disable no-bitwise -- permission bits */
+const WRITE_SEARCH = 0o300
+
+/** Whether this user may remove entries of a directory: its owner with u+wx needs no syscall; root may always. */
+function mayEmpty(path: RawPath, stat: Stats): boolean {
+  if (MY_UID === 0) return true
+  if (stat.uid === MY_UID && (stat.mode & WRITE_SEARCH) === WRITE_SEARCH) return true
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+/* eslint-enable no-bitwise */
+
 /**
  * Newest mtime and size of a whole tree, read with lstat only: symlinks are never followed and directories on
- * another device are not entered. Synchronous on purpose: one syscall after another is several times faster than
- * a promise per entry for trees of small files, and nothing else runs meanwhile.
+ * another device are not entered. Names that are not valid UTF-8 are read as raw bytes (listNames), so no entry is
+ * invisible. A non-empty directory this user cannot empty is noted (`undeletable`): the tree could not be removed.
+ * Synchronous on purpose: one syscall after another is several times faster than a promise per entry for trees of
+ * small files, and nothing else runs meanwhile.
  */
 export function walkTree(root: string, rootStat: Stats): TreeFacts {
   const facts: TreeFacts = {bytes: 0, entries: 1, newestMtimeMs: rootStat.mtimeMs, newestPath: '.'}
-  const pending: string[] = ['']
+  let newest: RawPath = '.'
+  let undeletable: RawPath | undefined
+  const pending: Array<{relative: RawPath; stat: Stats}> = [{relative: '', stat: rootStat}]
   while (pending.length > 0) {
-    const relative = pending.pop()!
-    let names: string[]
+    const {relative, stat: dirStat} = pending.pop()!
+    const dir = relative === '' ? root : joinRaw(root, relative)
+    let names: RawPath[]
     try {
-      names = readdirSync(relative ? join(root, relative) : root)
+      names = listNames(dir)
     } catch (error) {
-      facts.error ??= `${relative || '.'}: ${(error as NodeJS.ErrnoException).code ?? error}`
+      facts.error ??= `${shortPath(showPath(relative || '.'))}: ${(error as NodeJS.ErrnoException).code ?? error}`
       continue
     }
 
+    if (names.length > 0 && undeletable === undefined && !mayEmpty(dir, dirStat)) undeletable = relative || '.'
     for (const name of names) {
-      const child = relative ? `${relative}/${name}` : name
+      const child = relative === '' ? name : joinRaw(relative, name)
       let stat: Stats | undefined
       try {
-        stat = lstatSync(join(root, child))
+        stat = lstatSync(joinRaw(root, child))
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
-        facts.error ??= `${child}: ${(error as NodeJS.ErrnoException).code ?? error}`
+        facts.error ??= `${shortPath(showPath(child))}: ${(error as NodeJS.ErrnoException).code ?? error}`
         continue
       }
 
       facts.entries++
       if (stat.mtimeMs > facts.newestMtimeMs) {
         facts.newestMtimeMs = stat.mtimeMs
-        facts.newestPath = child
+        newest = child
       }
 
       if (stat.isFile()) facts.bytes += stat.size
       else if (stat.isDirectory()) {
-        if (stat.dev === rootStat.dev) pending.push(child)
-        else facts.crossesDevice ??= child
+        if (stat.dev === rootStat.dev) pending.push({relative: child, stat})
+        else facts.crossesDevice ??= shortPath(showPath(child))
       }
     }
   }
 
+  facts.newestPath = shortPath(showPath(newest))
+  if (undeletable !== undefined) facts.undeletable = shortPath(showPath(undeletable))
   return facts
 }
 
-/** Mount points of this process's mount namespace (Linux); empty where there is no /proc. */
-export function readMountPoints(): Set<string> {
-  const points = new Set<string>()
-  let text: string
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8')
-  } catch {
-    return points
-  }
-
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4]
-    if (field) points.add(field.replaceAll(/\\([0-7]{3})/g, (_, octal: string) => String.fromCodePoint(Number.parseInt(octal, 8))))
-  }
-
-  return points
+export interface RemoveTreeHooks {
+  /** Called after each entry is removed (tests signal or race here). */
+  afterRemove?(name: RawPath): void
+  /** Called after a subdirectory was checked and before it is entered: tests swap it for a symlink here. */
+  beforeDescend?(name: RawPath): void
 }
 
-export interface RemoveTreeHooks {
-  /** Called after a subdirectory was checked and before it is entered: tests swap it for a symlink here. */
-  beforeDescend?(name: string): void
+export interface RemoveTreeOptions {
+  hooks?: RemoveTreeHooks
+  /**
+   * `dev:ino` of every mount point on this file system, read afresh from mountinfo (host/mounts.ts): a directory
+   * with one of these identities is never entered, so a same-file-system bind mount (same st_dev) is caught too.
+   */
+  mountRoots?: ReadonlySet<string>
+  /** Shared by the deletions of one pass, so many small trees yield as one large one does. */
+  pacer?: Pacer
+  /** Once aborted, the entry under way is finished and nothing more is removed. */
+  signal?: AbortSignal
+}
+
+/** How often the deletion lets timers and signal handlers run, so a stop request is seen within ~100 ms. */
+const YIELD_EVERY_MS = 20
+const CHECK_CLOCK_EVERY = 64
+
+/**
+ * Lets timers and signal handlers run every ~20 ms of synchronous deletion, so a stop request is seen within about
+ * 100 ms even inside one large tree. Cheap to ask: the clock is read once every 64 calls.
+ */
+export class Pacer {
+  private calls = 0
+  private yieldedAt = Date.now()
+
+  /** True when it yielded: whoever relies on the working directory checks it again. */
+  async pace(): Promise<boolean> {
+    if (++this.calls < CHECK_CLOCK_EVERY) return false
+    this.calls = 0
+    if (Date.now() - this.yieldedAt <= YIELD_EVERY_MS) return false
+    await nextTick()
+    this.yieldedAt = Date.now()
+    return true
+  }
 }
 
 class TreeMoved extends Error {}
 
-function expectSame(stat: Stats, expected: Identity, what: string): void {
-  if (!sameIdentity(stat, expected)) throw new TreeMoved(`${what} changed during deletion; stopped there`)
+function expectSame(stat: Stats, expected: Identity, what: RawPath): void {
+  if (!sameIdentity(stat, expected)) throw new TreeMoved(`${shortPath(showPath(what))} changed during deletion; stopped there`)
 }
 
 /**
- * Deletes a directory tree without ever following a symlink or leaving its file system.
+ * Enters a child directory by its single-component name. A name that is not valid UTF-8 cannot be given to chdir,
+ * so it is opened (O_NOFOLLOW: a symlink fails) and entered through its descriptor's /proc link.
+ */
+function enter(name: RawPath): void {
+  if (typeof name === 'string') {
+    process.chdir(name)
+    return
+  }
+
+  // eslint-disable-next-line no-bitwise
+  const fd = openSync(name, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  try {
+    process.chdir(`/proc/self/fd/${fd}`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Deletes a directory tree without ever following a symlink, leaving its file system or entering a mount point.
  *
  * Node has no unlinkat/openat, so the walk works from the process's working directory instead: it enters each
- * directory with chdir, checks with lstat('.') that it landed in the very directory it inspected (dev+ino), and
- * then removes entries by their single-component name. A symlink swapped in for a subdirectory is caught by that
- * check before anything is removed through it; a symlink that is an entry is unlinked itself. Throws on the first
- * problem, leaving the rest in place for the next run.
+ * directory, checks with lstat('.') that it landed in the very directory it inspected (dev+ino), and then removes
+ * entries by their single-component name. A symlink swapped in for a subdirectory is caught by that check before
+ * anything is removed through it; a symlink that is an entry is unlinked itself. It yields every ~20 ms (checking
+ * again where it stands after each yield) and stops after the entry under way once `signal` is aborted, returning
+ * false: the rest stays in place. Throws on the first problem, leaving the rest in place too.
+ *
+ * While it runs the process's working directory is inside the tree: nothing else may use relative paths meanwhile.
  */
-export function removeTree(path: string, expected: Identity, parent: Identity, hooks: RemoveTreeHooks = {}): void {
+export async function removeTree(
+  path: string,
+  expected: Identity,
+  parent: Identity,
+  options: RemoveTreeOptions = {},
+): Promise<boolean> {
+  const {hooks = {}, mountRoots, pacer = new Pacer(), signal} = options
   let home: string | undefined
   try {
     home = process.cwd()
@@ -116,21 +193,33 @@ export function removeTree(path: string, expected: Identity, parent: Identity, h
   try {
     process.chdir(path)
     expectSame(lstatSync('.'), expected, path)
-    const stack: Array<{id: Identity; name: string; names: string[]}> = [
-      {id: expected, name: path, names: readdirSync('.')},
+    const stack: Array<{id: Identity; name: RawPath; names: RawPath[]}> = [
+      {id: expected, name: path, names: listNames('.')},
     ]
     while (stack.length > 0) {
+      // eslint-disable-next-line no-await-in-loop
+      if (await pacer.pace()) {
+        // Something may have run meanwhile: make sure the walk still stands where it thinks.
+        expectSame(lstatSync('.'), stack.at(-1)!.id, stack.at(-1)!.name)
+      }
+
+      if (signal?.aborted) return false
       const frame = stack.at(-1)!
       const name = frame.names.pop()
       if (name === undefined) {
         stack.pop()
         process.chdir('..')
-        expectSame(lstatSync('.'), stack.at(-1)?.id ?? parent, `the parent of ${frame.name}`)
+        expectSame(lstatSync('.'), stack.at(-1)?.id ?? parent, `the parent of ${showPath(frame.name)}`)
         rmdirSync(stack.length > 0 ? frame.name : basename(path))
+        hooks.afterRemove?.(frame.name)
         continue
       }
 
-      if (unlinkUnlessDirectory(name)) continue
+      if (unlinkUnlessDirectory(name)) {
+        hooks.afterRemove?.(name)
+        continue
+      }
+
       const stat = lstatSync(name, {throwIfNoEntry: false})
       if (!stat) continue
       if (!stat.isDirectory()) {
@@ -138,12 +227,15 @@ export function removeTree(path: string, expected: Identity, parent: Identity, h
         continue
       }
 
-      if (stat.dev !== expected.dev) throw new Error(`${name} is on another file system; not crossing into it`)
+      if (stat.dev !== expected.dev) throw new Error(`${showPath(name)} is on another file system; not crossing into it`)
+      if (mountRoots?.has(`${stat.dev}:${stat.ino}`)) throw new Error(`${showPath(name)} is a mount point; not entering it`)
       hooks.beforeDescend?.(name)
-      process.chdir(name)
+      enter(name)
       expectSame(lstatSync('.'), stat, name)
-      stack.push({id: stat, name, names: readdirSync('.')})
+      stack.push({id: stat, name, names: listNames('.')})
     }
+
+    return true
   } finally {
     process.chdir(home ?? '/')
   }
@@ -154,7 +246,7 @@ function basename(path: string): string {
 }
 
 /** Unlinks anything but a directory (unlink never follows a symlink); false when it is a directory. */
-function unlinkUnlessDirectory(name: string): boolean {
+function unlinkUnlessDirectory(name: RawPath): boolean {
   try {
     unlinkSync(name)
     return true

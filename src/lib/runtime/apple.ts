@@ -1,5 +1,7 @@
 // Apple's `container` CLI (macOS only), with exactly the invocations and output formats moat relies on
 // (moat-resources.md §7): two JSON schemas for containers, a text table for networks, no labels, no volumes.
+import {lstatSync} from 'node:fs'
+import {delimiter, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {
@@ -7,7 +9,10 @@ import type {
   ContainerInfo,
   Endpoint,
   Failure,
+  HostMount,
   ListFilter,
+  Mount,
+  MountProbe,
   NetworkInfo,
   ObjectInfo,
   ObjectKind,
@@ -35,18 +40,26 @@ interface RawAttachment {
 
 /** One entry of `container list --all --format json` or `container inspect`, in either schema (§7). */
 interface RawContainer {
-  configuration?: {creationDate?: string; id?: string; image?: {reference?: string}}
+  configuration?: {creationDate?: string; id?: string; image?: {reference?: string}; mounts?: RawMount[]}
   /** legacy */
   created?: string
   id?: string
   /** legacy */
   image?: string
+  /** legacy */
+  mounts?: RawMount[]
   /** legacy; 1.0.0 has none and `id` carries the --name value */
   name?: string
   /** legacy */
   networks?: RawAttachment[]
   /** legacy: a bare string; 1.0.0: an object; may be null */
   status?: null | string | {networks?: RawAttachment[]; startedDate?: string; state?: string}
+}
+
+/** A `--volume src:dst[:ro]` share as the container's JSON carries it (§7 create). */
+interface RawMount {
+  destination?: string
+  source?: string
 }
 
 interface TableRow {
@@ -59,7 +72,7 @@ export interface AppleCliOptions {
   retryBaseMs?: number
 }
 
-export class AppleCli implements Runtime {
+export class AppleCli implements MountProbe, Runtime {
   readonly name = 'apple'
   private readonly retryBaseMs: number
 
@@ -111,6 +124,18 @@ export class AppleCli implements Runtime {
     return (kind === 'container' ? containers : networks) as Array<ObjectInfo[K]>
   }
 
+  /** Host dirs shared into running containers with `--volume` (§7), from one `container list --all --format json`. */
+  async mountsOfRunningContainers(): Promise<HostMount[]> {
+    const {containers} = await this.containersOnly()
+    return containers
+      .filter((container) => container.running)
+      .flatMap((container) =>
+        container.mounts
+          .filter((mount) => mount.source)
+          .map((mount) => ({container: container.name, runtime: 'apple' as const, source: mount.source})),
+      )
+  }
+
   /** Apple containers run on this Mac: its clock is the engine's. */
   now(): number {
     return Date.now()
@@ -122,6 +147,11 @@ export class AppleCli implements Runtime {
     if (result.exitCode !== 0) {
       throw new RuntimeUnreachableError('apple', `Apple container services unreachable: ${firstLine(result.stderr) || `container list exited with ${result.exitCode}`}`)
     }
+  }
+
+  /** `container` on PATH: this host may run Apple containers. */
+  present(): boolean {
+    return appleCliPresent()
   }
 
   async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
@@ -161,6 +191,12 @@ export class AppleCli implements Runtime {
     }
 
     return result
+  }
+
+  private async containersOnly(): Promise<{containers: ContainerInfo[]}> {
+    const listed = await this.call(['list', '--all', '--format', 'json'])
+    if (listed.exitCode !== 0) throw new Error(`container list failed: ${firstLine(listed.stderr) || `exit ${listed.exitCode}`}`)
+    return {containers: parseEntries(listed).map((entry) => containerInfo(entry, []))}
   }
 
   /** §4.4: retried while the output says the network is busy; "not found"/"No such" means already gone. */
@@ -225,8 +261,9 @@ function containerInfo(raw: RawContainer, rows: readonly TableRow[]): ContainerI
     id,
     image: raw.image ?? raw.configuration?.image?.reference ?? '',
     labels: {},
-    // Not in the output moat parses (§7); callers that need mounts must not rely on Apple's.
-    mounts: [],
+    mounts: (raw.configuration?.mounts ?? raw.mounts ?? []).map(
+      (mount): Mount => ({destination: mount.destination ?? '', source: mount.source ?? '', type: 'bind'}),
+    ),
     name: raw.name || id,
     networks: attachments.flatMap((attachment) => {
       const name = attachment.network ?? networkOfAddress(attachment.ipv4Address ?? attachment.address, rows)
@@ -262,4 +299,15 @@ function networkOfAddress(address: string | undefined, rows: readonly TableRow[]
     const size = 2 ** (32 - Number(bits))
     return start !== undefined && Number.isInteger(size) && ip >= start && ip < start + size
   })?.name
+}
+
+/** `container` on PATH means this host may run Apple containers (§7: moat finds it with exec.LookPath). */
+export function appleCliPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      return lstatSync(join(dir, 'container')).isFile()
+    } catch {
+      return false
+    }
+  })
 }

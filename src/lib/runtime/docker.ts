@@ -6,7 +6,9 @@ import type {
   BatchOutcome,
   ContainerInfo,
   Endpoint,
+  HostMount,
   ListFilter,
+  MountProbe,
   NetworkInfo,
   ObjectInfo,
   ObjectKind,
@@ -41,11 +43,6 @@ const EXIT_STATUS = /^exit status \d+$/
 const UNREACHABLE =
   /cannot connect to the docker daemon|error during connect|is the docker daemon running|connection refused|no such host|dial unix|context deadline exceeded|permission denied while trying to connect/i
 
-export interface BindMount {
-  container: string
-  source: string
-}
-
 // The subsets of `docker inspect` output read here.
 interface RawContainer {
   Config?: {Image?: string; Labels?: null | Record<string, string>}
@@ -77,7 +74,7 @@ interface RawVolume {
  * spawns a fixed number of processes whatever the number of IDs (see chunks() for the one exception), except
  * disconnect(), whose CLI takes one container per call.
  */
-export class DockerCli implements Runtime {
+export class DockerCli implements MountProbe, Runtime {
   readonly name = 'docker'
   /** Engine clock minus ours, measured by ping(). */
   private clockOffsetMs = 0
@@ -159,6 +156,18 @@ export class DockerCli implements Runtime {
     return [...(await this.inspect(kind, ids)).values()]
   }
 
+  /** Host paths bind-mounted into running containers: one `ps` and one batched `inspect`. */
+  async mountsOfRunningContainers(): Promise<HostMount[]> {
+    const ids = (await this.checked(['ps', '--quiet', '--no-trunc'])).stdout.split('\n').filter(Boolean)
+    if (ids.length === 0) return []
+    const containers = await this.inspect('container', ids)
+    return [...containers.values()].flatMap((container) =>
+      container.mounts
+        .filter((mount) => mount.type === 'bind' && mount.source)
+        .map((mount) => ({container: container.name, runtime: 'docker' as const, source: mount.source})),
+    )
+  }
+
   now(): number {
     return Date.now() + this.clockOffsetMs
   }
@@ -177,6 +186,11 @@ export class DockerCli implements Runtime {
     this.clockOffsetMs = engineMs === undefined ? 0 : engineMs - (sentAt + Date.now()) / 2
   }
 
+  /** An engine is configured or its default socket exists: then its containers may mount host dirs (issue 9). */
+  present(): boolean {
+    return !DockerCli.obviouslyAbsent()
+  }
+
   async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
     // Never --force: the engine refuses running containers, networks with endpoints and volumes in use.
     const command = {container: ['rm'], network: ['network', 'rm'], volume: ['volume', 'rm']}[kind]
@@ -187,18 +201,6 @@ export class DockerCli implements Runtime {
     const processes = ids.length < 2 * NETWORK_RM_PROCESSES ? 1 : NETWORK_RM_PROCESSES
     const groups = chunks(ids, Math.max(1, Math.ceil(ids.length / processes)))
     return mergeOutcomes(await Promise.all(groups.map((group) => this.batched(command, group, removeTimeout))))
-  }
-
-  /** Host paths bind-mounted into running containers: one `ps` and one batched `inspect`. */
-  async runningBindMounts(): Promise<BindMount[]> {
-    const ids = (await this.checked(['ps', '--quiet', '--no-trunc'])).stdout.split('\n').filter(Boolean)
-    if (ids.length === 0) return []
-    const containers = await this.inspect('container', ids)
-    return [...containers.values()].flatMap((container) =>
-      container.mounts
-        .filter((mount) => mount.type === 'bind' && mount.source)
-        .map((mount) => ({container: container.name, source: mount.source})),
-    )
   }
 
   async stop(ids: readonly string[], options: StopOptions = {}): Promise<BatchOutcome> {

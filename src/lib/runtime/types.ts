@@ -98,3 +98,22 @@ export interface StopOptions {
   /** Seconds the engine waits after SIGTERM before it kills; the engine's default when absent (Apple: always). */
   timeoutSeconds?: number
 }
+
+/** A host path mounted into a running container, as the runtime records it (not resolved: see host/mounts.ts). */
+export interface HostMount {
+  container: string
+  runtime: RuntimeName
+  source: string
+}
+
+/**
+ * What the temp-dir target asks of a runtime: whether this host points at it at all, and the host paths its
+ * running containers mount. One fixed number of CLI calls, whatever the number of containers or paths.
+ */
+export interface MountProbe {
+  /** Host paths mounted into running containers; throws when the runtime cannot be asked. */
+  mountsOfRunningContainers(): Promise<HostMount[]>
+  readonly name: RuntimeName
+  /** True when the runtime is configured or installed here (checked without spawning anything). */
+  present(): boolean
+}

@@ -1,14 +1,25 @@
-import {randomBytes} from 'node:crypto'
-import {lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, type Stats} from 'node:fs'
-import {delimiter, join} from 'node:path'
+import {lstatSync, readdirSync, realpathSync, type Stats} from 'node:fs'
+import {join} from 'node:path'
 
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
+import type {HostMount, MountProbe} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
 import {InputError} from '../exit-codes.js'
+import {mountPointsIn, type MountTable, readMountTable, resolveHostPath} from '../host/mounts.js'
 import {describeUse, ProcessUsage} from '../host/proc.js'
-import {type Identity, readMountPoints, removeTree, type RemoveTreeHooks, sameIdentity, walkTree} from '../host/tree.js'
-import {type BindMount, DockerCli} from '../runtime/docker.js'
+import {shortPath} from '../host/raw-path.js'
+import {
+  findQuarantines,
+  type MovedEntry,
+  quarantineEntries,
+  type RemovalRequest,
+  safeRemove,
+  type SafeRemoveHooks,
+} from '../host/safe-remove.js'
+import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
+import {AppleCli} from '../runtime/apple.js'
+import {DockerCli} from '../runtime/docker.js'
 
 export interface TempPattern {
   glob: string
@@ -36,11 +47,6 @@ export const TEMP_PATTERNS: readonly TempPattern[] = [
   {glob: 'moat-doctor-*', holds: 'moat doctor workspace', test: /^moat-doctor-\d+$/},
 ]
 
-const QUARANTINE_PREFIX = 'moat-system-quarantine-'
-/** Entries of the quarantine that were moved back out of a race and could not be restored: never deleted. */
-const HELD_PREFIX = 'held-'
-/** How stale the picture of which processes use which paths may get while deleting. */
-const USAGE_REFRESH_MS = 200
 const YIELD_EVERY_MS = 20
 
 export function matchPattern(name: string): TempPattern | undefined {
@@ -49,24 +55,28 @@ export function matchPattern(name: string): TempPattern | undefined {
   return TEMP_PATTERNS.find((pattern) => pattern.test.test(name))
 }
 
+
 export interface TempDirOptions {
-  /** Apple containers may run here; their mounts cannot be checked, which the user is told once. */
+  /** Check the mounts of Apple containers (when the `container` CLI is present). */
   apple: boolean
-  /** Check bind mounts of running Docker containers (false for `--runtime apple`). */
+  /** Check the bind mounts of Docker containers (when an engine is configured; false for `--runtime apple`). */
   docker: boolean
-  /** Test hooks inside the deletion of one tree. */
-  removeHooks?: RemoveTreeHooks
+  /** The runtimes to ask instead of the docker and Apple CLIs (tests). */
+  probes?: readonly MountProbe[]
+  /** Test hooks inside the deletion (host/safe-remove.ts). */
+  removeHooks?: SafeRemoveHooks
   /** Directories to scan; default `$TMPDIR` and `/tmp` (moat-resources.md §1.1, §10.6). */
   roots?: readonly string[]
 }
 
-interface Root {
+interface Root extends Identity {
   path: string
-  stat: Stats
 }
 
 interface Scanned {
   facts?: ReturnType<typeof walkTree>
+  /** Held in a quarantine after a put-back failed: reported, never deleted. */
+  held?: boolean
   path: string
   pattern: TempPattern | undefined
   quarantined: boolean
@@ -76,6 +86,8 @@ interface Scanned {
 
 export interface TempFingerprint extends Identity {
   newestMtimeMs: number
+  /** The path it had before a move into quarantine (what a container's mount source names). */
+  origin: string
   quarantined: boolean
   root: Root
   uid: number
@@ -88,26 +100,37 @@ export function defaultTempRoots(env: NodeJS.ProcessEnv = process.env): string[]
 
 // Asked once: the scan compares it against every entry of a tmp dir that may hold 100,000.
 const MY_UID = process.getuid?.() ?? -1
-const QUARANTINE_NAME = QUARANTINE_PREFIX + MY_UID
+
+/** The mounts of running containers of every runtime to check, or why one of them could not be asked. */
+type ContainerMounts = {mounts: ResolvedMount[]} | {unreachable: string}
+
+interface ResolvedMount extends HostMount {
+  resolved: string
+}
 
 export class TempDirTarget implements Target<Scanned, TempFingerprint> {
   readonly kind = 'temp'
   readonly noun = ['temporary directory', 'temporary directories'] as const
+  private readonly probes: readonly MountProbe[]
+  private readonly rootPaths: readonly string[]
 
-  constructor(private readonly options: TempDirOptions) {}
+  /** Throws InputError for a --tmp-dir that is empty, missing or not a directory: before any lock or engine. */
+  constructor(private readonly options: TempDirOptions) {
+    this.rootPaths = resolveRoots(options.roots)
+    this.probes = options.probes ?? defaultProbes(options)
+  }
 
   async classify(ctx: TargetContext, scanned: Scanned[]): Promise<PlannedItem<TempFingerprint>[]> {
-    const mountPoints = scanned.length > 0 ? readMountPoints() : new Set<string>()
-    const items = scanned.map((entry) => this.judgeOnDisk(ctx, entry, mountPoints))
-    const unused = items.filter((item) => item.decision === 'orphan' && !item.fingerprint.quarantined)
-    if (unused.length === 0) return items
+    const mountTable = scanned.length > 0 ? readMountTable() : undefined
+    const items = scanned.map((entry) => this.judgeOnDisk(ctx, entry, mountTable!))
+    const orphans = items.filter((item) => item.decision === 'orphan')
+    if (orphans.length === 0) return items
 
-    const usage = ProcessUsage.read()
-    if (!usage) ctx.warn('No /proc here: cannot tell whether a process uses a temp dir; relying on age alone.')
-    const mounts = await this.bindMounts(ctx)
-    if (this.options.apple) ctx.warn('Bind mounts of Apple containers are not checked; relying on age and open files.')
-    for (const item of unused) {
-      const busy = inUse(item.id, usage, mounts)
+    const usage = ProcessUsage.read(this.rootPaths)
+    if (!usage) ctx.warn('No /proc here: cannot tell whether a process uses a temp dir; relying on age and container mounts.')
+    const mounts = await this.containerMounts(ctx)
+    for (const item of orphans) {
+      const busy = 'unreachable' in mounts ? mounts.unreachable : inUse(item, usage, mounts.mounts)
       if (busy) keep(item, busy)
     }
 
@@ -115,13 +138,11 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
   }
 
   async remove(ctx: TargetContext, items: PlannedItem<TempFingerprint>[], settle: Settle): Promise<void> {
-    let usage = ProcessUsage.read()
-    let usageReadAt = Date.now()
-    const mounts = await this.bindMounts(ctx)
-    const quarantines = new Map<string, Error | Identity>()
+    // Step 1 (issue 9): each one re-verified in place, on raw names.
+    const requests = new Map<RemovalRequest, PlannedItem<TempFingerprint>>()
     let yieldedAt = Date.now()
     for (const item of items) {
-      // The walk and deletion are synchronous: let signal handlers run now and then, so a stop request is seen.
+      // The walks are synchronous: let signal handlers run now and then, so a stop request is seen.
       if (Date.now() - yieldedAt > YIELD_EVERY_MS) {
         // eslint-disable-next-line no-await-in-loop
         await new Promise((resolve) => {
@@ -130,51 +151,38 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
         yieldedAt = Date.now()
       }
 
-      if (ctx.signal?.aborted) break
-      const {fingerprint} = item
-      if (!quarantines.has(fingerprint.root.path)) {
-        quarantines.set(fingerprint.root.path, openQuarantine(fingerprint.root))
-      }
-
-      const quarantine = quarantines.get(fingerprint.root.path)!
-      if (quarantine instanceof Error) {
-        settle(item, 'failed', quarantine.message)
-        continue
-      }
-
-      if (Date.now() - usageReadAt > USAGE_REFRESH_MS) {
-        usage = ProcessUsage.read()
-        usageReadAt = Date.now()
-      }
-
-      const drift = this.drift(ctx, item, usage, mounts)
+      if (ctx.signal?.aborted) return
+      const drift = this.drift(ctx, item)
       if (drift) {
         settle(item, 'skipped', `drift: ${drift}`)
         continue
       }
 
-      const outcome = this.removeOne(item, quarantine)
-      settle(item, outcome.decision, outcome.reason)
+      const {fingerprint} = item
+      requests.set({expected: fingerprint, path: item.id, quarantined: fingerprint.quarantined}, item)
     }
 
-    for (const [root, quarantine] of quarantines) {
-      // Left only while it holds something to finish; rmdir refuses a non-empty one.
-      if (quarantine instanceof Error) continue
-      try {
-        rmdirSync(join(root, QUARANTINE_NAME))
-      } catch {}
-    }
+    // Steps 2-4: moved into quarantine, checked there once on fresh facts, deleted or put back.
+    await safeRemove([...requests.keys()], {
+      hooks: this.options.removeHooks,
+      onOutcome: (request, outcome) => settle(requests.get(request)!, outcome.decision, outcome.reason),
+      recheck: async (moved) => this.recheckMounts(ctx, moved, requests),
+      signal: ctx.signal,
+    })
   }
 
   async scan(_ctx: TargetContext): Promise<Scanned[]> {
     const found: Scanned[] = []
     for (const root of this.roots()) {
-      for (const name of readdirSync(root.path)) {
-        if (name === QUARANTINE_NAME) {
-          found.push(...scanQuarantine(root, join(root.path, name)))
-          continue
+      const names = readdirSync(root.path)
+      for (const quarantine of findQuarantines(root.path, root, names)) {
+        for (const entry of quarantineEntries(quarantine)) {
+          const facts = entry.stat.isDirectory() && !entry.held ? walkTree(entry.path, entry.stat) : undefined
+          found.push({facts, held: entry.held, path: entry.path, pattern: undefined, quarantined: true, root, stat: entry.stat})
         }
+      }
 
+      for (const name of names) {
         const pattern = matchPattern(name)
         if (!pattern) continue
         const path = join(root.path, name)
@@ -188,28 +196,36 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     return found
   }
 
-  private async bindMounts(ctx: TargetContext): Promise<BindMount[]> {
-    if (!this.options.docker) return []
-    if (DockerCli.obviouslyAbsent()) {
-      ctx.warn('No Docker engine configured (no DOCKER_HOST, context or /var/run/docker.sock): bind mounts not checked.')
-      return []
+  /**
+   * Every runtime that is present here is asked, once. One that is present but cannot be asked keeps every
+   * candidate (its containers keep running when its daemon dies or hangs); with none present, age and process use
+   * decide alone, and the plan says so.
+   */
+  private async containerMounts(ctx: TargetContext): Promise<ContainerMounts> {
+    const present = this.probes.filter((probe) => probe.present())
+    if (present.length === 0) {
+      ctx.warn('No container runtime on this host (no Docker engine configured, no Apple container CLI): age and process use decide alone.')
+      return {mounts: []}
     }
 
-    try {
-      return await new DockerCli().runningBindMounts()
-    } catch (error) {
-      // Not an error for this command: the engine is only a safety check here.
-      ctx.warn(`Docker engine not reachable, bind mounts of running containers not checked: ${(error as Error).message}`)
-      return []
+    const known = this.roots()
+    const mounts: ResolvedMount[] = []
+    for (const probe of present) {
+      try {
+        // eslint-disable-next-line no-await-in-loop
+        for (const mount of await probe.mountsOfRunningContainers()) {
+          mounts.push({...mount, resolved: resolveHostPath(mount.source, known)})
+        }
+      } catch (error) {
+        const why = (error as Error).message.split('\n')[0]
+        return {unreachable: `${probe.name} is present here but cannot be asked which dirs its running containers mount (${why}): kept`}
+      }
     }
+
+    return {mounts}
   }
 
-  private drift(
-    ctx: TargetContext,
-    item: PlannedItem<TempFingerprint>,
-    usage: ProcessUsage | undefined,
-    mounts: BindMount[],
-  ): string | undefined {
+  private drift(ctx: TargetContext, item: PlannedItem<TempFingerprint>): string | undefined {
     const {fingerprint} = item
     const stat = lstatSync(item.id, {throwIfNoEntry: false})
     if (!stat) return 'gone since the scan'
@@ -217,18 +233,19 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     if (!stat.isDirectory()) return 'no longer a directory'
     if (!sameIdentity(stat, fingerprint)) return 'replaced by another directory of the same name since the scan'
     if (stat.uid !== fingerprint.uid) return `owner changed to uid ${stat.uid}`
-    if (fingerprint.quarantined) return undefined
     const facts = walkTree(item.id, stat)
     if (facts.error) return `could not re-read the tree (${facts.error})`
     if (facts.crossesDevice) return `a mount point appeared at ${facts.crossesDevice}`
+    if (facts.undeletable) return `${facts.undeletable} is not writable by you: the tree could not be removed`
+    if (fingerprint.quarantined) return undefined
     if (facts.newestMtimeMs > ctx.cutoffMs || facts.newestMtimeMs > fingerprint.newestMtimeMs) {
       return `modified since the scan (${facts.newestPath})`
     }
 
-    return inUse(item.id, usage, mounts)
+    return undefined
   }
 
-  private judgeOnDisk(ctx: TargetContext, entry: Scanned, mountPoints: Set<string>): PlannedItem<TempFingerprint> {
+  private judgeOnDisk(ctx: TargetContext, entry: Scanned, mountTable: MountTable): PlannedItem<TempFingerprint> {
     const {facts, path, pattern, stat} = entry
     const item: PlannedItem<TempFingerprint> = {
       ageMs: facts ? ctx.now - facts.newestMtimeMs : ctx.now - stat.mtimeMs,
@@ -239,6 +256,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
         dev: stat.dev,
         ino: stat.ino,
         newestMtimeMs: facts?.newestMtimeMs ?? stat.mtimeMs,
+        origin: entry.quarantined ? join(entry.root.path, path.slice(path.lastIndexOf('/') + 1).replace(/\.\d+$/, '')) : path,
         quarantined: entry.quarantined,
         root: entry.root,
         uid: stat.uid,
@@ -247,7 +265,8 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
       name: path,
       reason: entry.quarantined ? 'left in quarantine by an interrupted clean' : 'orphan',
     }
-    const unsafe = unsafeToRemove(entry, mountPoints)
+    if (entry.held) return keep(item, 'held: moved aside by a clean and its name was taken meanwhile; never deleted (move it back by hand)')
+    const unsafe = unsafeToRemove(entry, mountTable)
     if (unsafe) return keep(item, unsafe)
     if (facts && !entry.quarantined && facts.newestMtimeMs > ctx.cutoffMs) {
       const where = facts.newestPath === '.' ? 'the directory itself' : facts.newestPath
@@ -257,77 +276,83 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     return item
   }
 
-  private removeOne(
-    item: PlannedItem<TempFingerprint>,
-    quarantine: Identity,
-  ): {decision: 'failed' | 'removed' | 'skipped'; reason: string} {
-    const {fingerprint} = item
-    const quarantinePath = join(fingerprint.root.path, QUARANTINE_NAME)
-    let target = item.id
-    if (!fingerprint.quarantined) {
-      target = join(quarantinePath, `${item.id.slice(item.id.lastIndexOf('/') + 1)}.${randomBytes(4).toString('hex')}`)
-      try {
-        renameSync(item.id, target)
-      } catch (error) {
-        const {code} = (error as NodeJS.ErrnoException)
-        if (code === 'ENOENT') return {decision: 'skipped', reason: 'drift: gone since the scan'}
-        return {decision: 'failed', reason: `could not move into quarantine: ${code ?? error}`}
-      }
-
-      // The rename moves whatever had the name at that instant; make sure it was the directory we verified.
-      const moved = lstatSync(target, {throwIfNoEntry: false})
-      if (!moved || !moved.isDirectory() || !sameIdentity(moved, fingerprint)) return restore(item.id, target)
+  /** Step 3's container half: the mounts of running containers, read again with everything moved. */
+  private async recheckMounts(
+    ctx: TargetContext,
+    moved: readonly MovedEntry[],
+    requests: ReadonlyMap<RemovalRequest, PlannedItem<TempFingerprint>>,
+  ): Promise<Map<RemovalRequest, string>> {
+    const mounts = await this.containerMounts(ctx)
+    if ('unreachable' in mounts) throw new Error(mounts.unreachable)
+    const why = new Map<RemovalRequest, string>()
+    for (const {request} of moved) {
+      const busy = inUse(requests.get(request)!, undefined, mounts.mounts)
+      if (busy) why.set(request, busy)
     }
 
-    try {
-      removeTree(target, fingerprint, quarantine, this.options.removeHooks)
-    } catch (error) {
-      return {
-        decision: 'failed',
-        reason: `deletion stopped half-way (${(error as Error).message}); the rest stays in ${quarantinePath} and the next run finishes it`,
-      }
-    }
-
-    return {decision: 'removed', reason: fingerprint.quarantined ? 'finished an interrupted deletion' : 'removed'}
+    return why
   }
 
   private roots(): Root[] {
-    const seen: Root[] = []
-    const explicit = this.options.roots !== undefined
-    for (const candidate of this.options.roots ?? defaultTempRoots()) {
-      let path: string
-      let stat: Stats
-      try {
-        path = realpathSync(candidate)
-        stat = lstatSync(path)
-      } catch (error) {
-        if (explicit) throw new InputError(`--tmp-dir: cannot read ${candidate} (${(error as NodeJS.ErrnoException).code}); give an existing directory, e.g. --tmp-dir /var/tmp`)
-        continue
-      }
-
-      if (!stat.isDirectory()) {
-        if (explicit) throw new InputError(`--tmp-dir: ${candidate} is not a directory; give a directory, e.g. --tmp-dir /var/tmp`)
-        continue
-      }
-
-      if (!seen.some((root) => sameIdentity(root.stat, stat))) seen.push({path, stat})
+    const roots: Root[] = []
+    for (const path of this.rootPaths) {
+      const stat = lstatSync(path, {throwIfNoEntry: false})
+      if (stat?.isDirectory() && !roots.some((root) => sameIdentity(root, stat))) roots.push({dev: stat.dev, ino: stat.ino, path})
     }
 
-    return seen
+    return roots
   }
 }
 
+function defaultProbes(options: TempDirOptions): MountProbe[] {
+  // Loaded lazily by the command; constructing them spawns nothing.
+  const probes: MountProbe[] = []
+  if (options.docker) probes.push(new DockerCli())
+  if (options.apple) probes.push(new AppleCli())
+  return probes
+}
+
+/** --tmp-dir values resolved (symlinks too: a mount source may name either form) or one clear usage error. */
+function resolveRoots(explicit: readonly string[] | undefined): string[] {
+  const paths: string[] = []
+  for (const candidate of explicit ?? defaultTempRoots()) {
+    if (explicit && candidate.trim() === '') {
+      throw new InputError('--tmp-dir: an empty path names no directory; give one, e.g. --tmp-dir /var/tmp')
+    }
+
+    let path: string
+    let stat: Stats
+    try {
+      path = realpathSync(candidate)
+      stat = lstatSync(path)
+    } catch (error) {
+      if (explicit) throw new InputError(`--tmp-dir: cannot read ${candidate} (${(error as NodeJS.ErrnoException).code}); give an existing directory, e.g. --tmp-dir /var/tmp`)
+      continue
+    }
+
+    if (!stat.isDirectory()) {
+      if (explicit) throw new InputError(`--tmp-dir: ${candidate} is not a directory; give a directory, e.g. --tmp-dir /var/tmp`)
+      continue
+    }
+
+    if (!paths.includes(path)) paths.push(path)
+  }
+
+  return paths
+}
+
 /** Why this entry is not a plain, readable directory tree of ours that may be removed at all. */
-function unsafeToRemove({facts, path, root, stat}: Scanned, mountPoints: Set<string>): string | undefined {
+function unsafeToRemove({facts, path, root, stat}: Scanned, mountTable: MountTable): string | undefined {
   if (stat.isSymbolicLink()) return 'symlink: never followed'
   if (!stat.isDirectory()) return 'not a directory'
   if (stat.uid !== MY_UID) return `owned by uid ${stat.uid}, not by you`
-  if (stat.dev !== root.stat.dev || mountPoints.has(path)) return 'a mount point'
+  const points = mountPointsIn(mountTable, path)
+  if (stat.dev !== root.dev || points.includes(path)) return 'a mount point'
   if (!facts) return 'not scanned'
   if (facts.error) return `could not read the whole tree (${facts.error})`
   if (facts.crossesDevice) return `holds a mount point at ${facts.crossesDevice}`
-  const inner = [...mountPoints].find((point) => point.startsWith(path + '/'))
-  if (inner) return `holds a mount point at ${inner}`
+  if (points.length > 0) return `holds a mount point at ${shortPath(points[0]!)}`
+  if (facts.undeletable) return `${facts.undeletable} is not writable by you: the tree could not be removed`
   return undefined
 }
 
@@ -337,76 +362,21 @@ function keep<T extends PlannedItem>(item: T, reason: string): T {
   return item
 }
 
-function inUse(path: string, usage: ProcessUsage | undefined, mounts: readonly BindMount[]): string | undefined {
-  const use = usage?.userOf(path)
+function inUse(
+  item: PlannedItem<TempFingerprint>,
+  usage: ProcessUsage | undefined,
+  mounts: readonly ResolvedMount[],
+): string | undefined {
+  const use = usage?.userOf(item.id)
   if (use) return `in use: ${describeUse(use)}`
-  // A mount of the dir, of something inside it, or of a parent (the BuildKit sidecar mounts all of /tmp, §3.1).
-  const mount = mounts.find(
-    (m) => m.source === path || m.source.startsWith(path + '/') || path.startsWith(m.source.replace(/\/$/, '') + '/'),
-  )
-  if (mount) return `bind-mounted into running container ${mount.container} (${mount.source})`
+  // A mount of the dir, of something inside it, or of a parent (the BuildKit sidecar mounts all of /tmp, §3.1),
+  // compared on resolved paths (issue 9, class 2); for a leftover in quarantine, also under its old name.
+  for (const path of new Set([item.fingerprint.origin, item.id])) {
+    const mount = mounts.find(
+      (m) => m.resolved === path || m.resolved.startsWith(path + '/') || path.startsWith(m.resolved.replace(/\/$/, '') + '/'),
+    )
+    if (mount) return `bind-mounted into running container ${mount.container} (${mount.runtime}: ${shortPath(mount.source)})`
+  }
+
   return undefined
-}
-
-/** The private directory deletions go through: ours, 0700, a real directory on the root's file system. */
-function openQuarantine(root: Root): Error | Identity {
-  const path = join(root.path, QUARANTINE_NAME)
-  try {
-    mkdirSync(path, {mode: 0o700})
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      return new Error(`cannot create quarantine ${path}: ${(error as NodeJS.ErrnoException).code}`)
-    }
-  }
-
-  const stat = lstatSync(path)
-  // eslint-disable-next-line no-bitwise -- permission bits: no access for group or others
-  if (!stat.isDirectory() || stat.uid !== MY_UID || (stat.mode & 0o077) !== 0 || stat.dev !== root.stat.dev) {
-    return new Error(`quarantine ${path} is not a private directory of yours on ${root.path}'s file system; refusing to use it`)
-  }
-
-  return stat
-}
-
-function restore(original: string, moved: string): {decision: 'failed' | 'skipped'; reason: string} {
-  if (!lstatSync(original, {throwIfNoEntry: false})) {
-    try {
-      renameSync(moved, original)
-      return {decision: 'skipped', reason: 'drift: replaced just before the move; put back untouched'}
-    } catch {}
-  }
-
-  const held = join(moved, '..', HELD_PREFIX + moved.slice(moved.lastIndexOf('/') + 1))
-  try {
-    renameSync(moved, held)
-  } catch {}
-
-  return {decision: 'failed', reason: `replaced just before the move and could not be put back: left untouched at ${held}`}
-}
-
-function scanQuarantine(root: Root, path: string): Scanned[] {
-  const stat = lstatSync(path, {throwIfNoEntry: false})
-  if (!stat?.isDirectory() || stat.uid !== MY_UID) return []
-  const found: Scanned[] = []
-  for (const name of readdirSync(path)) {
-    if (name.startsWith(HELD_PREFIX)) continue
-    const entry = join(path, name)
-    const entryStat = lstatSync(entry, {throwIfNoEntry: false})
-    if (!entryStat) continue
-    const facts = entryStat.isDirectory() ? walkTree(entry, entryStat) : undefined
-    found.push({facts, path: entry, pattern: undefined, quarantined: true, root, stat: entryStat})
-  }
-
-  return found
-}
-
-/** `container` on PATH means this host may run Apple containers, whose mounts this command cannot see. */
-export function appleCliPresent(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      return lstatSync(join(dir, 'container')).isFile()
-    } catch {
-      return false
-    }
-  })
 }
