@@ -1,0 +1,52 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand, durationFlag, usageError} from '../../base-command.js'
+
+export default class CleanState extends BaseCommand<typeof CleanState> {
+  static override description = `Cleans moat's own leftovers in $MOAT_HOME, each listed with its decision and reason:
+
+- sockets/<run-id>/ of ended runs (moat removes the SSH agent socket but never its directory): only when the run has ended (no run dir, not listed by the moat daemon), no unix socket inside it is listening (Linux /proc/net/unix), it holds no subdirectory, and nothing in it changed for --min-age; deleted through the same quarantine and checks as temp dirs.
+- proxy/.runs-*.json.tmp and proxy/routes-*.json.tmp older than --min-age that no process holds open: what a daemon that crashed during an atomic write leaves.
+- Daemon registrations that never got a container, older than --min-age, whose run dir is gone or unchanged for --min-age: they keep the daemon from ever going idle. They are removed only through the daemon's own API (DELETE /v1/runs/<token>, the token read from runs.json, which is never printed or logged), never by editing runs.json.
+- With --include-run-dirs: run dirs without metadata.json (a crash inside moat run's create; they keep their networks and volumes "alive" forever) unchanged for --run-dir-grace (default 24h), whose run has no container, network or volume on any runtime and that the daemon does not list. They are moved into $MOAT_HOME/reaped/<run-id>-<UTC time>/ so their logs survive, or deleted with --purge-run-dirs. When a runtime cannot be asked, every such dir is kept.
+- Leaked moat _daemon processes that daemon.lock does not name: reported, never stopped.
+
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some removals failed.`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be cleaned.'},
+    {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended, as JSON.'},
+    {command: '<%= config.bin %> <%= command.id %> --include-run-dirs --dry-run', description: 'Also look at run dirs moat crashed while creating.'},
+  ]
+  static override flags = {
+    'include-run-dirs': Flags.boolean({
+      default: false,
+      description: 'Also move run dirs without metadata.json, unchanged for --run-dir-grace, into $MOAT_HOME/reaped/.',
+    }),
+    'purge-run-dirs': Flags.boolean({
+      default: false,
+      description: 'Delete those run dirs instead of moving them (their logs are lost).',
+    }),
+    'run-dir-grace': Flags.string({
+      default: '24h',
+      description: 'How long a run dir without metadata.json must be unchanged before it counts as crashed (Go-style).',
+    }),
+  }
+  static override summary = "Clean moat's own leftovers: socket dirs, daemon temp files and registrations, crashed run dirs."
+
+  async run(): Promise<Record<string, unknown>> {
+    const {StateTarget} = await import('../../lib/targets/state.js')
+    const {flags} = this
+    if (flags['purge-run-dirs'] && !flags['include-run-dirs']) {
+      throw usageError('--purge-run-dirs only goes with --include-run-dirs, e.g. --include-run-dirs --purge-run-dirs')
+    }
+
+    const graceMs = durationFlag('run-dir-grace', flags['run-dir-grace'], '24h, 72h or 168h')
+    return this.clean([
+      new StateTarget({
+        moatHome: this.moatHome,
+        runDirs: flags['include-run-dirs'] ? {graceMs, purge: flags['purge-run-dirs']} : undefined,
+        runtime: flags.runtime,
+      }),
+    ])
+  }
+}

@@ -1,0 +1,501 @@
+// moat's own leftovers in $MOAT_HOME (moat-resources.md §2.1, §6, §8), each listed with its decision like every
+// other target's items:
+// - sockets/<run-id>/ of ended runs (moat never removes the directory, §8) whose agent socket is not listening;
+// - proxy/.runs-*.json.tmp and proxy/routes-*.json.tmp older than --min-age (crash leftovers of atomic writes, §8);
+// - daemon registrations that never got a container (§6.4), removed only through the daemon's own API;
+// - opt-in: run dirs without metadata.json past a long grace whose run has no runtime object left (§2.1), moved into
+//   $MOAT_HOME/reaped/ so their logs survive (or deleted with purge);
+// - leaked `moat _daemon` processes that daemon.lock does not name: reported, never killed.
+import {lstatSync, mkdirSync, readdirSync, renameSync, type Stats, unlinkSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
+import type {Runtime} from '../runtime/types.js'
+
+import {formatAge, formatDuration} from '../duration.js'
+import {describeUse, ProcessUsage} from '../host/proc.js'
+import {safeRemove} from '../host/safe-remove.js'
+import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
+import {listRegistrations, type Registration, unregister} from '../moat/daemon.js'
+import {RunRegistry} from '../moat/registry.js'
+import {RUN_ID} from '../moat/run-id.js'
+import {
+  DAEMON_TMP_FILE,
+  daemonProcesses,
+  listeningSocketPaths,
+  lockedDaemonPid,
+  proxyDir,
+  readRegistrationTokens,
+  socketsDir,
+} from '../moat/state-files.js'
+import {RuntimeUnreachableError} from '../runtime/errors.js'
+import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {backupStamp} from '../runtime/volume-archive.js'
+
+const MY_UID = process.getuid?.() ?? -1
+
+export interface RunDirOptions {
+  /** Unchanged for at least this long (default 24h): moat's create never takes that long (§2.1). */
+  graceMs: number
+  /** Delete instead of moving into $MOAT_HOME/reaped/. */
+  purge: boolean
+}
+
+export interface StateTargetOptions {
+  daemonTimeoutMs?: number
+  moatHome: string
+  /** Also consider run dirs without metadata.json (opt-in); undefined leaves them alone. */
+  runDirs?: RunDirOptions
+  runtime: RuntimeChoice
+  runtimes?: readonly Runtime[]
+}
+
+type Kind = 'daemon process' | 'daemon tmp file' | 'registration' | 'run dir' | 'socket dir'
+
+interface Scanned {
+  kind: Kind
+  path: string
+  pid?: number
+  registration?: Registration
+  runId?: string
+  stat?: Stats
+  token?: string
+}
+
+export interface StateFingerprint {
+  identity?: Identity
+  kind: Kind
+  newestMtimeMs?: number
+  runId?: string
+  /** Secret: the report drops fingerprints, so it never reaches the output or the audit log. */
+  token?: string
+}
+
+type Planned = PlannedItem<StateFingerprint>
+
+/** What the runtimes say about runs, for the run-dir rule: which runs still have objects, or why nobody knows. */
+interface RuntimeView {
+  problem?: string
+  runsWithObjects: Map<string, string>
+}
+
+export class StateTarget implements Target<Scanned, StateFingerprint> {
+  readonly kind = 'state'
+  readonly noun = ['piece of moat state', 'pieces of moat state'] as const
+  private registry?: RunRegistry
+  private view?: RuntimeView
+
+  constructor(private readonly options: StateTargetOptions) {}
+
+  async classify(ctx: TargetContext, scanned: Scanned[]): Promise<Planned[]> {
+    const listening = scanned.some((entry) => entry.kind === 'socket dir') ? listeningSocketPaths() : new Set<string>()
+    if (!listening) ctx.warn('No /proc/net/unix here: whether an SSH agent socket is listening is not checked; the run having ended decides.')
+    const files = scanned.filter((entry) => entry.kind === 'daemon tmp file')
+    const usage = files.length > 0 ? ProcessUsage.read([proxyDir(this.options.moatHome)]) : undefined
+    return scanned.map((entry) => this.judge(ctx, entry, listening, usage))
+  }
+
+  async remove(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
+    const of = (kind: Kind) => items.filter((item) => item.fingerprint.kind === kind)
+    await this.removeRegistrations(of('registration'), settle)
+    if (!ctx.signal?.aborted) this.removeTmpFiles(of('daemon tmp file'), settle)
+    if (!ctx.signal?.aborted) await this.removeSocketDirs(ctx, of('socket dir'), settle)
+    if (!ctx.signal?.aborted) await this.reapRunDirs(ctx, of('run dir'), settle)
+  }
+
+  async scan(ctx: TargetContext): Promise<Scanned[]> {
+    const {moatHome} = this.options
+    // §10.1: runtime resources first, run dirs after.
+    if (this.options.runDirs) this.view = await this.askRuntimes(ctx)
+    this.registry = await RunRegistry.read(moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
+    if (this.registry.daemon.problem) ctx.warn(`${this.registry.daemon.problem}; runs only the daemon knows are not protected.`)
+    const found: Scanned[] = []
+    for (const name of listDir(socketsDir(moatHome))) {
+      if (!RUN_ID.test(name)) continue
+      const path = join(socketsDir(moatHome), name)
+      found.push({kind: 'socket dir', path, runId: name, stat: lstatSync(path, {throwIfNoEntry: false})})
+    }
+
+    for (const name of listDir(proxyDir(moatHome))) {
+      if (!DAEMON_TMP_FILE.test(name)) continue
+      const path = join(proxyDir(moatHome), name)
+      found.push({kind: 'daemon tmp file', path, stat: lstatSync(path, {throwIfNoEntry: false})})
+    }
+
+    const listed = await listRegistrations(moatHome, this.options.daemonTimeoutMs)
+    if (listed.ok) {
+      const tokens = readRegistrationTokens(moatHome)
+      for (const registration of listed.registrations) {
+        if (registration.containerId) continue
+        for (const token of tokens.get(registration.runId) ?? [undefined]) {
+          found.push({kind: 'registration', path: `daemon registration of ${registration.runId}`, registration, runId: registration.runId, token})
+        }
+      }
+    }
+
+    if (this.options.runDirs) {
+      for (const run of this.registry.runs.values()) {
+        if (run.metadata || run.metadataError) continue
+        found.push({kind: 'run dir', path: run.dir, runId: run.id, stat: lstatSync(run.dir, {throwIfNoEntry: false})})
+      }
+    }
+
+    const locked = lockedDaemonPid(moatHome)
+    for (const pid of daemonProcesses(moatHome)) {
+      if (pid !== locked) found.push({kind: 'daemon process', path: `moat _daemon process ${pid}`, pid})
+    }
+
+    return found
+  }
+
+  /** Run IDs that still have a container, network or volume on some runtime; a runtime that cannot be asked says so. */
+  private async askRuntimes(ctx: TargetContext): Promise<RuntimeView> {
+    const silent: string[] = []
+    let runtimes: Runtime[]
+    try {
+      runtimes = await selectRuntimes(this.options.runtime, (message) => {
+        silent.push(message)
+        ctx.warn(message)
+      }, this.options.runtimes)
+    } catch (error) {
+      if (!(error instanceof RuntimeUnreachableError)) throw error
+      // No runtime on this host at all: no run can have objects anywhere.
+      if (/No container runtime found/.test(error.message)) return {runsWithObjects: new Map()}
+      return {problem: error.message, runsWithObjects: new Map()}
+    }
+
+    const runsWithObjects = new Map<string, string>()
+    const note = (text: string, what: string) => {
+      for (const runId of text.match(/run_[0-9a-f]{12}/g) ?? []) if (!runsWithObjects.has(runId)) runsWithObjects.set(runId, what)
+    }
+
+    await Promise.all(
+      runtimes.map(async (runtime) => {
+        const [containers, networks, volumes] = await Promise.all([
+          runtime.list('container'),
+          runtime.list('network'),
+          runtime.name === 'docker' ? runtime.list('volume') : [],
+        ])
+        for (const container of containers) note(`${container.name} ${container.labels['moat.run-id'] ?? ''}`, `container ${container.name} on ${runtime.name}`)
+        for (const network of networks) note(network.name, `network ${network.name} on ${runtime.name}`)
+        for (const volume of volumes) note(volume.name, `volume ${volume.name} on ${runtime.name}`)
+      }),
+    )
+    return {problem: silent.length > 0 ? silent.join('; ') : undefined, runsWithObjects}
+  }
+
+  private async deleteDirs(ctx: TargetContext, items: Planned[], settle: Settle, recheck?: () => Set<string> | undefined): Promise<void> {
+    const requests = items.map((item) => ({expected: item.fingerprint.identity!, item, path: item.id}))
+    await safeRemove(requests, {
+      onOutcome: (request, outcome) => settle((request as (typeof requests)[number]).item, outcome.decision, outcome.reason),
+      recheck: recheck
+        ? (moved) => {
+            // A socket keeps the path it was bound to after the move: look it up under the old name.
+            const listening = recheck()
+            const why = new Map<(typeof moved)[number]['request'], string>()
+            for (const entry of moved) {
+              const socket = listeningUnder(listening, entry.request.path)
+              if (socket) why.set(entry.request, `in use: socket ${socket} is listening`)
+            }
+
+            return why
+          }
+        : undefined,
+      signal: ctx.signal,
+    })
+  }
+
+  /** runs/ read again; when it cannot be, every item is skipped (nothing may be judged). */
+  private async freshRegistry(items: Planned[], settle: Settle): Promise<RunRegistry | undefined> {
+    try {
+      return await RunRegistry.read(this.options.moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
+    } catch (error) {
+      for (const item of items) settle(item, 'skipped', `drift: ${(error as Error).message}`)
+      return undefined
+    }
+  }
+
+  private judge(ctx: TargetContext, entry: Scanned, listening: Set<string> | undefined, usage: ProcessUsage | undefined): Planned {
+    const item: Planned = {
+      decision: 'kept',
+      details: {kind: entry.kind, run: entry.runId},
+      fingerprint: {identity: entry.stat, kind: entry.kind, runId: entry.runId, token: entry.token},
+      id: entry.path,
+      name: entry.path,
+      reason: '',
+    }
+    const verdict = this.verdict(ctx, entry, item, listening, usage)
+    if ('keep' in verdict) item.reason = verdict.keep
+    else {
+      item.decision = 'orphan'
+      item.reason = verdict.orphan
+    }
+
+    return item
+  }
+
+  /** Moves (or with purge deletes) run dirs that still look exactly as judged, with the runtimes asked again. */
+  private async reapRunDirs(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
+    if (items.length === 0) return
+    const view = await this.askRuntimes(ctx)
+    const registry = await this.freshRegistry(items, settle)
+    if (!registry) return
+    const ready = items.filter((item) => {
+      const why = view.problem
+        ? `cannot ask the runtimes again: ${view.problem}`
+        : view.runsWithObjects.has(item.fingerprint.runId!)
+          ? `the run now has ${view.runsWithObjects.get(item.fingerprint.runId!)}`
+          : registry.daemon.runIds.has(item.fingerprint.runId!)
+            ? 'the moat daemon now lists the run'
+            : registry.runs.get(item.fingerprint.runId!)?.metadata
+              ? 'metadata.json appeared since the scan'
+              : dirDrift(item)
+      if (why) settle(item, 'skipped', `drift: ${why}`)
+      return !why
+    })
+    if (this.options.runDirs?.purge) {
+      await this.deleteDirs(ctx, ready, settle)
+      return
+    }
+
+    const reaped = join(this.options.moatHome, 'reaped')
+    mkdirSync(reaped, {mode: 0o700, recursive: true})
+    for (const item of ready) {
+      const to = join(reaped, `${item.fingerprint.runId}-${backupStamp()}`)
+      try {
+        renameSync(item.id, to)
+      } catch (error) {
+        settle(item, 'failed', `could not move to ${to}: ${(error as NodeJS.ErrnoException).code ?? error}`)
+        continue
+      }
+
+      const moved = lstatSync(to, {throwIfNoEntry: false})
+      if (moved && item.fingerprint.identity && sameIdentity(moved, item.fingerprint.identity)) {
+        settle(item, 'removed', `moved to ${to}`)
+        continue
+      }
+
+      // Whatever had the name at that instant was not the dir judged: back it goes.
+      try {
+        renameSync(to, item.id)
+        settle(item, 'skipped', 'drift: replaced just before the move; put back untouched')
+      } catch {
+        settle(item, 'failed', `replaced just before the move and could not be put back: left at ${to}`)
+      }
+    }
+  }
+
+  private registrationVerdict(
+    ctx: TargetContext,
+    entry: Scanned,
+    item: Planned,
+    young: (ageMs: number, what: string) => string | undefined,
+  ): {keep: string} | {orphan: string} {
+    const {registration, runId} = entry
+    const registeredAt = registration!.registeredAtMs
+    if (registeredAt === undefined) return {keep: 'age unknown: the daemon gave no registration time'}
+    item.ageMs = ctx.now - registeredAt
+    const tooYoung = young(item.ageMs, 'registered')
+    if (tooYoung) return {keep: tooYoung}
+    const run = this.registry!.runs.get(runId!)
+    if (run) {
+      if (run.metadata) return {keep: `run ${runId} is alive: ${this.registry!.aliveReason(runId!)}`}
+      const facts = treeFacts(run.dir)
+      if (!facts) return {keep: `run ${runId}'s dir cannot be read`}
+      const idle = young(ctx.now - facts.newestMtimeMs, 'its run dir was modified')
+      if (idle) return {keep: `run ${runId} may still be starting: ${idle}`}
+    }
+
+    if (!entry.token) return {keep: 'its token is not in runs.json: nothing to unregister it with'}
+    return {
+      orphan: `registered ${formatAge(item.ageMs)} ago and never got a container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle`,
+    }
+  }
+
+  private async removeRegistrations(items: Planned[], settle: Settle): Promise<void> {
+    if (items.length === 0) return
+    const listed = await listRegistrations(this.options.moatHome, this.options.daemonTimeoutMs)
+    for (const item of items) {
+      const {runId, token} = item.fingerprint
+      if (!listed.ok) {
+        settle(item, 'skipped', `drift: the moat daemon no longer answers${listed.problem ? ` (${listed.problem})` : ''}`)
+        continue
+      }
+
+      const now = listed.registrations.filter((registration) => registration.runId === runId)
+      if (now.length === 0) {
+        settle(item, 'skipped', 'drift: no longer registered')
+        continue
+      }
+
+      if (now.every((registration) => registration.containerId)) {
+        settle(item, 'skipped', 'drift: it got a container since the scan')
+        continue
+      }
+
+      // eslint-disable-next-line no-await-in-loop
+      const outcome = await unregister(this.options.moatHome, token!)
+      if (outcome === 'removed') settle(item, 'removed', 'unregistered through the daemon (DELETE /v1/runs/<token>)')
+      else if (outcome === 'gone') settle(item, 'skipped', 'drift: no longer registered')
+      else settle(item, 'failed', outcome.problem)
+    }
+  }
+
+  private async removeSocketDirs(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
+    if (items.length === 0) return
+    const alive = await this.registry!.recheck(items.map((item) => item.fingerprint.runId!))
+    const listening = listeningSocketPaths()
+    const ready = items.filter((item) => {
+      const socket = listeningUnder(listening, item.id)
+      const why = alive.get(item.fingerprint.runId!) ?? (socket ? `socket ${socket} is listening` : dirDrift(item))
+      if (why) settle(item, 'skipped', `drift: ${why}`)
+      return !why
+    })
+    await this.deleteDirs(ctx, ready, settle, listeningSocketPaths)
+  }
+
+  private removeTmpFiles(items: Planned[], settle: Settle): void {
+    if (items.length === 0) return
+    const usage = ProcessUsage.read([proxyDir(this.options.moatHome)])
+    for (const item of items) {
+      const stat = lstatSync(item.id, {throwIfNoEntry: false})
+      const use = usage?.userOf(item.id)
+      const why = stat
+        ? !stat.isFile() || !sameIdentity(stat, item.fingerprint.identity!)
+          ? 'replaced since the scan'
+          : stat.mtimeMs === item.fingerprint.newestMtimeMs
+            ? use && `in use: ${describeUse(use)}`
+            : 'modified since the scan'
+        : 'gone since the scan'
+      if (why) {
+        settle(item, 'skipped', `drift: ${why}`)
+        continue
+      }
+
+      try {
+        unlinkSync(item.id)
+        settle(item, 'removed', 'removed')
+      } catch (error) {
+        const {code} = error as NodeJS.ErrnoException
+        settle(item, code === 'ENOENT' ? 'skipped' : 'failed', code === 'ENOENT' ? 'drift: gone before removal' : `could not remove: ${code ?? error}`)
+      }
+    }
+  }
+
+  private runDirVerdict(ctx: TargetContext, entry: Scanned, item: Planned): {keep: string} | {orphan: string} {
+    const runDirs = this.options.runDirs!
+    const {problem, runsWithObjects} = this.view!
+    if (!entry.stat?.isDirectory()) return {keep: 'not a directory'}
+    if (problem) return {keep: `cannot tell whether the run still has containers, networks or volumes: ${problem}`}
+    if (this.registry!.daemon.runIds.has(entry.runId!)) return {keep: `run ${entry.runId} is alive: the moat daemon lists it`}
+    const object = runsWithObjects.get(entry.runId!)
+    if (object) return {keep: `the run still has ${object}`}
+    const facts = walkTree(entry.path, entry.stat)
+    if (facts.error) return {keep: `could not read the whole dir (${facts.error})`}
+    item.ageMs = ctx.now - facts.newestMtimeMs
+    item.bytes = facts.bytes
+    item.fingerprint.newestMtimeMs = facts.newestMtimeMs
+    if (item.ageMs < runDirs.graceMs) {
+      return {keep: `young: modified ${formatAge(item.ageMs)} ago (--run-dir-grace ${formatDuration(runDirs.graceMs)})`}
+    }
+
+    item.details.action = runDirs.purge ? 'delete (--purge-run-dirs)' : `move to ${join(this.options.moatHome, 'reaped')}`
+    return {
+      orphan: `no metadata.json, unchanged for ${formatAge(item.ageMs)}, no container, network or volume, not listed by the daemon: moat run crashed while creating it (moat-resources.md §2.1)`,
+    }
+  }
+
+  /** Why this entry stays, or why it goes; sets the item's age, size and fingerprint facts on the way. */
+  private verdict(
+    ctx: TargetContext,
+    entry: Scanned,
+    item: Planned,
+    listening: Set<string> | undefined,
+    usage: ProcessUsage | undefined,
+  ): {keep: string} | {orphan: string} {
+    const young = (ageMs: number, what: string) =>
+      ageMs < ctx.minAgeMs ? `young: ${what} ${formatAge(ageMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})` : undefined
+    const aged = (ageMs: number, what: string, orphan: string) => {
+      item.ageMs = ageMs
+      const tooYoung = young(ageMs, what)
+      return tooYoung ? {keep: tooYoung} : {orphan}
+    }
+
+    switch (entry.kind) {
+      case 'daemon process': {
+        return {keep: `a leaked moat daemon that daemon.lock does not name: never stopped by this tool; stop it with kill ${entry.pid}`}
+      }
+
+      case 'daemon tmp file': {
+        const {stat} = entry
+        if (!stat?.isFile()) return {keep: 'not a regular file'}
+        if (stat.uid !== MY_UID) return {keep: `owned by uid ${stat.uid}, not by you`}
+        item.bytes = stat.size
+        item.fingerprint.newestMtimeMs = stat.mtimeMs
+        const use = usage?.userOf(entry.path)
+        if (use) return {keep: `in use: ${describeUse(use)}`}
+        return aged(ctx.now - stat.mtimeMs, 'written', 'left by a daemon that crashed during an atomic write (moat-resources.md §8)')
+      }
+
+      case 'registration': {
+        return this.registrationVerdict(ctx, entry, item, young)
+      }
+
+      case 'run dir': {
+        return this.runDirVerdict(ctx, entry, item)
+      }
+
+      case 'socket dir': {
+        const {path, runId, stat} = entry
+        if (!stat) return {keep: 'gone'}
+        if (stat.isSymbolicLink()) return {keep: 'symlink: never followed'}
+        if (!stat.isDirectory()) return {keep: 'not a directory'}
+        if (stat.uid !== MY_UID) return {keep: `owned by uid ${stat.uid}, not by you`}
+        const alive = this.registry!.aliveReason(runId!)
+        if (alive) return {keep: `run ${runId} is alive: ${alive}`}
+        const inner = readdirSync(path, {withFileTypes: true}).find((child) => child.isDirectory())
+        if (inner) return {keep: `holds a directory (${inner.name}): not what moat leaves there`}
+        const socket = listeningUnder(listening, path)
+        if (socket) return {keep: `in use: socket ${socket} is listening`}
+        const facts = walkTree(path, stat)
+        if (facts.error) return {keep: `could not read the whole dir (${facts.error})`}
+        item.bytes = facts.bytes
+        item.fingerprint.newestMtimeMs = facts.newestMtimeMs
+        return aged(ctx.now - facts.newestMtimeMs, 'modified', `run ${runId} has ended: no run dir, not listed by the moat daemon; its SSH agent socket is not listening`)
+      }
+    }
+  }
+}
+
+function listeningUnder(listening: Set<string> | undefined, dir: string): string | undefined {
+  return [...(listening ?? [])].find((path) => path.startsWith(dir + '/'))
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path)
+  } catch {
+    return []
+  }
+}
+
+function treeFacts(path: string): ReturnType<typeof walkTree> | undefined {
+  try {
+    const facts = walkTree(path, lstatSync(path))
+    return facts.error ? undefined : facts
+  } catch {
+    return undefined
+  }
+}
+
+/** The dir at the item's path is no longer the one judged, or changed inside. */
+function dirDrift(item: Planned): string | undefined {
+  const stat = lstatSync(item.id, {throwIfNoEntry: false})
+  if (!stat) return 'gone since the scan'
+  if (stat.isSymbolicLink() || !stat.isDirectory()) return 'no longer a directory'
+  if (!item.fingerprint.identity || !sameIdentity(stat, item.fingerprint.identity)) return 'replaced since the scan'
+  const facts = walkTree(item.id, stat)
+  if (facts.error) return `could not re-read it (${facts.error})`
+  if (facts.newestMtimeMs !== item.fingerprint.newestMtimeMs) return `modified since the scan (${facts.newestPath})`
+  return undefined
+}
