@@ -17,8 +17,10 @@ export default defineConfig({
     // Child processes, not threads: the deletion walk uses process.chdir, which worker threads cannot call.
     pool: 'forks',
     projects: [
-      {extends: true, test: {include: ['test/unit/**/*.test.ts'], name: 'unit'}},
-      {extends: true, test: {include: ['test/fs/**/*.test.ts'], name: 'fs'}},
+      // One tier after another, fastest first (groupOrder; 0 would put a project in vitest's catch-all group), and one
+      // file at a time within each (fileParallelism above): no file runs beside another.
+      {extends: true, test: {include: ['test/unit/**/*.test.ts'], name: 'unit', sequence: {groupOrder: 1}}},
+      {extends: true, test: {include: ['test/fs/**/*.test.ts'], name: 'fs', sequence: {groupOrder: 2}}},
       {
         extends: true,
         test: {
@@ -26,6 +28,7 @@ export default defineConfig({
           // The CLI suites run against the same engine as the engine suites: one engine per run, not two.
           include: ['test/engine/**/*.test.ts', 'test/cli/**/*.test.ts'],
           name: 'engine',
+          sequence: {groupOrder: 3},
         },
       },
     ],
