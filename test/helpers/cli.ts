@@ -3,20 +3,23 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {afterAll} from 'vitest'
 
 import {collectOutput} from './child-output.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 // Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat.
+// One per test file: vitest evaluates this module afresh for each file, and this afterAll (registered when the file
+// imports it) removes the home when the file is done. process.on('exit') never runs inside vitest's workers.
 let defaultHome: string | undefined
-function privateMoatHome(): string {
-  if (!defaultHome) {
-    const home = mkdtempSync(join(tmpdir(), 'mth-cli-'))
-    defaultHome = home
-    process.on('exit', () => rmSync(home, {force: true, recursive: true}))
-  }
+afterAll(() => {
+  if (defaultHome) rmSync(defaultHome, {force: true, recursive: true})
+  defaultHome = undefined
+})
 
+function privateMoatHome(): string {
+  defaultHome ??= mkdtempSync(join(tmpdir(), 'mth-cli-'))
   return defaultHome
 }
 

@@ -1,34 +1,82 @@
 // The pipeline alone, with small in-memory targets: no root, no engine, no file system.
 import {describe, expect, it} from 'vitest'
 
-import {exitCodeOf, type PlannedItem, runPipeline, type Target} from '../../src/lib/pipeline/pipeline.js'
+import {
+  type AnyTarget,
+  exitCodeOf,
+  type PipelineOptions,
+  type PlannedItem,
+  runPipeline,
+  type Target,
+  type TargetReport,
+} from '../../src/lib/pipeline/pipeline.js'
 
 interface Memory {
   gone: Set<string>
-  target: Target
+  /** How many times remove() was called. */
+  removeCalls: number
+  target: AnyTarget
 }
 
-/** A target over named items; `failAfter` makes remove() throw once that many items are removed. */
-function memoryTarget(kind: string, names: string[], failAfter?: number): Memory {
-  const gone = new Set<string>()
+interface MemoryOptions {
+  /** remove() throws once this many items are removed. */
+  failAfter?: number
+  /** Items whose name starts with `keep` are planned as kept. */
+  names: string[]
+  /** Called in remove() after each item is settled (where a test stops the run). */
+  onRemoved?: (id: string) => void
+}
+
+/** A target over named items held in memory: no file system, no engine, no root. */
+function memoryTarget(kind: string, options: MemoryOptions | string[], failAfter?: number): Memory {
+  const {names, onRemoved, ...rest} = Array.isArray(options) ? {failAfter, names: options} : options
+  const memory: Memory = {gone: new Set<string>(), removeCalls: 0, target: undefined!}
   const target: Target<string, undefined> = {
     async classify(_ctx, scanned) {
-      return scanned.map((name): PlannedItem<undefined> => ({decision: 'orphan', details: {}, fingerprint: undefined, id: name, name, reason: 'orphan'}))
+      return scanned.map((name): PlannedItem<undefined> => {
+        const kept = name.startsWith('keep')
+        return {decision: kept ? 'kept' : 'orphan', details: {}, fingerprint: undefined, id: name, name, reason: kept ? 'young' : 'orphan'}
+      })
     },
     kind,
     noun: ['thing', 'things'],
-    async remove(_ctx, items, settle) {
+    async remove(ctx, items, settle) {
+      memory.removeCalls++
       for (const item of items) {
-        if (failAfter !== undefined && gone.size === failAfter) throw new Error('engine died\nsecond line')
-        gone.add(item.id)
+        if (ctx.signal?.aborted) return
+        if (rest.failAfter !== undefined && memory.gone.size === rest.failAfter) throw new Error('engine died\nsecond line')
+        memory.gone.add(item.id)
         settle(item, 'removed', 'removed')
+        onRemoved?.(item.id)
       }
     },
     async scan() {
       return names
     },
   }
-  return {gone, target: target as Target}
+  memory.target = target
+  return memory
+}
+
+/** Runs the pipeline with a recorded onDecision and a confirm that says yes unless told otherwise. */
+async function run(targets: Memory[], options: Partial<PipelineOptions> = {}) {
+  const decisions: string[] = []
+  const asked: Array<readonly TargetReport[]> = []
+  const report = await runPipeline(
+    targets.map((memory) => memory.target),
+    {
+      async confirm(plan) {
+        asked.push(plan)
+        return true
+      },
+      dryRun: false,
+      minAgeMs: 0,
+      onDecision: (target, item) => decisions.push(`${target}:${item.id}:${item.decision}`),
+      ...options,
+    },
+  )
+  const itemOf = (id: string) => report.targets.flatMap((section) => section.items).find((item) => item.id === id)
+  return {asked, decisions, itemOf, report}
 }
 
 describe('runPipeline', () => {
@@ -58,5 +106,123 @@ describe('runPipeline', () => {
       'second:y:removed',
     ])
     expect(report.warnings).toEqual(['first: stopped by an error: engine died'])
+  })
+
+  it('dry run: reports the plan, asks nothing, removes nothing, and still reports every decision', async () => {
+    const memory = memoryTarget('things', ['a', 'keep-b'])
+    const {asked, decisions, itemOf, report} = await run([memory], {dryRun: true})
+    expect(memory.removeCalls).toBe(0)
+    expect(memory.gone.size).toBe(0)
+    expect(asked).toEqual([])
+    expect(itemOf('a')).toMatchObject({decision: 'orphan'})
+    expect(itemOf('keep-b')).toMatchObject({decision: 'kept', reason: 'young'})
+    expect(report).toMatchObject({canceled: false, dryRun: true, totals: {kept: 1, orphans: 1, removed: 0}})
+    expect(decisions).toEqual(['things:keep-b:kept', 'things:a:orphan'])
+    expect(exitCodeOf(report)).toBe(0)
+  })
+
+  it('canceled at the prompt: only the planned items were shown, nothing removed, each skipped with the reason', async () => {
+    const memory = memoryTarget('things', ['a', 'b', 'keep-c'])
+    const {asked, decisions, itemOf, report} = await run([memory], {confirm: async () => false})
+    expect(memory.removeCalls).toBe(0)
+    expect(report.canceled).toBe(true)
+    expect(itemOf('a')).toMatchObject({decision: 'skipped', reason: 'canceled at the prompt'})
+    expect(itemOf('keep-c')).toMatchObject({decision: 'kept'})
+    expect(decisions).toEqual(['things:keep-c:kept', 'things:a:skipped', 'things:b:skipped'])
+    expect(exitCodeOf(report)).toBe(0)
+    expect(asked).toEqual([])
+  })
+
+  it('asks once with the whole plan of every target', async () => {
+    let plan: readonly TargetReport[] = []
+    await run([memoryTarget('first', ['a']), memoryTarget('second', ['x', 'keep-y'])], {
+      async confirm(shown) {
+        plan = shown
+        return true
+      },
+    })
+    expect(plan.map((section) => [section.target, section.items.map((item) => `${item.id}:${item.decision}`)])).toEqual([
+      ['first', ['a:orphan']],
+      ['second', ['x:orphan', 'keep-y:kept']],
+    ])
+  })
+
+  it('nothing to remove: does not ask', async () => {
+    const {asked, report} = await run([memoryTarget('things', ['keep-a'])])
+    expect(asked).toEqual([])
+    expect(report.totals).toMatchObject({candidates: 1, kept: 1})
+  })
+
+  it('over --max-delete: refuses the whole pass before asking, nothing removed, every orphan skipped, exit 3', async () => {
+    const first = memoryTarget('first', ['a', 'b'])
+    const second = memoryTarget('second', ['x'])
+    const {asked, itemOf, report} = await run([first, second], {maxDelete: 2})
+    expect(first.removeCalls + second.removeCalls).toBe(0)
+    expect(asked).toEqual([])
+    expect(report.refused).toBe('3 items to remove is more than --max-delete 2; nothing was removed')
+    for (const id of ['a', 'b', 'x']) expect(itemOf(id)).toMatchObject({decision: 'skipped', reason: `refused: ${report.refused}`})
+    expect(exitCodeOf(report)).toBe(3)
+    // At the limit it goes ahead.
+    const atLimit = await run([memoryTarget('first', ['a', 'b'])], {maxDelete: 2})
+    expect(atLimit.report.totals.removed).toBe(2)
+  })
+
+  it('a dry run over --max-delete only warns that a real run would refuse', async () => {
+    const {report} = await run([memoryTarget('things', ['a', 'b'])], {dryRun: true, maxDelete: 1})
+    expect(report.refused).toBeUndefined()
+    expect(report.warnings).toEqual(['A real run would refuse: 2 items to remove is more than --max-delete 1; nothing was removed.'])
+  })
+
+  it('interrupted (signal aborted mid-remove): what was removed is reported, the rest `skipped: not reached`, later targets not started', async () => {
+    const controller = new AbortController()
+    const first = memoryTarget('first', {
+      names: ['a', 'b', 'c'],
+      onRemoved: (id) => id === 'a' && controller.abort(),
+    })
+    const second = memoryTarget('second', ['x'])
+    const {decisions, itemOf, report} = await run([first, second], {signal: controller.signal})
+    expect(first.gone).toEqual(new Set(['a']))
+    expect(second.removeCalls).toBe(0)
+    expect(itemOf('a')).toMatchObject({decision: 'removed'})
+    for (const id of ['b', 'c', 'x']) {
+      expect(itemOf(id)).toMatchObject({decision: 'skipped', reason: 'not reached: the run was interrupted'})
+    }
+
+    expect(decisions).toEqual(['first:a:removed', 'first:b:skipped', 'first:c:skipped', 'second:x:skipped'])
+    expect(exitCodeOf(report)).toBe(0)
+  })
+
+  it('onDecision: kept items as each target is planned, then the others as they are settled, each exactly once', async () => {
+    const {decisions, report} = await run([memoryTarget('first', ['keep-a', 'b']), memoryTarget('second', ['c', 'keep-d'])])
+    expect(decisions).toEqual(['first:keep-a:kept', 'second:keep-d:kept', 'first:b:removed', 'second:c:removed'])
+    expect(decisions).toHaveLength(report.totals.candidates)
+  })
+
+  it('a target that settles an item twice is counted once', async () => {
+    const twice: Target<string, undefined> = {
+      async classify(_ctx, scanned) {
+        return scanned.map((name) => ({decision: 'orphan' as const, details: {}, fingerprint: undefined, id: name, name, reason: 'orphan'}))
+      },
+      kind: 'twice',
+      noun: ['thing', 'things'],
+      async remove(_ctx, items, settle) {
+        for (const item of items) {
+          settle(item, 'removed', 'removed')
+          settle(item, 'failed', 'late')
+        }
+      },
+      async scan() {
+        return ['a']
+      },
+    }
+    const decisions: string[] = []
+    const report = await runPipeline([twice], {
+      confirm: async () => true,
+      dryRun: false,
+      minAgeMs: 0,
+      onDecision: (target, item) => decisions.push(`${target}:${item.id}:${item.decision}`),
+    })
+    expect(decisions).toEqual(['twice:a:removed'])
+    expect(report.totals).toMatchObject({failed: 0, removed: 1})
   })
 })

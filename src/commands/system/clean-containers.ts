@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {buildTarget} from '../../lib/targets/index.js'
 
 export default class CleanContainers extends BaseCommand<typeof CleanContainers> {
   static override description = `Lists moat's run containers, named run_<12 hex> (they carry no labels), on Docker and Apple container. Anything else, such as run_XYZ, is never touched.
@@ -25,12 +26,6 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove run containers that crashed moat runs left behind.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {RunContainerTarget} = await import('../../lib/targets/run-containers.js')
-    const target = new RunContainerTarget({
-      includeRunning: this.flags['include-running'],
-      moatHome: this.moatHome,
-      runtime: this.flags.runtime,
-    })
-    return this.clean([target])
+    return this.clean([await buildTarget('containers', {...this.targetOptions(), includeRunning: this.flags['include-running']})])
   }
 }

@@ -1,4 +1,5 @@
 import {BaseCommand} from '../../base-command.js'
+import {buildTarget} from '../../lib/targets/index.js'
 
 export default class CleanNetworks extends BaseCommand<typeof CleanNetworks> {
   static override description = `Lists the per-run networks moat creates, named moat-<run-id>: on Docker only those labelled moat.managed=true, on Apple container by name. Any other network (moat-shared, unlabelled or Docker's own) is never touched.
@@ -17,7 +18,6 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove per-run networks that crashed moat runs left behind.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {NetworkTarget} = await import('../../lib/targets/networks.js')
-    return this.clean([new NetworkTarget({moatHome: this.moatHome, runtime: this.flags.runtime})])
+    return this.clean([await buildTarget('networks', this.targetOptions())])
   }
 }

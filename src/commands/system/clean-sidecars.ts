@@ -1,4 +1,5 @@
 import {BaseCommand} from '../../base-command.js'
+import {buildTarget} from '../../lib/targets/index.js'
 
 export default class CleanSidecars extends BaseCommand<typeof CleanSidecars> {
   static override description = `Lists the BuildKit sidecars and service containers moat starts beside a run: on Docker the containers labelled moat.run-id=<run-id> and moat.role=buildkit-sidecar or service (moat-buildkit-<run-id>, moat-<service>-<run-id>), on Apple container those named moat-<service>-<run-id>. Anything without a valid run ID, a Docker container merely named like one, and Apple's own buildkit builder are never touched.
@@ -17,7 +18,6 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove BuildKit sidecars and service containers of ended moat runs.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {SidecarTarget} = await import('../../lib/targets/sidecars.js')
-    return this.clean([new SidecarTarget({moatHome: this.moatHome, runtime: this.flags.runtime})])
+    return this.clean([await buildTarget('sidecars', this.targetOptions())])
   }
 }

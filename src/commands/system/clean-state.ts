@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag, usageError} from '../../base-command.js'
+import {BaseCommand} from '../../base-command.js'
+import {durationFlag, usageError} from '../../lib/cli/flags.js'
+import {buildTarget} from '../../lib/targets/index.js'
 
 export default class CleanState extends BaseCommand<typeof CleanState> {
   static override description = `Cleans moat's own leftovers in $MOAT_HOME, each listed with its decision and reason:
@@ -26,27 +28,21 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
       default: false,
       description: 'Delete those run dirs instead of moving them (their logs are lost).',
     }),
-    'run-dir-grace': Flags.string({
+    'run-dir-grace': durationFlag({
       default: '24h',
       description: 'How long a run dir without metadata.json must be unchanged before it counts as crashed (Go-style).',
+      examples: '24h, 72h or 168h',
     }),
   }
   static override summary = "Clean moat's own leftovers: socket dirs, daemon temp files and registrations, crashed run dirs."
 
   async run(): Promise<Record<string, unknown>> {
-    const {StateTarget} = await import('../../lib/targets/state.js')
     const {flags} = this
     if (flags['purge-run-dirs'] && !flags['include-run-dirs']) {
       throw usageError('--purge-run-dirs only goes with --include-run-dirs, e.g. --include-run-dirs --purge-run-dirs')
     }
 
-    const graceMs = durationFlag('run-dir-grace', flags['run-dir-grace'], '24h, 72h or 168h')
-    return this.clean([
-      new StateTarget({
-        moatHome: this.moatHome,
-        runDirs: flags['include-run-dirs'] ? {graceMs, purge: flags['purge-run-dirs']} : undefined,
-        runtime: flags.runtime,
-      }),
-    ])
+    const runDirs = flags['include-run-dirs'] ? {graceMs: flags['run-dir-grace'].ms, purge: flags['purge-run-dirs']} : undefined
+    return this.clean([await buildTarget('state', {...this.targetOptions(), runDirs})])
   }
 }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {buildTarget} from '../../lib/targets/index.js'
 
 export default class CleanTemp extends BaseCommand<typeof CleanTemp> {
   static override description = `Scans $TMPDIR and /tmp (or each --tmp-dir) for every temp-dir pattern moat creates (moat-aws-*, moat-claude-*, moat-codex-staging-*, moat-gemini-staging-*, moat-copilot-staging-*, moat-pi-staging-*, moat-npm-*, moat-build-*, moat-marketplace-*, moat-vol-snap-*, moat-doctor-*, moat-doctor-proxy-*, legacy agentops-aws-* and moat-claude-staging-*).
@@ -23,16 +24,6 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove temp directories that crashed moat runs left behind.'
 
   async run(): Promise<Record<string, unknown>> {
-    const [{appleCliPresent}, {TempDirTarget}] = await Promise.all([
-      import('../../lib/runtime/apple.js'),
-      import('../../lib/targets/temp-dirs.js'),
-    ])
-    const {runtime} = this.flags
-    const target = new TempDirTarget({
-      apple: runtime === 'apple' || (runtime === 'auto' && appleCliPresent()),
-      docker: runtime !== 'apple',
-      roots: this.flags['tmp-dir'],
-    })
-    return this.clean([target])
+    return this.clean([await buildTarget('temp', {...this.targetOptions(), tmpDirs: this.flags['tmp-dir']})])
   }
 }

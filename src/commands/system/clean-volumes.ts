@@ -1,7 +1,9 @@
 import {Flags} from '@oclif/core'
 import {join, resolve} from 'node:path'
 
-import {BaseCommand, usageError} from '../../base-command.js'
+import {BaseCommand} from '../../base-command.js'
+import {usageError} from '../../lib/cli/flags.js'
+import {buildTarget} from '../../lib/targets/index.js'
 
 export default class CleanVolumes extends BaseCommand<typeof CleanVolumes> {
   static override description = `Lists moat's workspace volumes (Docker only): named moat-ws-<run-id> AND labelled moat=workspace. The unlabelled persistent agent volumes moat_<agent>_<vol>, and anything without both the name and the label, are never touched. moat does not use volumes on Apple container; the command says so.
@@ -32,7 +34,6 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Back up, then remove workspace volumes of ended moat runs.'
 
   async run(): Promise<Record<string, unknown>> {
-    const {VolumeTarget} = await import('../../lib/targets/volumes.js')
     const {flags} = this
     if (flags['backup-dir'] === '') throw usageError('--backup-dir: empty; give a directory, e.g. --backup-dir ~/moat-backups')
     if (!flags.backup && flags['backup-dir'] !== undefined) {
@@ -40,8 +41,6 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
     }
 
     const backupDir = flags['backup-dir'] ? resolve(flags['backup-dir']) : join(this.moatHome, 'backups', 'volumes')
-    return this.clean([
-      new VolumeTarget({backupDir: flags.backup ? backupDir : false, moatHome: this.moatHome, runtime: flags.runtime}),
-    ])
+    return this.clean([await buildTarget('volumes', {...this.targetOptions(), backupDir: flags.backup ? backupDir : false})])
   }
 }

@@ -1,7 +1,11 @@
-import {BaseCommand, targetSelectionFlags} from '../../base-command.js'
+import {BaseCommand} from '../../base-command.js'
+import {targetSelectionFlags} from '../../lib/cli/flags.js'
+import {buildTargets, chooseKinds, listKinds, TARGETS} from '../../lib/targets/index.js'
+
+const byDefault = TARGETS.filter((spec) => spec.byDefault)
 
 export default class Clean extends BaseCommand<typeof Clean> {
-  static override description = `Runs every clean target in one plan with one confirmation, in dependency order: run containers, sidecars and service containers, networks, then temp dirs, so a network freed by removing its dead run's containers goes in the same pass. Each target applies exactly the rules of its own command (see clean-containers, clean-sidecars, clean-networks, clean-temp).
+  static override description = `Runs every clean target in one plan with one confirmation, in dependency order: ${listKinds(byDefault.map((spec) => spec.title), ', then ')}, so a network freed by removing its dead run's containers goes in the same pass. Each target applies exactly the rules of its own command (see ${listKinds(byDefault.map((spec) => spec.command))}).
 
 A container runtime that cannot be reached is skipped for every engine target and named in the notes; temp dirs are still cleaned.
 
@@ -17,6 +21,7 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
   static override summary = 'Remove everything crashed moat runs left behind, in one pass.'
 
   async run(): Promise<Record<string, unknown>> {
-    return this.clean(await this.targetsFor(this.flags))
+    const {include, only, skip, 'tmp-dir': tmpDirs} = this.flags
+    return this.clean(await buildTargets(chooseKinds(only, skip, include), {...this.targetOptions(), tmpDirs, warn: (message) => this.note(message)}))
   }
 }

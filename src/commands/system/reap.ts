@@ -1,9 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag, targetSelectionFlags} from '../../base-command.js'
+import {BaseCommand} from '../../base-command.js'
+import {durationFlag, targetSelectionFlags} from '../../lib/cli/flags.js'
+import {buildTargets, chooseKinds, listKinds, TARGETS} from '../../lib/targets/index.js'
 
 export default class Reap extends BaseCommand<typeof Reap> {
-  static override description = `The periodic sweeper: runs the \`clean\` pass (every target, --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM or SIGINT; --once runs a single pass, the form for cron.
+  static override description = `The periodic sweeper: runs the \`clean\` pass (every target unless --only or --skip say otherwise: ${listKinds(TARGETS.filter((spec) => spec.byDefault).map((spec) => spec.kind), ' and ')}; --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM or SIGINT; --once runs a single pass, the form for cron.
 
 A first SIGTERM/SIGINT lets the deletion under way finish, deletes nothing more, logs the pass and exits 0; a second one exits at once (1). Each pass takes the moat-home lock (see --lock-timeout): a pass that finds another clean running logs it and does nothing. A pass that would remove more than --max-delete items (default 100) removes nothing and is logged as refused.
 
@@ -17,7 +19,12 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
   ]
   static override flags = {
     ...targetSelectionFlags,
-    interval: Flags.string({default: '10m', description: 'Time between passes, Go-style (30s, 10m, 1h).'}),
+    interval: durationFlag({
+      default: '10m',
+      description: 'Time between passes, Go-style (30s, 10m, 1h).',
+      examples: '30s, 10m or 1h',
+      min: {example: '--interval 10m', ms: 1000},
+    }),
     'log-file': Flags.string({description: 'Append the audit trail to this file instead of stderr.'}),
     'log-format': Flags.option({
       default: 'auto' as const,
@@ -30,16 +37,17 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
-    const [{AuditLog}, {runPass}, {runReaper}, {exitCodeOf}, {reportJson}] = await Promise.all([
+    const [{AuditLog}, {runPass}, {runReaper}, {exitCodeOf}, {reportJson}, {passOptions}] = await Promise.all([
       import('../../lib/output/audit-log.js'),
       import('../../lib/pipeline/pass.js'),
       import('../../lib/pipeline/reaper.js'),
       import('../../lib/pipeline/pipeline.js'),
       import('../../lib/output/render.js'),
+      import('../../lib/cli/session.js'),
     ])
     const {flags} = this
-    const intervalMs = durationFlag('interval', flags.interval, '30s, 10m or 1h')
-    if (intervalMs < 1000) this.error('--interval: must be at least 1s, e.g. --interval 10m', {exit: 2})
+    // Bad --only/--skip values are a usage error now, before the log is opened or any pass runs.
+    const kinds = chooseKinds(flags.only, flags.skip, flags.include)
     const toTerminal = !flags['log-file'] && process.stderr.isTTY
     const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
     const log = new AuditLog(format, flags['log-file'])
@@ -56,18 +64,14 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     process.on('SIGINT', onSignal)
     try {
       const summary = await runReaper({
-        intervalMs,
+        intervalMs: flags.interval.ms,
         log,
         once: flags.once,
         runPass: async (pass) =>
-          runPass(await this.targetsFor(flags, (message) => log.note(pass, message)), {
-            command: this.id ?? 'reap',
+          runPass(await buildTargets(kinds, {...this.targetOptions(), tmpDirs: flags['tmp-dir'], warn: (message) => log.note(pass, message)}), {
+            ...passOptions(this.session()),
             confirm: async () => true,
-            dryRun: flags['dry-run'],
-            lockTimeoutMs: this.lockTimeoutMs,
             maxDelete: flags['max-delete'] ?? 100,
-            minAgeMs: this.minAgeMs,
-            moatHome: this.moatHome,
             onDecision: (target, item) => log.decision(pass, target, item),
             signal: controller.signal,
           }),
@@ -79,7 +83,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       )
       if (flags.once && last && !last.busy) {
         process.exitCode = exitCodeOf(last.report)
-        return reportJson(last.report, flags['min-age'], false)
+        return reportJson(last.report, flags['min-age'].text, false)
       }
 
       return {busy: Boolean(last?.busy), passes: summary.passes, stopped: controller.signal.aborted, totals: summary.totals}

@@ -58,6 +58,12 @@ export interface Target<S = unknown, F = unknown> {
   scan(ctx: TargetContext): Promise<S[]>
 }
 
+/**
+ * Any target, whatever its scan and fingerprint types: the pipeline never looks inside them. Target's members are
+ * methods, whose parameters TypeScript checks bivariantly, so a `Target<Scanned, Fingerprint>` is one without a cast.
+ */
+export type AnyTarget = Target<unknown, unknown>
+
 export interface Totals {
   bytesRemoved: number
   candidates: number
@@ -119,7 +125,7 @@ function orphansOf(items: readonly PlannedItem[]): PlannedItem[] {
   return items.filter((item) => item.decision === 'orphan')
 }
 
-export async function runPipeline(targets: readonly Target[], options: PipelineOptions): Promise<Report> {
+export async function runPipeline(targets: readonly AnyTarget[], options: PipelineOptions): Promise<Report> {
   const warnings: string[] = []
   const now = options.now ?? Date.now()
   const planned: PlannedItem[] = []

@@ -1,97 +1,219 @@
-import type {Target} from '../pipeline/pipeline.js'
+// The target registry: the one place that knows every target (kind, nouns, order in `clean`, whether it needs a
+// container runtime, whether `clean`/`reap` run it by default) and how to build it. Flags, help texts, error
+// messages and tests read the list from here. A target module is imported only when its target is built, so
+// start-up stays cheap.
+import type {AnyTarget} from '../pipeline/pipeline.js'
 import type {RuntimeChoice} from '../runtime/select.js'
 import type {Runtime} from '../runtime/types.js'
 
 import {InputError} from '../exit-codes.js'
 
-/** Every target, in the order `clean` runs them (DESIGN.md): containers first frees networks in the same pass. */
-export const TARGET_KINDS = ['containers', 'sidecars', 'networks', 'temp'] as const
-export type TargetKind = (typeof TARGET_KINDS)[number]
-
-/** The kinds that need a container runtime. */
-const ENGINE_KINDS: ReadonlySet<TargetKind> = new Set(['containers', 'networks', 'sidecars'])
-
-export interface TargetSetOptions {
-  /** Apple containers may run on this host (temp dirs: their mounts cannot be checked). */
-  appleCli: boolean
+/** What a target may need to be built; each takes only what applies to it. */
+export interface TargetBuildOptions {
+  /** Where volume backups go, or false for `--no-backup`; default `$MOAT_HOME/backups/volumes`. */
+  backupDir?: false | string
+  /** Stop and remove running run containers too (`clean-containers --include-running`); `clean` never does. */
+  includeRunning?: boolean
   moatHome: string
+  /** Also move run dirs without metadata.json (`clean-state --include-run-dirs`); `clean` and `reap` never do. */
+  runDirs?: {graceMs: number; purge: boolean}
   runtime: RuntimeChoice
-  tmpDirs?: string[]
-  warn(message: string): void
+  /** Runtimes chosen once for a pass over several targets; without them a target chooses when it scans. */
+  runtimes?: readonly Runtime[]
+  /** `--tmp-dir`: directories to scan instead of $TMPDIR and /tmp. */
+  tmpDirs?: readonly string[]
 }
 
-/** Parses `--only`/`--skip` values (comma-separated or repeated) into the kinds to run, in clean order. */
-export function chooseKinds(only: readonly string[] | undefined, skip: readonly string[] | undefined): TargetKind[] {
-  const parse = (flag: string, values: readonly string[]) =>
-    values
-      .flatMap((value) => value.split(','))
-      .map((value) => value.trim())
-      .filter(Boolean)
-      .map((value) => {
-        if ((TARGET_KINDS as readonly string[]).includes(value)) return value as TargetKind
-        throw new InputError(`--${flag}: "${value}" is not a target; use ${TARGET_KINDS.join(', ')} (e.g. --${flag} networks,temp)`)
+export interface TargetSpec {
+  build(options: TargetBuildOptions): Promise<AnyTarget>
+  /** Run by `clean` and `reap` unless --only names the targets (a target that must be asked for says false). */
+  byDefault: boolean
+  /** The thin command that runs this target alone. */
+  command: string
+  /** The JSON section, and the name --only/--skip take. */
+  kind: string
+  /** Needs a container runtime: skipped, with a note, in a pass where none answers. */
+  needsRuntime: boolean
+  /** Singular and plural, as the target reports itself. */
+  noun: readonly [string, string]
+  /** How `clean`'s help names what it removes. */
+  title: string
+}
+
+/** Every target, in the order `clean` runs them (DESIGN.md): containers first frees networks in the same pass. */
+export const TARGETS = [
+  {
+    async build(options) {
+      const {RunContainerTarget} = await import('./run-containers.js')
+      return new RunContainerTarget({
+        includeRunning: options.includeRunning,
+        moatHome: options.moatHome,
+        runtime: options.runtime,
+        runtimes: options.runtimes,
       })
-  const wanted = only ? new Set(parse('only', only)) : new Set(TARGET_KINDS)
-  const skipped = new Set(skip ? parse('skip', skip) : [])
-  return TARGET_KINDS.filter((kind) => wanted.has(kind) && !skipped.has(kind))
+    },
+    byDefault: true,
+    command: 'clean-containers',
+    kind: 'containers',
+    needsRuntime: true,
+    noun: ['run container', 'run containers'],
+    title: 'run containers',
+  },
+  {
+    async build(options) {
+      const {SidecarTarget} = await import('./sidecars.js')
+      return new SidecarTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
+    },
+    byDefault: true,
+    command: 'clean-sidecars',
+    kind: 'sidecars',
+    needsRuntime: true,
+    noun: ['sidecar or service container', 'sidecars and service containers'],
+    title: 'sidecars and service containers',
+  },
+  {
+    async build(options) {
+      const {NetworkTarget} = await import('./networks.js')
+      return new NetworkTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
+    },
+    byDefault: true,
+    command: 'clean-networks',
+    kind: 'networks',
+    needsRuntime: true,
+    noun: ['network', 'networks'],
+    title: 'networks',
+  },
+  {
+    async build(options) {
+      const {VolumeTarget} = await import('./volumes.js')
+      return new VolumeTarget({
+        backupDir: options.backupDir ?? `${options.moatHome}/backups/volumes`,
+        moatHome: options.moatHome,
+        runtime: options.runtime,
+        runtimes: options.runtimes,
+      })
+    },
+    // The only copy of an agent's work (moat-resources.md §5.1): only when asked for.
+    byDefault: false,
+    command: 'clean-volumes',
+    kind: 'volumes',
+    needsRuntime: true,
+    noun: ['workspace volume', 'workspace volumes'],
+    title: 'workspace volumes (only when asked for, after a verified backup)',
+  },
+  {
+    async build(options) {
+      const {StateTarget} = await import('./state.js')
+      return new StateTarget({moatHome: options.moatHome, runDirs: options.runDirs, runtime: options.runtime, runtimes: options.runtimes})
+    },
+    byDefault: true,
+    command: 'clean-state',
+    kind: 'state',
+    // Its run-dir rule (opt-in) asks the runtimes itself and keeps every dir when one cannot be asked.
+    needsRuntime: false,
+    noun: ['piece of moat state', 'pieces of moat state'],
+    title: "moat's own state (socket dirs, daemon temp files and registrations)",
+  },
+  {
+    async build(options) {
+      const [{appleCliPresent}, {TempDirTarget}] = await Promise.all([import('../runtime/apple.js'), import('./temp-dirs.js')])
+      return new TempDirTarget({
+        apple: options.runtime === 'apple' || (options.runtime === 'auto' && appleCliPresent()),
+        docker: options.runtime !== 'apple',
+        roots: options.tmpDirs,
+      })
+    },
+    byDefault: true,
+    command: 'clean-temp',
+    kind: 'temp',
+    // Temp dirs are judged without any runtime; the bind-mount check asks the runtimes itself and fails closed.
+    needsRuntime: false,
+    noun: ['temporary directory', 'temporary directories'],
+    title: 'temp dirs',
+  },
+] as const satisfies readonly TargetSpec[]
+
+export type TargetKind = (typeof TARGETS)[number]['kind']
+
+export const TARGET_KINDS: readonly TargetKind[] = TARGETS.map((spec) => spec.kind)
+/** What `clean` and `reap` run when --only does not say. */
+export const DEFAULT_KINDS: readonly TargetKind[] = TARGETS.filter((spec) => spec.byDefault).map((spec) => spec.kind)
+
+export function isTargetKind(value: string): value is TargetKind {
+  return TARGETS.some((spec) => spec.kind === value)
+}
+
+export function targetSpec(kind: TargetKind): TargetSpec {
+  return TARGETS.find((spec) => spec.kind === kind)!
+}
+
+/** `a, b, c` for help texts and messages. */
+export function listKinds(kinds: readonly string[] = TARGET_KINDS, last = ', '): string {
+  return kinds.length < 2 ? kinds.join('') : `${kinds.slice(0, -1).join(', ')}${last}${kinds.at(-1)}`
 }
 
 /**
- * The targets for these kinds, sharing one choice of runtimes. A runtime that cannot be reached is skipped for
- * every engine target with a note, and the temp-dir target still runs.
+ * Parses `--only`/`--skip`/`--include` values (comma-separated or repeated) into the kinds to run, in clean order:
+ * `--include` adds targets that do not run by default to the default set.
  */
-export async function buildTargets(kinds: readonly TargetKind[], options: TargetSetOptions): Promise<Target[]> {
-  const engineKinds = kinds.filter((kind) => ENGINE_KINDS.has(kind))
-  let runtimes: Runtime[] = []
-  if (engineKinds.length > 0) {
-    const [{selectRuntimes}, {RuntimeUnreachableError}] = await Promise.all([
-      import('../runtime/select.js'),
-      import('../runtime/errors.js'),
-    ])
-    try {
-      runtimes = await selectRuntimes(options.runtime, options.warn)
-    } catch (error) {
-      if (!(error instanceof RuntimeUnreachableError)) throw error
-      options.warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)
-    }
-  }
+export function chooseKinds(only?: readonly string[], skip?: readonly string[], include?: readonly string[]): TargetKind[] {
+  const wanted = new Set(only ? parseKinds('only', only) : [...DEFAULT_KINDS, ...(include ? parseKinds('include', include) : [])])
+  const skipped = new Set(skip ? parseKinds('skip', skip) : [])
+  return TARGET_KINDS.filter((kind) => wanted.has(kind) && !skipped.has(kind))
+}
 
-  const targets: Target[] = []
-  for (const kind of kinds) {
-    if (ENGINE_KINDS.has(kind) && runtimes.length === 0) continue
-    // eslint-disable-next-line no-await-in-loop
-    const target = await makeTarget(kind, runtimes, options)
-    if (target) targets.push(target as Target)
+function parseKinds(flag: string, values: readonly string[]): TargetKind[] {
+  return values
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter(Boolean)
+    .map((value) => {
+      if (isTargetKind(value)) return value
+      throw new InputError(`--${flag}: "${value}" is not a target; use ${listKinds()} (e.g. --${flag} ${flag === 'include' ? 'volumes' : 'networks,temp'})`)
+    })
+}
+
+/** Builds one target alone (a single-target command): it chooses its runtimes itself when it scans. */
+export async function buildTarget(kind: TargetKind, options: TargetBuildOptions): Promise<AnyTarget> {
+  return targetSpec(kind).build(options)
+}
+
+export interface TargetSetOptions extends Omit<TargetBuildOptions, 'runtimes'> {
+  /** The runtimes --runtime chooses from; default docker and Apple. */
+  available?: readonly Runtime[]
+  warn(message: string): void
+}
+
+/** The targets for these kinds, sharing one choice of runtimes (`clean`, `reap`). */
+export async function buildTargets(kinds: readonly TargetKind[], options: TargetSetOptions): Promise<AnyTarget[]> {
+  return buildFromSpecs(kinds.map((kind) => targetSpec(kind)), options)
+}
+
+/**
+ * Builds every target first, so one whose constructor rejects its input fails as a usage error before any runtime
+ * is asked (and before the lock is taken), then chooses the runtimes once for all of them. A runtime that cannot be
+ * reached drops every target that needs one, with a note; the others still run.
+ */
+export async function buildFromSpecs(specs: readonly TargetSpec[], options: TargetSetOptions): Promise<AnyTarget[]> {
+  // Filled below, before any target scans: engine targets read it only then.
+  const chosen: Runtime[] = []
+  const {available, warn, ...build} = options
+  const targets = await Promise.all(
+    specs.map((spec) => spec.build(spec.needsRuntime ? {...build, runtimes: chosen} : build)),
+  )
+  const engineKinds = specs.filter((spec) => spec.needsRuntime).map((spec) => spec.kind)
+  if (engineKinds.length === 0) return targets
+  const [{selectRuntimes}, {RuntimeUnreachableError}] = await Promise.all([
+    import('../runtime/select.js'),
+    import('../runtime/errors.js'),
+  ])
+  try {
+    chosen.push(...(await selectRuntimes(options.runtime, warn, available)))
+  } catch (error) {
+    if (!(error instanceof RuntimeUnreachableError)) throw error
+    warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)
+    return targets.filter((_, index) => !specs[index]!.needsRuntime)
   }
 
   return targets
-}
-
-async function makeTarget(kind: TargetKind, runtimes: Runtime[], options: TargetSetOptions): Promise<Target | undefined> {
-  switch (kind) {
-    case 'containers': {
-      // `clean` never stops a running run container: that takes `clean-containers --include-running`.
-      const {RunContainerTarget} = await import('./run-containers.js')
-      return new RunContainerTarget({moatHome: options.moatHome, runtime: 'auto', runtimes}) as Target
-    }
-
-    case 'networks': {
-      const {NetworkTarget} = await import('./networks.js')
-      return new NetworkTarget({moatHome: options.moatHome, runtime: 'auto', runtimes}) as Target
-    }
-
-    case 'sidecars': {
-      const {SidecarTarget} = await import('./sidecars.js')
-      return new SidecarTarget({moatHome: options.moatHome, runtime: 'auto', runtimes}) as Target
-    }
-
-    case 'temp': {
-      const {TempDirTarget} = await import('./temp-dirs.js')
-      return new TempDirTarget({
-        apple: options.runtime === 'apple' || (options.runtime === 'auto' && options.appleCli),
-        docker: options.runtime !== 'apple',
-        roots: options.tmpDirs,
-      }) as Target
-    }
-  }
 }
