@@ -24,7 +24,7 @@ export const title = 'moat system clean-temp vs find+du / find+rm'
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)))
 const RUN_JS = join(REPO, 'bin', 'run.js')
-const TEMP_DIRS_JS = join(REPO, 'dist', 'lib', 'temp-dirs.js')
+const TEMP_DIRS_JS = join(REPO, 'dist', 'lib', 'targets', 'temp-dirs.js')
 
 const TARGETS = {deleteRatio: 1.5, peakMb: 150, scanRatio: 2, startupRatio: 3}
 const SIZES = {
@@ -127,8 +127,11 @@ export function buildMoatDirs(root, plan) {
     utimesSync(dir, t, t)
   }
 
-  const quarantine = join(root, `moat-system-quarantine-${process.getuid?.() ?? -1}`)
-  if (existsSync(quarantine)) rmSync(quarantine, {force: true, recursive: true})
+  // Quarantines are moat-system-quarantine-<uid>-<random> (mkdtemp); an interrupted run may have left one.
+  const prefix = `moat-system-quarantine-${process.getuid?.() ?? -1}`
+  for (const name of readdirSync(root).filter((entry) => entry === prefix || entry.startsWith(prefix + '-'))) {
+    rmSync(join(root, name), {force: true, recursive: true})
+  }
 }
 
 /** The whole fixture in an empty root: unrelated entries first, then the moat dirs. */
@@ -285,7 +288,7 @@ function verifier(plan, dir, size) {
         return `non-orphans ${others.map((item) => `${nameOf(item)}=${item.decision}`).join(', ')}; expected exactly ${[...regexDecoys].join(', ')} kept`
       }
 
-      if (engineSkipped && !doc.warnings.some((w) => w.startsWith('No Docker engine configured'))) {
+      if (engineSkipped && !doc.warnings.some((w) => w.startsWith('No container runtime on this host'))) {
         return `moat did not skip the Docker engine: warnings ${JSON.stringify(doc.warnings)}`
       }
     },

@@ -1,5 +1,5 @@
-import {execFileSync, spawn} from 'node:child_process'
-import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -10,6 +10,7 @@ import {describeEngine, dockerOk, engineEnv} from '../helpers/engine.js'
 import {createRunContainer, newRunId, removeAllForRun} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 let root: string
 
 beforeEach(() => {
@@ -294,5 +295,87 @@ describe('at a terminal', () => {
     expect(yes.exitCode).toBe(0)
     expect(yes.output).toMatch(/1 removed \(18 B freed\)/)
     expect(existsSync(old)).toBe(false)
+  })
+})
+
+describe('a signal inside one large tree', () => {
+  it('SIGTERM while one big tree is being deleted: it stops there, nothing more goes, the rest waits in quarantine', async () => {
+    const big = join(root, 'moat-build-1')
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(big, `d${d}`), {recursive: true})
+      for (let f = 0; f < 500; f++) writeFileSync(join(big, `d${d}`, `f${f}`), '')
+    }
+
+    const other = makeTempDir(root, 'moat-build-2')
+    const home = realpathSync(makeTmpRoot())
+    const logFile = join(home, 'reap.log')
+    try {
+      const reaper = startCli(
+        ['system', 'reap', '--once', '--tmp-dir', root, '--only', 'temp', '--min-age', '0s', '--log-file', logFile],
+        {MOAT_HOME: home},
+      )
+      // Wait until the big tree is in quarantine and its first subdirectory is gone: deletion is under way inside it.
+      let moved: string | undefined
+      for (let i = 0; i < 3000 && !moved; i++) {
+        const quarantine = readdirSync(root).find((name) => name.startsWith('moat-system-quarantine-'))
+        const entry = quarantine && readdirSync(join(root, quarantine)).find((name) => name.startsWith('moat-build-1.'))
+        const inside = entry ? readdirSync(join(root, quarantine, entry)) : []
+        if (entry && inside.length > 0 && inside.length < 20) moved = join(root, quarantine, entry)
+        else await new Promise((resolve) => {
+          setTimeout(resolve, 5)
+        })
+      }
+
+      expect(moved).toBeDefined()
+      reaper.child.kill('SIGTERM')
+      const result = await reaper
+      expect(result.exitCode).toBe(0)
+      // Most of the tree is still there: the walk saw the signal inside it, after the entry under way.
+      expect(readdirSync(moved!).length).toBeGreaterThan(10)
+      const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
+      expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({id: big, reason: expect.stringMatching(/^interrupted part-way: the rest stays in .* and the next run finishes it$/)})]))
+      // A tree not begun yet is back under its name, whole.
+      if (existsSync(other)) expect(readdirSync(other).sort()).toEqual(['config', 'credentials', 'sub'])
+
+      const next = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json', '--min-age', '0s'], {MOAT_HOME: home})
+      expect(next.exitCode).toBe(0)
+      expect(readdirSync(root)).toEqual([])
+    } finally {
+      removeTmpRoot(home)
+    }
+  }, 120_000)
+})
+
+describe.skipIf(process.getuid?.() !== 0)('as an ordinary user (uid 65534 via setpriv; needs root to switch)', () => {
+  it('a candidate holding a subtree this user cannot delete is kept at scan, with the path; nothing is moved', () => {
+    const home = realpathSync(makeTmpRoot())
+    chownSync(root, 65_534, 65_534)
+    chownSync(home, 65_534, 65_534)
+    const locked = makeTempDir(root, 'moat-aws-1')
+    const free = makeTempDir(root, 'moat-aws-2')
+    for (const dir of [locked, free]) execFileSync('chown', ['-R', '65534:65534', dir])
+    // Root's directory, not empty, inside the user's candidate: the user can never empty it.
+    mkdirSync(join(locked, 'sub', 'roots'))
+    writeFileSync(join(locked, 'sub', 'roots', 'file'), 'x')
+    execFileSync('touch', ['-d', '3 hours ago', join(locked, 'sub', 'roots', 'file'), join(locked, 'sub', 'roots'), join(locked, 'sub')])
+    try {
+      const result = spawnSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'system', 'clean-temp', '--tmp-dir', root, '--force', '--json'],
+        {encoding: 'utf8', env: {HOME: home, MOAT_HOME: home, PATH: process.env.PATH}, input: ''},
+      )
+      expect(result.status).toBe(0)
+      const doc = JSON.parse(result.stdout)
+      expect(doc.items).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({decision: 'kept', id: locked, reason: 'sub/roots is not writable by you: the tree could not be removed'}),
+          expect.objectContaining({decision: 'removed', id: free}),
+        ]),
+      )
+      expect(readdirSync(root)).toEqual(['moat-aws-1'])
+      expect(readdirSync(join(locked, 'sub', 'roots'))).toEqual(['file'])
+    } finally {
+      removeTmpRoot(home)
+    }
   })
 })

@@ -6,9 +6,9 @@ import {buildTarget} from '../../lib/targets/index.js'
 export default class CleanTemp extends BaseCommand<typeof CleanTemp> {
   static override description = `Scans $TMPDIR and /tmp (or each --tmp-dir) for every temp-dir pattern moat creates (moat-aws-*, moat-claude-*, moat-codex-staging-*, moat-gemini-staging-*, moat-copilot-staging-*, moat-pi-staging-*, moat-npm-*, moat-build-*, moat-marketplace-*, moat-vol-snap-*, moat-doctor-*, moat-doctor-proxy-*, legacy agentops-aws-* and moat-claude-staging-*).
 
-A directory is removed only when it is a real directory (not a symlink, file or mount point) owned by you, everything in it is older than --min-age, no live process has it as working directory or holds a file open inside it, and no running Docker container bind-mounts it. Each one is checked again right before deletion, moved into a private quarantine directory, and deleted there without following symlinks.
+A directory is removed only when it is a real directory (not a symlink, file or mount point, holding no mount point) owned by you, whose whole tree is older than --min-age and can be emptied by you, that no live process uses (working directory, root, executable, mapped file or open file) and no running container of any present runtime (Docker, Apple container) mounts. A runtime that is present but cannot be asked keeps every candidate. Each one is re-verified in place, moved into a private quarantine, checked again there on fresh facts (mounts, processes, containers) and put back if anything uses it, then deleted without following symlinks or entering mount points. See the README's safety section for what is checked when.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some deletions failed (the next run finishes them).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some deletions failed (each says why and whether the next run can finish it).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Remove after a [y/N] confirmation.'},

@@ -6,7 +6,7 @@
 import {lstatSync, mkdtempSync, readdirSync, renameSync, rmdirSync, type Stats} from 'node:fs'
 import {dirname, join} from 'node:path'
 
-import {mountPointsIn, readMountTable} from './mounts.js'
+import {mountPointsIn, type MountTable, readMountTable} from './mounts.js'
 import {describeUse, ProcessUsage} from './proc.js'
 import {shortPath} from './raw-path.js'
 import {type Identity, Pacer, removeTree, type RemoveTreeHooks, sameIdentity} from './tree.js'
@@ -146,7 +146,7 @@ export async function safeRemove(
   }
 
   // Step 2: move.
-  const moved: Array<MovedEntry & {quarantine: Quarantine}> = []
+  const moved: Moved[] = []
   let counter = 0
   for (const request of requests) {
     if (options.signal?.aborted) break
@@ -161,51 +161,16 @@ export async function safeRemove(
       continue
     }
 
-    const at = join(quarantine.path, `${request.path.slice(request.path.lastIndexOf('/') + 1)}.${++counter}`)
-    options.hooks?.beforeMove?.(request.path)
-    try {
-      renameSync(request.path, at)
-    } catch (error) {
-      const {code} = (error as NodeJS.ErrnoException)
-      if (code === 'ENOENT') settle(request, {decision: 'skipped', reason: 'drift: gone since the scan'})
-      else if (code === 'EBUSY') settle(request, {decision: 'skipped', reason: 'drift: now a mount point'})
-      else settle(request, {decision: 'failed', reason: `could not move into quarantine: ${code ?? error}`})
-      continue
-    }
-
-    // The rename moves whatever had the name at that instant; make sure it was the directory we verified.
-    const stat = lstatSync(at, {throwIfNoEntry: false})
-    if (!stat?.isDirectory() || !sameIdentity(stat, request.expected)) {
-      settle(request, putBack(request, at, 'drift: replaced just before the move'))
-      continue
-    }
-
-    moved.push({at, quarantine, request})
+    const result = moveOne(request, quarantine, ++counter, options.hooks)
+    if ('decision' in result) settle(request, result)
+    else moved.push(result)
   }
 
   await options.hooks?.afterMove?.(moved)
 
   // Step 3: fresh facts, read once for every moved entry.
-  const why = new Map<RemovalRequest, string>()
   const mounts = readMountTable()
-  for (const entry of moved) {
-    const inner = mountPointsIn(mounts, entry.at)[0]
-    if (inner) why.set(entry.request, `holds a mount point at ${shortPath(inner)}`)
-  }
-
-  const usage = ProcessUsage.read([...new Set(moved.map((entry) => entry.quarantine.path))])
-  for (const entry of moved) {
-    const use = why.has(entry.request) ? undefined : usage?.userOf(entry.at)
-    if (use) why.set(entry.request, `in use: ${describeUse(use)}`)
-  }
-
-  if (options.recheck && moved.length > 0) {
-    try {
-      for (const [request, reason] of await options.recheck(moved)) if (!why.has(request)) why.set(request, reason)
-    } catch (error) {
-      for (const entry of moved) why.set(entry.request, `could not be checked again (${(error as Error).message})`)
-    }
-  }
+  const why = await freshReasons(moved, mounts, options.recheck)
 
   // Step 4: delete, or put back.
   const rootsByDev = new Map<number, Set<string>>()
@@ -213,23 +178,14 @@ export async function safeRemove(
   for (const entry of moved) {
     const reason = why.get(entry.request)
     if (reason) {
-      settle(
-        entry.request,
-        entry.request.quarantined
-          ? {decision: 'skipped', reason: `drift: ${reason}; left in ${dirname(entry.at)}`}
-          : putBack(entry.request, entry.at, `drift: ${reason}`),
-      )
+      settle(entry.request, setAside(entry, `drift: ${reason}`))
       continue
     }
 
     // eslint-disable-next-line no-await-in-loop
     await pacer.pace()
     if (options.signal?.aborted) {
-      const interrupted = 'not reached: the run was interrupted'
-      settle(
-        entry.request,
-        entry.request.quarantined ? {decision: 'skipped', reason: interrupted} : putBack(entry.request, entry.at, interrupted),
-      )
+      settle(entry.request, setAside(entry, 'not reached: the run was interrupted'))
       continue
     }
 
@@ -256,8 +212,66 @@ export async function safeRemove(
   return outcomes
 }
 
+type Moved = MovedEntry & {quarantine: Quarantine}
+
+/** Step 2 for one entry: the checked rename into the quarantine, or the outcome when it could not be moved. */
+function moveOne(request: RemovalRequest, quarantine: Quarantine, counter: number, hooks?: SafeRemoveHooks): Moved | RemovalOutcome {
+  const at = join(quarantine.path, `${request.path.slice(request.path.lastIndexOf('/') + 1)}.${counter}`)
+  hooks?.beforeMove?.(request.path)
+  try {
+    renameSync(request.path, at)
+  } catch (error) {
+    const {code} = (error as NodeJS.ErrnoException)
+    if (code === 'ENOENT') return {decision: 'skipped', reason: 'drift: gone since the scan'}
+    if (code === 'EBUSY') return {decision: 'skipped', reason: 'drift: now a mount point'}
+    return {decision: 'failed', reason: `could not move into quarantine: ${code ?? error}`}
+  }
+
+  // The rename moves whatever had the name at that instant; make sure it was the directory we verified.
+  const stat = lstatSync(at, {throwIfNoEntry: false})
+  if (!stat?.isDirectory() || !sameIdentity(stat, request.expected)) return putBack(request, at, 'drift: replaced just before the move')
+  return {at, quarantine, request}
+}
+
+/**
+ * Step 3: why moved entries must not be deleted, from facts read once now: the mount table, every process, and
+ * the caller's recheck. A recheck that fails gives every entry a reason: what cannot be checked is kept.
+ */
+async function freshReasons(
+  moved: readonly Moved[],
+  mounts: MountTable,
+  recheck: SafeRemoveOptions['recheck'],
+): Promise<Map<RemovalRequest, string>> {
+  const why = new Map<RemovalRequest, string>()
+  for (const entry of moved) {
+    const inner = mountPointsIn(mounts, entry.at)[0]
+    if (inner) why.set(entry.request, `holds a mount point at ${shortPath(inner)}`)
+  }
+
+  const usage = ProcessUsage.read([...new Set(moved.map((entry) => entry.quarantine.path))])
+  for (const entry of moved) {
+    const use = why.has(entry.request) ? undefined : usage?.userOf(entry.at)
+    if (use) why.set(entry.request, `in use: ${describeUse(use)}`)
+  }
+
+  if (!recheck || moved.length === 0) return why
+  try {
+    for (const [request, reason] of await recheck(moved)) if (!why.has(request)) why.set(request, reason)
+  } catch (error) {
+    for (const entry of moved) why.set(entry.request, `could not be checked again (${(error as Error).message})`)
+  }
+
+  return why
+}
+
+/** Not to be deleted: put back under its name, or, for a leftover already in quarantine, left where it is. */
+function setAside(entry: Moved, reason: string): RemovalOutcome {
+  if (!entry.request.quarantined) return putBack(entry.request, entry.at, reason)
+  return {decision: 'skipped', reason: reason.startsWith('drift:') ? `${reason}; left in ${dirname(entry.at)}` : reason}
+}
+
 async function deleteMoved(
-  entry: MovedEntry & {quarantine: Quarantine},
+  entry: Moved,
   mountRoots: ReadonlySet<string>,
   pacer: Pacer,
   options: SafeRemoveOptions,
