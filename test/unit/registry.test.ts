@@ -80,10 +80,15 @@ describe('the target registry', () => {
   })
 
   it('--only/--skip help and their error name exactly the registry kinds', () => {
-    expect(targetSelectionFlags.only.description).toBe(`Only these targets (comma-separated): ${TARGET_KINDS.join(', ')}.`)
-    expect(() => chooseKinds(['volumes'])).toThrow(
-      new InputError(`--only: "volumes" is not a target; use ${TARGET_KINDS.join(', ')} (e.g. --only networks,temp)`),
+    const notByDefault = TARGETS.filter((spec) => !spec.byDefault).map((spec) => spec.kind)
+    expect(targetSelectionFlags.only.description).toBe(
+      `Only these targets (comma-separated): ${TARGET_KINDS.join(', ')}. Not run unless named: ${notByDefault.join(', ')}.`,
     )
+    expect(targetSelectionFlags.include.description).toBe(`Also run these targets that do not run by default (comma-separated): ${notByDefault.join(', ')}.`)
+    expect(() => chooseKinds(['everything'])).toThrow(
+      new InputError(`--only: "everything" is not a target; use ${TARGET_KINDS.join(', ')} (e.g. --only networks,temp)`),
+    )
+    expect(() => chooseKinds(undefined, undefined, ['all'])).toThrow(/^--include: "all" is not a target; .* \(e\.g\. --include volumes\)$/)
     expect(() => chooseKinds(undefined, ['temp,nope'])).toThrow(/^--skip: "nope" is not a target; use containers, sidecars/)
   })
 })
@@ -96,7 +101,11 @@ describe('chooseKinds', () => {
 
   it('takes comma-separated and repeated values, keeps clean order, and skips what --skip names', () => {
     expect(chooseKinds(['temp,containers', ' networks '])).toEqual(['containers', 'networks', 'temp'])
-    expect(chooseKinds(undefined, ['temp', 'sidecars'])).toEqual(['containers', 'networks'])
+    expect(chooseKinds(undefined, ['temp', 'sidecars'])).toEqual(['containers', 'networks', 'state'])
+    // Volumes only when asked for: by --include (added to the default set) or by --only.
+    expect(chooseKinds()).not.toContain('volumes')
+    expect(chooseKinds(undefined, ['temp'], ['volumes'])).toEqual(['containers', 'sidecars', 'networks', 'volumes', 'state'])
+    expect(chooseKinds(['volumes'])).toEqual(['volumes'])
     expect(chooseKinds(['networks,temp'], ['temp'])).toEqual(['networks'])
     expect(chooseKinds(['temp'], ['temp'])).toEqual([])
   })
