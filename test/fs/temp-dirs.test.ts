@@ -111,13 +111,13 @@ describe('which entries are candidates', () => {
   })
 
   it('never lists look-alikes that moat did not create', async () => {
-    for (const name of ['moat-build-cache', 'moat-awsx-1', 'notmoat-aws-1', 'moat-aws-', 'moat-shared', 'moat-claude-abc', 'other']) {
-      makeTempDir(root, name)
-    }
+    // moat-resources.md §11: never the bare generic claude-* or codex-*.
+    const names = ['moat-build-cache', 'moat-awsx-1', 'notmoat-aws-1', 'moat-aws-', 'moat-shared', 'moat-claude-abc', 'other', 'claude-12', 'codex-12', 'moat-init-gate', 'moat-codex-login-x']
+    for (const name of names) makeTempDir(root, name)
 
     const report = await runTemp(root)
     expect(report.targets[0]!.items).toEqual([])
-    expect(readdirSync(root)).toHaveLength(7)
+    expect(readdirSync(root)).toHaveLength(names.length)
     expect(matchPattern('moat-doctor-proxy-12')?.glob).toBe('moat-doctor-proxy-*')
   })
 })
@@ -183,6 +183,39 @@ describe('what is kept, and why', () => {
       reason: `in use: process ${byFile.pid} (sleep) holds ${fileUser}/sub/deeper/settings.json open`,
     })
     expect(existsSync(cwdUser) && existsSync(fileUser)).toBe(true)
+  })
+})
+
+/** A process with no file open and its working directory elsewhere: only its environment names the dir. */
+async function withCodexHome(dir: string): Promise<ChildProcess> {
+  const child = spawn('sleep', ['60'], {cwd: '/', env: {...process.env, CODEX_HOME: `${dir}/`}, stdio: 'ignore'})
+  children.push(child)
+  for (let i = 0; i < 200; i++) {
+    if (safeReadlink(`/proc/${child.pid}/exe`)?.endsWith('sleep')) return child
+    await new Promise((resolve) => {
+      setTimeout(resolve, 10)
+    })
+  }
+
+  throw new Error('sleep never started')
+}
+
+describe('a Codex login home is in use while a process has CODEX_HOME pointing at it (moat-resources.md §11)', () => {
+  it('keeps it at the plan, and skips it when such a process starts between the plan and the removal', async () => {
+    const [held, late, free] = ['moat-codex-login-1', 'moat-codex-login-2', 'moat-codex-login-3'].map((name) => makeTempDir(root, name))
+    const holder = await withCodexHome(held!)
+    let latecomer: ChildProcess | undefined
+    const report = await runTemp(root, {
+      hooks: {
+        async beforeRemove() {
+          latecomer = await withCodexHome(late!)
+        },
+      },
+    })
+    expect(itemAt(report, held!)).toMatchObject({decision: 'kept', reason: `in use: process ${holder.pid} (sleep) has CODEX_HOME pointing at it`})
+    expect(itemAt(report, late!)).toMatchObject({decision: 'skipped', reason: `drift: in use: process ${latecomer!.pid} (sleep) has CODEX_HOME pointing at it`})
+    expect(itemAt(report, free!)).toMatchObject({decision: 'removed', details: {holds: 'Codex login home (live ChatGPT tokens)', pattern: 'moat-codex-login-*'}})
+    expect([existsSync(held!), existsSync(late!), existsSync(free!)]).toEqual([true, true, false])
   })
 })
 

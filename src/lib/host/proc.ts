@@ -4,7 +4,7 @@ import {dirname} from 'node:path'
 import {shortPath} from './raw-path.js'
 
 export interface ProcessUse {
-  /** `cwd`, `root`, `exe`, `maps <path>` or `fd <path>`. */
+  /** `cwd`, `root`, `exe`, `maps <path>`, `fd <path>` or `env <NAME>`. */
   how: string
   pid: number
 }
@@ -21,8 +21,12 @@ const LINKS = ['cwd', 'root', 'exe'] as const
 export class ProcessUsage {
   private constructor(private readonly byPath: Map<string, ProcessUse>) {}
 
-  /** undefined where there is no /proc (macOS): the caller relies on age alone and says so. */
-  static read(under: readonly string[]): ProcessUsage | undefined {
+  /**
+   * undefined where there is no /proc (macOS): the caller relies on age alone and says so. `environ` names
+   * variables that make a process a user of the dir they point at (`CODEX_HOME` of `moat grant codex`,
+   * moat-resources.md §11): its environment is read too.
+   */
+  static read(under: readonly string[], environ: readonly string[] = []): ProcessUsage | undefined {
     let pids: string[]
     try {
       pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
@@ -59,6 +63,10 @@ export class ProcessUsage {
         }
       } catch {}
 
+      if (environ.length > 0) {
+        for (const [name, value] of environment(pid, environ)) index(value, {how: `env ${name}`, pid})
+      }
+
       let fds: string[] = []
       try {
         fds = readdirSync(`/proc/${pid}/fd`)
@@ -81,6 +89,22 @@ export class ProcessUsage {
   }
 }
 
+/** The values of these variables in a process's environment, trailing slashes dropped; none when unreadable. */
+function environment(pid: number, names: readonly string[]): Array<[string, string]> {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/environ`, 'utf8')
+  } catch {
+    return []
+  }
+
+  return text.split('\0').flatMap((variable): Array<[string, string]> => {
+    const at = variable.indexOf('=')
+    const name = variable.slice(0, at)
+    return at > 0 && names.includes(name) ? [[name, variable.slice(at + 1).replace(/\/+$/, '')]] : []
+  })
+}
+
 export function describeUse(use: ProcessUse): string {
   let command = ''
   try {
@@ -92,5 +116,6 @@ export function describeUse(use: ProcessUse): string {
   if (use.how === 'root') return `${what} has it as root directory`
   if (use.how === 'exe') return `${what} runs a program from inside it`
   if (use.how.startsWith('maps ')) return `${what} has ${shortPath(use.how.slice(5))} mapped`
+  if (use.how.startsWith('env ')) return `${what} has ${use.how.slice(4)} pointing at it`
   return `${what} holds ${shortPath(use.how.slice(3))} open`
 }

@@ -22,6 +22,8 @@ import {AppleCli} from '../runtime/apple.js'
 import {DockerCli} from '../runtime/docker.js'
 
 export interface TempPattern {
+  /** Environment variables that make a process a user of the dir they point at. */
+  environ?: readonly string[]
   glob: string
   holds: string
   test: RegExp
@@ -45,7 +47,18 @@ export const TEMP_PATTERNS: readonly TempPattern[] = [
   {glob: 'moat-vol-snap-<digits>', holds: 'volume snapshot export', test: /^moat-vol-snap-\d+$/},
   {glob: 'moat-doctor-proxy-*', holds: 'moat doctor throwaway CA', test: /^moat-doctor-proxy-\d+$/},
   {glob: 'moat-doctor-*', holds: 'moat doctor workspace', test: /^moat-doctor-\d+$/},
+  // §11: since fccdf982. The private CODEX_HOME of `moat grant codex` holds live ChatGPT tokens and is in use while
+  // a codex process runs with CODEX_HOME pointing at it, even with no file open.
+  {environ: ['CODEX_HOME'], glob: 'moat-codex-login-*', holds: 'Codex login home (live ChatGPT tokens)', test: /^moat-codex-login-\d+$/},
+  {glob: 'moat-kiro-staging-*', holds: 'Kiro staging', test: /^moat-kiro-staging-\d+$/},
+  {glob: 'moat-gh-config-*', holds: 'GitHub CLI config staging (older moat versions)', test: /^moat-gh-config-\d+$/},
+  {glob: 'moat-init-gate<digits>', holds: 'moat-init build gate', test: /^moat-init-gate\d+$/},
 ]
+
+/** Every variable some pattern watches: a process environment is read only when a candidate needs it. */
+function environOf(items: ReadonlyArray<PlannedItem<TempFingerprint>>): string[] {
+  return [...new Set(items.flatMap((item) => matchPattern(item.id.slice(item.id.lastIndexOf('/') + 1))?.environ ?? []))]
+}
 
 const YIELD_EVERY_MS = 20
 
@@ -126,7 +139,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     const orphans = items.filter((item) => item.decision === 'orphan')
     if (orphans.length === 0) return items
 
-    const usage = ProcessUsage.read(this.rootPaths)
+    const usage = ProcessUsage.read(this.rootPaths, environOf(orphans))
     if (!usage) ctx.warn('No /proc here: cannot tell whether a process uses a temp dir; relying on age and container mounts.')
     const mounts = await this.containerMounts(ctx)
     for (const item of orphans) {
@@ -160,6 +173,16 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
 
       const {fingerprint} = item
       requests.set({expected: fingerprint, path: item.id, quarantined: fingerprint.quarantined}, item)
+    }
+
+    // A variable naming the dir still names its old path after the move: checked here, in place, once for all.
+    const environ = environOf([...requests.values()])
+    const named = environ.length > 0 ? ProcessUsage.read(this.rootPaths, environ) : undefined
+    for (const [request, item] of requests) {
+      const use = named?.userOf(item.id)
+      if (!use?.how.startsWith('env ')) continue
+      settle(item, 'skipped', `drift: in use: ${describeUse(use)}`)
+      requests.delete(request)
     }
 
     // Steps 2-4: moved into quarantine, checked there once on fresh facts, deleted or put back.
