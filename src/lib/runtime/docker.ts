@@ -47,7 +47,7 @@ export interface BindMount {
 }
 
 // The subsets of `docker inspect` output read here.
-interface RawContainer {
+export interface RawContainer {
   Config?: {Image?: string; Labels?: null | Record<string, string>}
   Created?: string
   Id: string
@@ -228,7 +228,7 @@ export class DockerCli implements Runtime {
   }
 }
 
-function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {
+export function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {
   if (kind === 'container') return containerInfo(raw as RawContainer)
   if (kind === 'network') return networkInfo(raw as RawNetwork)
   const volume = raw as RawVolume
