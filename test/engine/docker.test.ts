@@ -95,6 +95,16 @@ for (const adapter of ADAPTERS) describeEngine(`${adapter.name} on the real engi
     expect((await cli.inspect('container', [NO_SUCH_ID])).size).toBe(0)
   })
 
+  it('inspects by name as well, keyed by full ID: a re-check can tell a replacement from a removal', async () => {
+    const runId = tracked()
+    const container = await createRunContainer(runId, {running: false})
+    const network = await createRunNetwork(runId)
+    const found = await cli.inspect('container', [runId, NO_SUCH_ID])
+    expect([...found.keys()]).toEqual([container])
+    expect(found.get(container)).toMatchObject({id: container, name: runId})
+    expect([...(await cli.inspect('network', [`moat-${runId}`])).keys()]).toEqual([network])
+  })
+
   it('removes many IDs in one call and tells removed, already gone and in use apart', async () => {
     const [free, busy] = [tracked(), tracked()]
     const freeNet = await createRunNetwork(free)

@@ -104,15 +104,15 @@ export class DockerApi implements Runtime {
     const base = {container: '/containers', network: '/networks', volume: '/volumes'}[kind]
     const suffix = kind === 'container' ? '/json' : ''
     await pool(ids, IN_FLIGHT, async (id) => {
+      // An ID or a name, as `docker inspect` takes either.
       const reply = await this.call('GET', `${prefix}${base}/${encodeURIComponent(id)}${suffix}`)
-      // An ID that no longer exists is simply absent, as with `docker inspect`; anything else is a real failure.
+      // One that no longer exists is simply absent, as with `docker inspect`; anything else is a real failure.
       if (reply.status === 404) return
       if (!ok(reply)) throw new Error(`docker ${kind} inspect failed: ${daemonSays(reply)}`)
-      const info = toInfo(kind, JSON.parse(reply.body))
-      found.set(info.id, info as ObjectInfo[K])
+      found.set(id, toInfo(kind, JSON.parse(reply.body)) as ObjectInfo[K])
     })
-    // In the order asked, as the CLI prints them.
-    return new Map(ids.filter((id) => found.has(id)).map((id) => [id, found.get(id)!]))
+    // Keyed by full ID, in the order asked, as the CLI prints them.
+    return new Map(ids.filter((id) => found.has(id)).map((id) => [found.get(id)!.id, found.get(id)!]))
   }
 
   async list<K extends ObjectKind>(kind: K, filter: ListFilter = {}): Promise<Array<ObjectInfo[K]>> {
