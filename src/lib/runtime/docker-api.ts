@@ -34,6 +34,11 @@ const IN_FLIGHT = 8
 /** `docker stop` stops 50 containers at a time, each taking up to the grace period. */
 const STOP_IN_FLIGHT = 50
 const DOCKER_STOP_GRACE_S = 10
+/**
+ * A kept-alive connection idle this long is closed: `reap` makes a new adapter every pass, and the engine never
+ * closes idle connections itself. Node closes only idle ones on this timeout; a request in flight is not affected.
+ */
+const IDLE_SOCKET_MS = 5000
 
 /** The engine gave no HTTP answer at all: refused, no socket, reset, timed out. */
 class NoAnswer extends Error {
@@ -206,13 +211,13 @@ export class DockerApi implements Runtime {
     }
 
     if (endpoint.kind === 'unix') {
-      this.connection = {agent: new Agent({keepAlive: true}), endpoint, options: {socketPath: endpoint.socketPath}, request}
+      this.connection = {agent: new Agent({keepAlive: true, timeout: IDLE_SOCKET_MS}), endpoint, options: {socketPath: endpoint.socketPath}, request}
       return this.connection
     }
 
     const options: RequestOptions = {host: endpoint.hostname, port: endpoint.port}
     if (!endpoint.tls) {
-      this.connection = {agent: new Agent({keepAlive: true}), endpoint, options, request}
+      this.connection = {agent: new Agent({keepAlive: true, timeout: IDLE_SOCKET_MS}), endpoint, options, request}
       return this.connection
     }
 
@@ -225,6 +230,7 @@ export class DockerApi implements Runtime {
       keepAlive: true,
       key: read(tls.key),
       rejectUnauthorized: tls.verify,
+      timeout: IDLE_SOCKET_MS,
     })
     this.connection = {agent, endpoint, options, request: https.request as typeof request}
     return this.connection
