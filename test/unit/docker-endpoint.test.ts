@@ -5,7 +5,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {DockerApi} from '../../src/lib/runtime/docker-api.js'
 import {DockerEndpointError, resolveDockerEndpoint} from '../../src/lib/runtime/docker-endpoint.js'
+import {DockerCli} from '../../src/lib/runtime/docker.js'
+import {dockerRuntime} from '../../src/lib/runtime/select.js'
 
 describe('resolveDockerEndpoint', () => {
   let config: string
@@ -150,5 +153,17 @@ describe('resolveDockerEndpoint', () => {
     writeFileSync(join(config, 'config.json'), '{"currentContext": ')
     expect(() => resolveDockerEndpoint(env())).toThrow(/config\.json is not valid JSON/)
     expect(() => resolveDockerEndpoint(env({DOCKER_HOST: 'tcp://bad host:x'}))).toThrow(/DOCKER_HOST: not a Docker engine address/)
+  })
+
+  it('the Engine API where this process can reach the engine, the docker CLI where only it can', () => {
+    expect(dockerRuntime(env({DOCKER_HOST: 'unix:///tmp/x.sock'}))).toBeInstanceOf(DockerApi)
+    expect(dockerRuntime(env({DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1'}))).toBeInstanceOf(DockerApi)
+    expect(dockerRuntime(env({DOCKER_HOST: 'ssh://me@build-box'}))).toBeInstanceOf(DockerCli)
+    storeContext('builder', 'ssh://ci@builder')
+    expect(dockerRuntime(env({DOCKER_CONTEXT: 'builder'}))).toBeInstanceOf(DockerCli)
+    // Asked for by name: the CLI even where the API would do.
+    expect(dockerRuntime(env({DOCKER_HOST: 'unix:///tmp/x.sock', MOAT_DOCKER_CLIENT: 'cli'}))).toBeInstanceOf(DockerCli)
+    // A context that does not exist: the API adapter, which says so at ping without starting a process.
+    expect(dockerRuntime(env({DOCKER_CONTEXT: 'nope'}))).toBeInstanceOf(DockerApi)
   })
 })

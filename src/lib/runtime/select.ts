@@ -18,9 +18,11 @@ export function defaultRuntimes(): Runtime[] {
 
 /**
  * The engine the docker CLI would use, through its API when this process can reach it (unix socket, tcp, tcp+TLS),
- * else through the docker CLI (ssh://, a path prefix, npipe): DESIGN.md "Runtimes".
+ * else through the docker CLI (ssh://, a path prefix, npipe; or MOAT_DOCKER_CLIENT=cli): DESIGN.md "Runtimes".
  */
 export function dockerRuntime(env: NodeJS.ProcessEnv = process.env): DockerApi | DockerCli {
+  // The way back to the CLI where the API misbehaves (a proxy in between, an engine of another make).
+  if (env.MOAT_DOCKER_CLIENT === 'cli') return new DockerCli()
   try {
     const endpoint = resolveDockerEndpoint(env)
     return endpoint.kind === 'other' ? new DockerCli() : new DockerApi(endpoint)
