@@ -322,7 +322,9 @@ function requestLabel(method, path) {
   const bare = path
     .replace(/^\/v[\d.]+/, '')
     .replace(/\?.*$/, '')
-    .replace(/^(\/(?:containers|networks|volumes))\/([^/]+)/, (_, kind, key) => `${kind}/${/^[0-9a-f]{64}$/.test(key) ? '{id}' : '{name}'}`)
+    .replace(/^(\/(?:containers|networks|volumes))\/([^/]+)/, (_, kind, key) =>
+      key === 'json' ? `${kind}/json` : `${kind}/${/^[0-9a-f]{64}$/.test(key) ? '{id}' : '{name}'}`,
+    )
   return `${method} ${bare}`
 }
 
