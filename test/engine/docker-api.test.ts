@@ -41,16 +41,16 @@ describe('negotiate', () => {
 describeEngine('DockerApi: what only the API adapter does', () => {
   useEngineInProcessEnv()
   const runIds = trackRunIds()
-  let proxy: EngineProxy | undefined
+  const proxies: EngineProxy[] = []
 
   async function proxied(options: EngineProxyOptions): Promise<EngineProxy> {
-    proxy = await engineProxy(options)
+    const proxy = await engineProxy(options)
+    proxies.push(proxy)
     return proxy
   }
 
   afterEach(async () => {
-    await proxy?.close()
-    proxy = undefined
+    for (const proxy of proxies.splice(0)) await proxy.close()
   })
 
   it('an engine that dies in the middle of a removal: what it confirmed is reported done, the rest failed', async () => {
@@ -110,7 +110,6 @@ describeEngine('DockerApi: what only the API adapter does', () => {
     expect((await api.inspect('container', [container])).get(container)).toMatchObject({name: runId, state: 'created'})
     expect(proxy.requests.map((request) => request.path)).toEqual(['/info', `/v1.38/containers/${container}/json`])
 
-    await proxy.close()
     const first = await proxied(older)
     await through(first).list('network', {label: `moat.run-id=${runId}`})
     expect(first.requests.map((request) => request.path)).toEqual([

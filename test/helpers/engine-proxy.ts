@@ -67,6 +67,7 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
   const host = options.tcp ? `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` : `unix://${socketPath}`
   return {
     async close() {
+      if (!server.listening) return
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
