@@ -1,7 +1,8 @@
 // What only the Engine API adapter does, against the real test engine, behind a proxy where the engine has to fail on
 // cue (test/helpers/engine-proxy.ts): it dies in the middle of a batch, it stops answering, it speaks an older API.
 // The behaviour both Docker adapters share is the contract in docker.test.ts.
-import {mkdtempSync, rmSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -21,6 +22,27 @@ function through(proxy: EngineProxy, timeouts = {}): DockerApi {
 async function existing(ids: readonly string[]): Promise<Set<string>> {
   const out = await dockerOk(['ps', '--all', '--quiet', '--no-trunc'])
   return new Set(out.split('\n').filter((id) => ids.includes(id)))
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, as `docker` expects them in DOCKER_CERT_PATH. */
+function makePki(dir: string): {otherCa: Buffer; server: {ca: Buffer; cert: Buffer; key: Buffer}} {
+  const ssl = (args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: ['ignore', 'ignore', 'pipe']})
+  const ca = (name: string) =>
+    ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.pem`])
+  const signed = (name: string, extra: string[]) => {
+    ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`])
+    ssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-out', `${name}.pem`, ...extra])
+  }
+
+  ca('ca')
+  ca('other')
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n')
+  signed('server', ['-extfile', 'server.ext'])
+  signed('cert', [])
+  // The names the docker CLI reads: ca.pem (already), cert.pem (already), key.pem.
+  writeFileSync(join(dir, 'key.pem'), readFileSync(join(dir, 'cert-key.pem')))
+  const read = (name: string) => readFileSync(join(dir, name))
+  return {otherCa: read('other.pem'), server: {ca: read('ca.pem'), cert: read('server.pem'), key: read('server-key.pem')}}
 }
 
 function deletes(seen: ReadonlyArray<{method: string}>): number {
@@ -128,6 +150,29 @@ describeEngine('DockerApi: what only the API adapter does', () => {
     expect((await api.list('container')).map((c) => c.id)).toContain(container)
     expect((await api.remove('container', [container])).failures.size).toBe(0)
     expect((await existing([container])).size).toBe(0)
+  })
+
+  it('reaches an engine over tcp:// with TLS: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, and refuses a certificate it cannot verify', async () => {
+    const certs = mkdtempSync(join(tmpdir(), 'docker-certs-'))
+    try {
+      const pki = makePki(certs)
+      const runId = runIds.next()
+      const container = await createRunContainer(runId, {running: false})
+      const proxy = await proxied({tls: pki.server})
+      const env = {DOCKER_CERT_PATH: certs, DOCKER_HOST: proxy.host, DOCKER_TLS_VERIFY: '1'}
+      const api = new DockerApi(resolveDockerEndpoint(env))
+      await api.ping()
+      expect((await api.inspect('container', [container])).get(container)).toMatchObject({name: runId})
+      // Another CA in DOCKER_CERT_PATH: the engine's certificate cannot be verified, so nothing is asked.
+      writeFileSync(join(certs, 'ca.pem'), pki.otherCa)
+      const asked = proxy.requests.length
+      const error = await new DockerApi(resolveDockerEndpoint(env)).ping().catch((error_: unknown) => error_)
+      expect(error).toBeInstanceOf(RuntimeUnreachableError)
+      expect((error as Error).message).toMatch(/^Docker engine unreachable: the connection to tcp:\/\/127\.0\.0\.1:\d+ failed: /)
+      expect(proxy.requests.length).toBe(asked)
+    } finally {
+      rmSync(certs, {force: true, recursive: true})
+    }
   })
 
   it('nothing configured and no default socket is RuntimeAbsentError; a configured socket that is not there is unreachable', async () => {

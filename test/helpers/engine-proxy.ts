@@ -1,7 +1,8 @@
 // A proxy in front of the real test engine, for what a healthy engine never does on cue: die in the middle of a
 // batch, stop answering, speak an older API version. Every request is recorded; `handle` decides each one.
 import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer, type IncomingHttpHeaders, type IncomingMessage, request} from 'node:http'
+import {createServer, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
 import {type AddressInfo, type Socket} from 'node:net'
 import {join} from 'node:path'
 
@@ -23,6 +24,8 @@ export interface EngineProxyOptions {
   rewriteHeaders?: (headers: IncomingHttpHeaders) => IncomingHttpHeaders
   /** Listen on 127.0.0.1 (tcp://) instead of a unix socket. */
   tcp?: boolean
+  /** Listen on 127.0.0.1 with TLS (implies tcp), asking for a client certificate signed by `ca`. */
+  tls?: {ca: Buffer; cert: Buffer; key: Buffer}
 }
 
 export interface EngineProxy {
@@ -37,7 +40,7 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
   const dir = mkdtempSync('/tmp/mtp-')
   const requests: ProxiedRequest[] = []
   const sockets = new Set<Socket>()
-  const server = createServer((req: IncomingMessage, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const seen: ProxiedRequest = {method: req.method ?? 'GET', path: req.url ?? '/'}
     requests.push(seen)
     const action = options.handle?.(seen, requests) ?? 'forward'
@@ -54,17 +57,21 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
     })
     upstream.on('error', () => req.socket.destroy())
     req.pipe(upstream)
-  })
-  server.on('connection', (socket) => {
+  }
+
+  const server = options.tls
+    ? createHttpsServer({...options.tls, rejectUnauthorized: true, requestCert: true}, handler)
+    : createServer(handler)
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
   const socketPath = join(dir, 'p.sock')
   await new Promise<void>((resolve) => {
-    if (options.tcp) server.listen(0, '127.0.0.1', resolve)
+    if (options.tcp || options.tls) server.listen(0, '127.0.0.1', resolve)
     else server.listen(socketPath, resolve)
   })
-  const host = options.tcp ? `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` : `unix://${socketPath}`
+  const host = options.tcp || options.tls ? `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` : `unix://${socketPath}`
   return {
     async close() {
       if (!server.listening) return
