@@ -62,7 +62,8 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
   const server = options.tls
     ? createHttpsServer({...options.tls, rejectUnauthorized: true, requestCert: true}, handler)
     : createServer(handler)
-  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+  // The raw connection, for TLS too: one whose handshake failed never becomes a secure one, and must go as well.
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
@@ -74,12 +75,12 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
   const host = options.tcp || options.tls ? `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` : `unix://${socketPath}`
   return {
     async close() {
+      rmSync(dir, {force: true, recursive: true})
       if (!server.listening) return
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
       })
-      rmSync(dir, {force: true, recursive: true})
     },
     host,
     requests,
