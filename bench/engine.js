@@ -283,19 +283,66 @@ exit $rc
 }
 
 /**
+ * A counting proxy (request-log.js, its own process) in front of the engine's socket: moat's profiled runs talk to
+ * it, so the Engine API requests they make are counted and timed as the shim counts docker processes.
+ */
+export async function requestLog(dir, engineHost) {
+  mkdirSync(dir, {recursive: true})
+  const log = join(dir, 'requests.log')
+  const listen = join(dir, 'p.sock')
+  writeFileSync(log, '')
+  const child = spawn(process.execPath, [join(REPO, 'bench', 'request-log.js'), listen, engineHost.replace(/^unix:\/\//, ''), log], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  await new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`request-log.js exited with ${code} before it listened`)))
+    child.stdout.once('data', () => resolve())
+  })
+  child.removeAllListeners('exit')
+  return {
+    env: (base) => ({...base, DOCKER_HOST: `unix://${listen}`}),
+    /** Requests since the last reset: {label, startMs, endMs, status}. */
+    requests() {
+      return readFileSync(log, 'utf8')
+        .split('\n')
+        .map((line) => /^R (\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(line))
+        .filter(Boolean)
+        .map((m) => ({endMs: Number(m[2]), label: requestLabel(m[4], m[5]), startMs: Number(m[1]), status: Number(m[3])}))
+    },
+    reset: () => writeFileSync(log, ''),
+    stop() {
+      if (child.exitCode === null) child.kill('SIGTERM')
+    },
+  }
+}
+
+/** `DELETE /v1.41/containers/<64 hex>` reads as `DELETE /containers/{id}`, one by name as `{name}`. */
+function requestLabel(method, path) {
+  const bare = path
+    .replace(/^\/v[\d.]+/, '')
+    .replace(/\?.*$/, '')
+    .replace(/^(\/(?:containers|networks|volumes))\/([^/]+)/, (_, kind, key) =>
+      key === 'json' ? `${kind}/json` : `${kind}/${/^[0-9a-f]{64}$/.test(key) ? '{id}' : '{name}'}`,
+    )
+  return `${method} ${bare}`
+}
+
+/**
  * Runs moat (node bin/run.js ...) against the engine with MOAT_HOME=home: `timed` without the shim (the
  * measurement), `profiled` with it (count and per-call times). Each returns makeRunner's result; profiled adds
  * {calls, startMs, endMs}.
  */
-export function moatRunner({engine, interrupted, shim}) {
+export function moatRunner({engine, interrupted, requests, shim}) {
   const runner = (env, home) => makeRunner({env: {...env, MOAT_HOME: home}, interrupted})
   return {
     profiled(args, home) {
       shim.reset()
+      requests.reset()
       const startMs = performance.timeOrigin + performance.now()
-      const r = runner(shim.env(engine.env), home)(process.execPath, [RUN_JS, ...args])
+      const r = runner(requests.env(shim.env(engine.env)), home)(process.execPath, [RUN_JS, ...args])
       const endMs = performance.timeOrigin + performance.now()
-      return {...r, calls: shim.calls(), endMs, startMs}
+      return {...r, calls: shim.calls(), endMs, requests: requests.requests(), startMs}
     },
     timed: (args, home) => runner(engine.env, home)(process.execPath, [RUN_JS, ...args]),
   }
@@ -330,10 +377,12 @@ function callLabel(args) {
  * the shim's own start to its end, so ~2 ms of bash each), moat's own work between them, and exit after the last.
  */
 export function breakdown(p) {
-  const calls = p.calls.filter((c) => c.endMs !== undefined).sort((a, b) => a.startMs - b.startMs)
+  const processes = p.calls.filter((c) => c.endMs !== undefined)
+  const requests = p.requests ?? []
+  const calls = [...processes, ...requests].sort((a, b) => a.startMs - b.startMs)
   const total = p.endMs - p.startMs
-  if (calls.length === 0) return {calls: [], dockerMs: 0, exitMs: 0, ownMs: total, startupMs: total, text: `${fmtMs(total)}, no docker process`, totalMs: total}
-  // Docker time is the union of the calls' intervals (ping may overlap with others).
+  if (calls.length === 0) return {calls: [], dockerMs: 0, exitMs: 0, ownMs: total, startupMs: total, text: `${fmtMs(total)}, no engine call`, totalMs: total}
+  // Engine time is the union of the calls' intervals (requests and processes overlap).
   let dockerMs = 0
   let reach = calls[0].startMs
   for (const c of calls) {
@@ -345,16 +394,34 @@ export function breakdown(p) {
   const startupMs = calls[0].startMs - p.startMs
   const exitMs = p.endMs - reach
   const ownMs = reach - calls[0].startMs - dockerMs
-  const list = calls.map((c) => `${callLabel(c.args)} ${(c.endMs - c.startMs).toFixed(0)}`).join(', ')
+  const list = processes.map((c) => `${callLabel(c.args)} ${(c.endMs - c.startMs).toFixed(0)}`).join(', ')
+  const engineCalls = [
+    ...(processes.length > 0 ? [`${processes.length} docker processes (${list} ms)`] : []),
+    ...(requests.length > 0 ? [`${requests.length} Engine API requests (${requestSummary(requests)})`] : []),
+  ]
   return {
     calls,
     dockerMs,
     exitMs,
     ownMs,
     startupMs,
-    text: `${fmtMs(total)} = start-up to first docker call ${fmtMs(startupMs)} + ${calls.length} docker processes ${fmtMs(dockerMs)} (${list} ms) + moat's own work between them ${fmtMs(ownMs)} + exit ${fmtMs(exitMs)}`,
+    text: `${fmtMs(total)} = start-up to first engine call ${fmtMs(startupMs)} + engine ${fmtMs(dockerMs)}: ${engineCalls.join(' and ')} + moat's own work between them ${fmtMs(ownMs)} + exit ${fmtMs(exitMs)}`,
     totalMs: total,
   }
+}
+
+/** Requests grouped by label in order of first use: `DELETE /containers/{id} x100 in 212 ms` (first start to last end). */
+function requestSummary(requests) {
+  const groups = new Map()
+  for (const r of requests) {
+    const group = groups.get(r.label) ?? {count: 0, endMs: r.endMs, startMs: r.startMs}
+    group.count++
+    group.startMs = Math.min(group.startMs, r.startMs)
+    group.endMs = Math.max(group.endMs, r.endMs)
+    groups.set(r.label, group)
+  }
+
+  return [...groups].map(([label, g]) => `${label}${g.count > 1 ? ` x${g.count}` : ''} ${(g.endMs - g.startMs).toFixed(0)} ms`).join(', ')
 }
 
 /**
@@ -373,6 +440,7 @@ export async function engineSection({built, interrupted, log, name}, body) {
   const builtAt = statSync(built).mtimeMs
   const base = mkdtempSync(join(tmpdir(), `bench-moat-${name}-`))
   let engine
+  let requests
   try {
     engine = Engine.start(log, interrupted)
     const shim = dockerShim(join(base, 'shim'), engine.docker)
@@ -383,7 +451,8 @@ export async function engineSection({built, interrupted, log, name}, body) {
       if (interrupted()) throw new Interrupted('interrupted')
     }
 
-    const moat = moatRunner({engine, interrupted, shim})
+    requests = await requestLog(join(base, 'requests'), engine.host)
+    const moat = moatRunner({engine, interrupted, requests, shim})
     const prune = referenceRunner({engine, interrupted})
     await body({base, check, engine, moat, notes, prune, rows, shim, tick})
     notes.push(`machine load: before ${loadBefore}; after ${machineLoad()} (other work on this machine inflates and scatters the figures)`)
@@ -391,6 +460,7 @@ export async function engineSection({built, interrupted, log, name}, body) {
       notes.push('WARNING: dist/ was rebuilt while the bench ran (another `npm run build`?): figures may mix two builds')
     }
   } finally {
+    requests?.stop()
     if (engine) check('private engine stopped and its dir removed', engine.stop(log) ? undefined : `${engine.dir} is still there`)
     rmSync(base, {force: true, maxRetries: 3, recursive: true})
     check('bench files removed', existsSync(base) ? `${base} is still there` : undefined)

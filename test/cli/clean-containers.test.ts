@@ -73,8 +73,14 @@ describeEngine('moat system clean-containers', () => {
     expect(await containerExists(id)).toBe(true)
   })
 
-  it('spawns as many docker processes for 20 orphans as for 3, in --dry-run and with --force', async () => {
+  it('spawns no docker process through the Engine API, for 20 orphans as for 3, in --dry-run and with --force', async () => {
     const [few, many] = await dockerProcesses([3, 20], (runId) => createRunContainer(runId, {running: false}))
+    expect(many).toEqual(few)
+    expect(few).toEqual([0, 0])
+  })
+
+  it('through the docker CLI (MOAT_DOCKER_CLIENT=cli), spawns as many docker processes for 20 orphans as for 3', async () => {
+    const [few, many] = await dockerProcesses([3, 20], (runId) => createRunContainer(runId, {running: false}), {MOAT_DOCKER_CLIENT: 'cli'})
     expect(many).toEqual(few)
     // ping, ps, inspect; then inspect and rm.
     expect(few).toEqual([3, 5])

@@ -1,9 +1,12 @@
-// DockerCli against the real test engine: what the adapter reads from `docker`, and how it reports per-ID outcomes.
+// The Docker adapters against the real test engine, one contract for both: the Engine API over the socket (the
+// default) and the docker CLI (the fallback for ssh:// and what the API cannot reach): what each reads from the
+// engine, and how it reports per-ID outcomes.
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, expect, it} from 'vitest'
 
+import {DockerApi} from '../../src/lib/runtime/docker-api.js'
 import {DockerCli} from '../../src/lib/runtime/docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
 import {describeEngine, docker, dockerOk, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
@@ -11,13 +14,19 @@ import {createRunContainer, createRunNetwork, createSidecar, trackRunIds} from '
 
 const NO_SUCH_ID = 'f'.repeat(64)
 
-describeEngine('DockerCli on the real engine', () => {
+// No endpoint given: each adapter reads DOCKER_HOST at each call, as the CLI does, so a test may point it elsewhere.
+const ADAPTERS = [
+  {make: () => new DockerCli(), name: 'DockerCli', needsCli: true},
+  {make: () => new DockerApi(), name: 'DockerApi', needsCli: false},
+]
+
+for (const adapter of ADAPTERS) describeEngine(`${adapter.name} on the real engine`, () => {
   const savedPath = process.env.PATH
   useEngineInProcessEnv()
   const runIds = trackRunIds()
   const tracked = () => runIds.next()
 
-  const cli = new DockerCli()
+  const cli = adapter.make()
 
   afterEach(() => {
     process.env.DOCKER_HOST = requireEngine()
@@ -86,6 +95,16 @@ describeEngine('DockerCli on the real engine', () => {
     expect((await cli.inspect('container', [NO_SUCH_ID])).size).toBe(0)
   })
 
+  it('inspects by name as well, keyed by full ID: a re-check can tell a replacement from a removal', async () => {
+    const runId = tracked()
+    const container = await createRunContainer(runId, {running: false})
+    const network = await createRunNetwork(runId)
+    const found = await cli.inspect('container', [runId, NO_SUCH_ID])
+    expect([...found.keys()]).toEqual([container])
+    expect(found.get(container)).toMatchObject({id: container, name: runId})
+    expect([...(await cli.inspect('network', [`moat-${runId}`])).keys()]).toEqual([network])
+  })
+
   it('removes many IDs in one call and tells removed, already gone and in use apart', async () => {
     const [free, busy] = [tracked(), tracked()]
     const freeNet = await createRunNetwork(free)
@@ -132,11 +151,16 @@ describeEngine('DockerCli on the real engine', () => {
     await expect(cli.remove('network', [NO_SUCH_ID])).rejects.toBeInstanceOf(RuntimeUnreachableError)
   })
 
-  it('no docker CLI on PATH is RuntimeAbsentError', async () => {
+  it(adapter.needsCli ? 'no docker CLI on PATH is RuntimeAbsentError' : 'needs no docker CLI on PATH', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'empty-path-'))
     process.env.PATH = empty
     try {
-      await expect(cli.ping()).rejects.toBeInstanceOf(RuntimeAbsentError)
+      if (adapter.needsCli) {
+        await expect(cli.ping()).rejects.toBeInstanceOf(RuntimeAbsentError)
+      } else {
+        await cli.ping()
+        expect((await cli.list('network')).map((network) => network.name)).toContain('host')
+      }
     } finally {
       rmSync(empty, {force: true, recursive: true})
     }

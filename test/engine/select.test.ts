@@ -5,6 +5,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, expect, it} from 'vitest'
 
+import {AppleCli} from '../../src/lib/runtime/apple.js'
+import {DockerApi} from '../../src/lib/runtime/docker-api.js'
+import {parseDockerHost} from '../../src/lib/runtime/docker-endpoint.js'
+import {DockerCli} from '../../src/lib/runtime/docker.js'
 import {RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
 import {selectRuntimes} from '../../src/lib/runtime/select.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
@@ -61,12 +65,32 @@ describeEngine('selectRuntimes', () => {
     await expect(selectRuntimes('auto', warn)).rejects.toThrow(/^No container runtime answered\. Docker engine unreachable: .*; Apple container services unreachable: XPC/)
   })
 
-  it('auto: when no runtime CLI is on PATH at all, one clear error', async () => {
+  it('auto: when no runtime is there at all (no Docker engine configured, no CLI on PATH), one clear error', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'empty-path-'))
     symlinkSync(process.execPath, join(empty, 'node'))
     process.env.PATH = empty
+    // Nothing points at an engine, and where the default socket would be there is none.
+    const nowhere = parseDockerHost('unix:///nonexistent/moat-test/docker.sock', {configured: false, source: 'default'})
     try {
-      await expect(selectRuntimes('auto', warn)).rejects.toThrow('No container runtime found')
+      await expect(selectRuntimes('auto', warn, [new DockerApi(nowhere), new AppleCli()])).rejects.toThrow(
+        'No container runtime found: no Docker engine configured (no DOCKER_HOST, no docker context) and no socket at unix:///nonexistent/moat-test/docker.sock; the Apple container CLI is not on PATH.',
+      )
+      // The docker CLI fallback (ssh:// and the like) without its CLI is absent as well.
+      await expect(selectRuntimes('auto', warn, [new DockerCli(), new AppleCli()])).rejects.toThrow(
+        'No container runtime found: the docker CLI is not on PATH; the Apple container CLI is not on PATH.',
+      )
+      expect(warnings).toEqual([])
+    } finally {
+      rmSync(empty, {force: true, recursive: true})
+    }
+  })
+
+  it('auto: the Docker engine answers through its API with no docker CLI on PATH', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'empty-path-'))
+    process.env.PATH = empty
+    try {
+      expect(names(await selectRuntimes('auto', warn))).toEqual(['docker'])
+      expect(warnings).toEqual([])
     } finally {
       rmSync(empty, {force: true, recursive: true})
     }

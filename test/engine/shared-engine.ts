@@ -137,7 +137,7 @@ export interface SystemCommand {
    * For each count, makes that many new orphans with makeOrphan and counts the docker processes the command starts
    * over them: [in --dry-run, with --force]. Checks that the first run saw them all and the second removed them all.
    */
-  dockerProcesses(counts: number[], makeOrphan: (runId: string) => Promise<unknown>): Promise<number[][]>
+  dockerProcesses(counts: number[], makeOrphan: (runId: string) => Promise<unknown>, env?: NodeJS.ProcessEnv): Promise<number[][]>
   /** A removing run over this suite's fixtures only: they are old enough, every other run counts as alive. */
   forced(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult>
   /** The command with these arguments, with this test's MOAT_HOME. */
@@ -149,7 +149,7 @@ export function systemCommand(name: string, fixtures: EngineFixtures): SystemCom
     runCli(['system', name, ...args], {DOCKER_HOST: requireEngine(), MOAT_HOME: fixtures.moatHome, ...env})
 
   return {
-    async dockerProcesses(counts, makeOrphan) {
+    async dockerProcesses(counts, makeOrphan, env = {}) {
       const shim = dockerShim()
       try {
         const perCount: number[][] = []
@@ -158,11 +158,11 @@ export function systemCommand(name: string, fixtures: EngineFixtures): SystemCom
           await fixtures.waitUntilOld(CLI_MIN_AGE_MS)
           await fixtures.protectOtherRuns()
           shim.reset()
-          const plan = run(['--dry-run', '--json', '--min-age', CLI_MIN_AGE], shim.env)
+          const plan = run(['--dry-run', '--json', '--min-age', CLI_MIN_AGE], {...env, ...shim.env})
           expect(jsonOf(plan).totals).toMatchObject({orphans})
           const dryRun = shim.count()
           shim.reset()
-          const result = run(['--force', '--json', '--min-age', CLI_MIN_AGE], shim.env)
+          const result = run(['--force', '--json', '--min-age', CLI_MIN_AGE], {...env, ...shim.env})
           expect(jsonOf(result).totals).toMatchObject({failed: 0, removed: orphans})
           perCount.push([dryRun, shim.count()])
         }

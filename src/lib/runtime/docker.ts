@@ -44,7 +44,7 @@ const UNREACHABLE =
   /cannot connect to the docker daemon|error during connect|is the docker daemon running|connection refused|no such host|dial unix|context deadline exceeded|permission denied while trying to connect/i
 
 // The subsets of `docker inspect` output read here.
-interface RawContainer {
+export interface RawContainer {
   Config?: {Image?: string; Labels?: null | Record<string, string>}
   Created?: string
   Id: string
@@ -231,7 +231,7 @@ export class DockerCli implements MountProbe, Runtime {
   }
 }
 
-function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {
+export function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {
   if (kind === 'container') return containerInfo(raw as RawContainer)
   if (kind === 'network') return networkInfo(raw as RawNetwork)
   const volume = raw as RawVolume

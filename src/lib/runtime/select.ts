@@ -1,6 +1,8 @@
 import type {Runtime, RuntimeName} from './types.js'
 
 import {AppleCli} from './apple.js'
+import {DockerApi} from './docker-api.js'
+import {DockerEndpointError, resolveDockerEndpoint} from './docker-endpoint.js'
 import {DockerCli} from './docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 
@@ -11,7 +13,24 @@ export type RuntimeChoice = 'auto' | RuntimeName
 const answered = new WeakSet<Runtime>()
 
 export function defaultRuntimes(): Runtime[] {
-  return [new DockerCli(), new AppleCli()]
+  return [dockerRuntime(), new AppleCli()]
+}
+
+/**
+ * The engine the docker CLI would use, through its API when this process can reach it (unix socket, tcp, tcp+TLS),
+ * else through the docker CLI (ssh://, a path prefix, npipe; or MOAT_DOCKER_CLIENT=cli): DESIGN.md "Runtimes".
+ */
+export function dockerRuntime(env: NodeJS.ProcessEnv = process.env): DockerApi | DockerCli {
+  // The way back to the CLI where the API misbehaves (a proxy in between, an engine of another make).
+  if (env.MOAT_DOCKER_CLIENT === 'cli') return new DockerCli()
+  try {
+    const endpoint = resolveDockerEndpoint(env)
+    return endpoint.kind === 'other' ? new DockerCli() : new DockerApi(endpoint)
+  } catch (error) {
+    // A context that does not exist or an unreadable config: the API adapter says so at ping, without a process.
+    if (error instanceof DockerEndpointError) return new DockerApi()
+    throw error
+  }
 }
 
 /**
@@ -51,7 +70,8 @@ export async function selectRuntimes(
   const silent = pinged.filter((entry) => entry.error && !(entry.error instanceof RuntimeAbsentError))
   if (answering.length === 0) {
     if (silent.length === 0) {
-      throw new RuntimeUnreachableError('auto', 'No container runtime found: neither docker nor Apple container is on PATH.')
+      const absent = pinged.map((entry) => entry.error!.message)
+      throw new RuntimeAbsentError('auto', `No container runtime found: ${absent.join('; ')}.`)
     }
 
     throw new RuntimeUnreachableError('auto', `No container runtime answered. ${silent.map((entry) => entry.error!.message).join('; ')}`)

@@ -28,7 +28,7 @@ import {
   readRegistrationTokens,
   socketsDir,
 } from '../moat/state-files.js'
-import {RuntimeUnreachableError} from '../runtime/errors.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
 import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 import {backupStamp} from '../runtime/volume-archive.js'
 
@@ -160,7 +160,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     } catch (error) {
       if (!(error instanceof RuntimeUnreachableError)) throw error
       // No runtime on this host at all: no run can have objects anywhere.
-      if (/No container runtime found/.test(error.message)) return {runsWithObjects: new Map()}
+      if (error instanceof RuntimeAbsentError) return {runsWithObjects: new Map()}
       return {problem: error.message, runsWithObjects: new Map()}
     }
 

@@ -19,7 +19,7 @@ import {
 } from '../host/safe-remove.js'
 import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
 import {AppleCli} from '../runtime/apple.js'
-import {DockerCli} from '../runtime/docker.js'
+import {dockerRuntime} from '../runtime/select.js'
 
 export interface TempPattern {
   /** Environment variables that make a process a user of the dir they point at. */
@@ -330,7 +330,8 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
 function defaultProbes(options: TempDirOptions): MountProbe[] {
   // Loaded lazily by the command; constructing them spawns nothing.
   const probes: MountProbe[] = []
-  if (options.docker) probes.push(new DockerCli())
+  // The Engine API where the engine can be reached that way: no docker process, no execa (select.ts).
+  if (options.docker) probes.push(dockerRuntime())
   if (options.apple) probes.push(new AppleCli())
   return probes
 }
