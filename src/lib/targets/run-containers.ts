@@ -3,13 +3,13 @@
 // and saving metadata.json (§2.1, §3.4), and it is not running; a running one only with --include-running.
 import {lstatSync} from 'node:fs'
 
-import type {Candidate, ContainerTargetOptions, RunFacts, Verdict} from './container-target.js'
 import type {ContainerInfo, Runtime} from '../runtime/types.js'
+import type {Candidate, ContainerTargetOptions, RunFacts, Verdict} from './container-target.js'
 
-import {ContainerTarget} from './container-target.js'
 import {formatAge, formatDuration} from '../duration.js'
 import {walkTree} from '../host/tree.js'
 import {RUN_ID} from '../moat/run-id.js'
+import {ContainerTarget} from './container-target.js'
 
 export interface RunContainerTargetOptions extends ContainerTargetOptions {
   /** Stop and remove running orphans too (`clean-containers --include-running`); otherwise they are kept. */

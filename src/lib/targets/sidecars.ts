@@ -1,13 +1,13 @@
+import type {RunRegistry} from '../moat/registry.js'
+import type {ContainerInfo, Runtime} from '../runtime/types.js'
 // BuildKit sidecars and service containers (moat-resources.md §3.1): on Docker the containers labelled
 // moat.run-id=<run-id> and moat.role=buildkit-sidecar|service (§10.3), on Apple those named moat-<service>-<run-id>
 // (no labels there, §7). One is removed when its run has ended, or its run is stopped or failed and the run's own
 // container is not running; a running one is stopped first (a BuildKit sidecar is privileged, §3.4).
 import type {Candidate, RunFacts, Verdict} from './container-target.js'
-import type {RunRegistry} from '../moat/registry.js'
-import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
-import {ContainerTarget} from './container-target.js'
 import {RUN_ID} from '../moat/run-id.js'
+import {ContainerTarget} from './container-target.js'
 
 /** §3.1: the roles moat gives its labelled Docker containers. */
 const SIDECAR_ROLES: ReadonlySet<string> = new Set(['buildkit-sidecar', 'service'])
