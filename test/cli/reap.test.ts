@@ -2,7 +2,11 @@ import {existsSync, readdirSync, readFileSync, realpathSync, writeFileSync} from
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {useEngineFixtures} from '../engine/shared-engine.js'
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
+import {type EngineProxy, startEngineProxy} from '../helpers/engine-proxy.js'
+import {containerExists, describeEngine, requireEngine} from '../helpers/engine.js'
+import {createRunContainer} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 
 let root: string
@@ -140,5 +144,58 @@ describe('moat system reap', () => {
     const next = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--max-delete', '5000'], {MOAT_HOME: home})
     expect(next.exitCode).toBe(0)
     expect(readdirSync(root)).toEqual([])
+  })
+})
+
+describeEngine('moat system reap over an engine that dies mid-removal', () => {
+  const fixtures = useEngineFixtures()
+  let proxy: EngineProxy | undefined
+
+  // eslint-disable-next-line mocha/no-sibling-hooks -- useEngineFixtures' hooks clean the engine, this one the proxy
+  afterEach(async () => {
+    await proxy?.close()
+    proxy = undefined
+  })
+
+  it('--once: each removal the engine confirmed is removed, the rest failed with the engine error, exit 3, a log line each', async () => {
+    const count = 30
+    const ids = new Map<string, string>()
+    for (let i = 0; i < count; i++) {
+      const runId = fixtures.tracked()
+      ids.set(runId, await createRunContainer(runId, {running: false}))
+    }
+
+    await fixtures.protectOtherRuns()
+    proxy = await startEngineProxy(requireEngine(), 10)
+    const log = join(fixtures.moatHome, 'reap.log')
+    const result = await startCli(
+      ['system', 'reap', '--once', '--only', 'containers', '--min-age', '0s', '--log-file', log, '--json'],
+      {DOCKER_HOST: proxy.dockerHost, MOAT_HOME: fixtures.moatHome},
+    )
+    expect(proxy.dead).toBe(true)
+    expect(result.exitCode).toBe(3)
+    const sections = jsonOf(result).targets as Array<{items: Array<Record<string, unknown>>}>
+    const items = sections.flatMap((section) => section.items).filter((item) => ids.has(item.name as string))
+    const lines = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+    const decisions = lines.filter((line) => line.event === 'decision' && ids.has(line.name))
+    expect(items).toHaveLength(count)
+    expect(decisions).toHaveLength(count)
+    let removed = 0
+    for (const [runId, id] of ids) {
+      const item = items.find((entry) => entry.name === runId)!
+      const logged = decisions.find((line) => line.name === runId)
+      expect(logged).toMatchObject({decision: item.decision, id, reason: item.reason})
+      // No wrong deletion, no lost one: the report says removed exactly when the engine no longer has it.
+      const exists = await containerExists(id)
+      if (item.decision === 'removed') removed++
+      else expect(item).toMatchObject({decision: 'failed', reason: expect.stringMatching(/^Docker engine unreachable, not confirmed: /)})
+      expect(exists).toBe(item.decision !== 'removed')
+    }
+
+    expect(removed).toBe(10)
+    expect(lines.at(-1)).toMatchObject({event: 'pass', totals: expect.objectContaining({failed: count - 10, removed: 10})})
   })
 })

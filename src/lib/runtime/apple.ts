@@ -14,9 +14,9 @@ import type {
   Runtime,
 } from './types.js'
 
-import {execFile, type ExecResult} from './exec.js'
-import {chunks, failureOf, firstLine, IN_USE, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
+import {chunks, engineLost, type EngineWords, failureOf, firstLine, IN_USE, mergeOutcomes, nothingAsked, notSent, outcomeOf, parseTimestamp} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
+import {execFile, type ExecResult} from './exec.js'
 
 const CALL_TIMEOUT_MS = 20_000
 const PING_TIMEOUT_MS = 10_000
@@ -26,6 +26,8 @@ const DELETE_BACKOFF_MS = 500
 
 /** The CLI answered but its services (apiserver, XPC) did not: `container system start` has not run. */
 const UNREACHABLE = /xpc connection|connection invalid|connection interrupted|apiserver|container system start/i
+
+const APPLE_WORDS: EngineWords = {engine: 'Apple container services', unreachable: UNREACHABLE}
 
 interface RawAttachment {
   address?: string
@@ -130,7 +132,7 @@ export class AppleCli implements Runtime {
       return {failures: new Map(ids.map((id) => [id, failure]))}
     }
 
-    if (kind === 'container') return this.batched(['rm'], ids)
+    if (kind === 'container') return unlessNothingAsked(ids, await this.batched(['rm'], ids))
     const outcomes: BatchOutcome[] = []
     // §7 shows `container network delete` with one name, and the "in use" retry is per network.
     // eslint-disable-next-line no-await-in-loop
@@ -139,14 +141,24 @@ export class AppleCli implements Runtime {
   }
 
   async stop(ids: readonly string[]): Promise<BatchOutcome> {
-    return this.batched(['stop'], ids)
+    return unlessNothingAsked(ids, await this.batched(['stop'], ids))
   }
 
+  /** As DockerCli's: what the CLI echoed before the services stopped answering is done, and kept as such. */
   private async batched(command: readonly string[], ids: readonly string[]): Promise<BatchOutcome> {
     const outcomes: BatchOutcome[] = []
+    let lost = false
     for (const batch of chunks(ids)) {
+      if (lost) {
+        outcomes.push(notSent(batch, APPLE_WORDS))
+        continue
+      }
+
       // eslint-disable-next-line no-await-in-loop
-      outcomes.push(outcomeOf(batch, await this.call([...command, ...batch])))
+      const result = await execFile('container', [...command, ...batch], {timeoutMs: CALL_TIMEOUT_MS})
+      if (result.missing) throw new RuntimeAbsentError('apple', 'the Apple container CLI is not on PATH')
+      outcomes.push(outcomeOf(batch, result, APPLE_WORDS))
+      lost = engineLost(result, APPLE_WORDS)
     }
 
     return mergeOutcomes(outcomes)
@@ -262,4 +274,11 @@ function networkOfAddress(address: string | undefined, rows: readonly TableRow[]
     const size = 2 ** (32 - Number(bits))
     return start !== undefined && Number.isInteger(size) && ip >= start && ip < start + size
   })?.name
+}
+
+/** Services that could not be asked about any ID are unreachable, as for any other call: nothing was done. */
+function unlessNothingAsked(ids: readonly string[], outcome: BatchOutcome): BatchOutcome {
+  const failure = nothingAsked(ids, outcome)
+  if (failure) throw new RuntimeUnreachableError('apple', failure.message)
+  return outcome
 }
