@@ -4,7 +4,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {useEngineFixtures} from '../engine/shared-engine.js'
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
-import {type EngineProxy, startEngineProxy} from '../helpers/engine-proxy.js'
+import {CONTAINER_LIST, type EngineProxy, startEngineProxy} from '../helpers/engine-proxy.js'
 import {containerExists, describeEngine, requireEngine} from '../helpers/engine.js'
 import {createRunContainer} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
@@ -197,5 +197,41 @@ describeEngine('moat system reap over an engine that dies mid-removal', () => {
 
     expect(removed).toBe(10)
     expect(lines.at(-1)).toMatchObject({event: 'pass', totals: expect.objectContaining({failed: count - 10, removed: 10})})
+  })
+
+  it('an engine error mid-pass ends that pass, logged as a pass event; the reaper goes on at the next interval', async () => {
+    const tmp = realpathSync(makeTmpRoot())
+    const log = join(fixtures.moatHome, 'reap.log')
+    const lines = () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line))
+        : []
+    try {
+      const leak = makeTempDir(tmp, 'moat-aws-1')
+      // The engine answers the ping, then dies at the first container listing of the scan.
+      proxy = await startEngineProxy(requireEngine(), 0, CONTAINER_LIST)
+      const reaper = startCli(['system', 'reap', '--interval', '1s', '--min-age', '0s', '--tmp-dir', tmp, '--log-file', log], {
+        DOCKER_HOST: proxy.dockerHost,
+        MOAT_HOME: fixtures.moatHome,
+      })
+      try {
+        await until('a second pass', () => lines().filter((line) => line.event === 'pass').length >= 2)
+      } finally {
+        reaper.child.kill('SIGTERM')
+      }
+
+      const result = await reaper
+      expect(result.exitCode).toBe(0)
+      const passes = lines().filter((line) => line.event === 'pass')
+      expect(passes[0]).toMatchObject({error: expect.stringMatching(/Docker engine unreachable/), nextPassInMs: 1000, pass: 1})
+      expect(passes[1]).toMatchObject({pass: 2, totals: expect.objectContaining({removed: 1})})
+      expect(passes[1]!.error).toBeUndefined()
+      expect(existsSync(leak)).toBe(false)
+    } finally {
+      removeTmpRoot(tmp)
+    }
   })
 })

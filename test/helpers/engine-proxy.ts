@@ -12,21 +12,31 @@ export interface EngineProxy {
   close(): Promise<void>
   /** True once the engine is "gone". */
   readonly dead: boolean
-  /** DELETE requests of containers the engine received (and answered, once cut). */
+  /** Deadly requests (container DELETEs by default) the engine received (and answered, once cut). */
   readonly deletes: number
   /** Use as DOCKER_HOST. */
   readonly dockerHost: string
 }
 
-const CONTAINER_DELETE = /^DELETE \/(?:v[\d.]+\/)?containers\//gm
+/** Container removals (`docker rm`): the default request the engine dies at. */
+export const CONTAINER_DELETE = /^DELETE \/(?:v[\d.]+\/)?containers\//gm
+/** Container listings (`docker ps`): to make the engine die mid-scan, right after the runtime answered its ping. */
+export const CONTAINER_LIST = /^GET \/(?:v[\d.]+\/)?containers\/json/gm
 const STATUS_LINE = /^HTTP\/1\.1 \d{3} /gm
 
 function count(pattern: RegExp, text: string): number {
   return text.match(pattern)?.length ?? 0
 }
 
-/** Proxies `upstream` (unix:///path) and dies after `deletesBeforeDeath` container DELETEs have been answered. */
-export async function startEngineProxy(upstream: string, deletesBeforeDeath: number): Promise<EngineProxy> {
+/**
+ * Proxies `upstream` (unix:///path) and dies after `deletesBeforeDeath` requests matching `deadly` (a global,
+ * multiline pattern of request lines; container DELETEs by default) have been answered.
+ */
+export async function startEngineProxy(
+  upstream: string,
+  deletesBeforeDeath: number,
+  deadly: RegExp = CONTAINER_DELETE,
+): Promise<EngineProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'mtp-'))
   const path = join(dir, 'proxy.sock')
   const target = upstream.replace(/^unix:\/\//, '')
@@ -60,7 +70,7 @@ export async function startEngineProxy(upstream: string, deletesBeforeDeath: num
     client.on('data', (chunk: Buffer) => {
       if (cutting || dead) return
       const text = sent + chunk.toString('latin1')
-      const seen = count(CONTAINER_DELETE, text) - count(CONTAINER_DELETE, sent)
+      const seen = count(deadly, text) - count(deadly, sent)
       if (deletes + seen > deletesBeforeDeath) {
         // This DELETE (and anything after it) never reaches the engine.
         cutting = true

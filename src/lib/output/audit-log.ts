@@ -5,6 +5,18 @@ import type {Item, Totals} from '../pipeline/pipeline.js'
 
 export type LogFormat = 'json' | 'text'
 
+export interface PassSummary {
+  /** Who holds the lock, when the pass found another clean running. */
+  busy?: string
+  durationMs: number
+  /** Why the pass could not finish. */
+  error?: string
+  /** When the reaper runs the next pass after a failed one. */
+  nextPassInMs?: number
+  refused?: string
+  totals?: Totals
+}
+
 /**
  * The reaper's audit trail: one line per decision and one per pass, written with a synchronous write(2) on an
  * O_APPEND descriptor as each happens, so a crash or SIGKILL mid-pass loses no line already decided.
@@ -36,12 +48,15 @@ export class AuditLog {
     this.write({event: 'note', message, pass}, `note: ${message}`)
   }
 
-  pass(pass: number, summary: {busy?: string; durationMs: number; refused?: string; totals?: Totals}): void {
-    const {busy, durationMs, refused, totals} = summary
-    const text = busy
-      ? `pass ${pass}: another clean is running (${busy}); nothing done`
-      : `pass ${pass} done in ${durationMs} ms: ${totals?.removed ?? 0} removed, ${totals?.kept ?? 0} kept, ${totals?.skipped ?? 0} skipped, ${totals?.failed ?? 0} failed${refused ? `; refused: ${refused}` : ''}`
-    this.write({busy, durationMs, event: 'pass', pass, refused, totals}, text)
+  pass(pass: number, summary: PassSummary): void {
+    const {busy, durationMs, error, nextPassInMs, refused, totals} = summary
+    const next = nextPassInMs === undefined ? '' : `; next pass in ${Math.round(nextPassInMs / 1000)}s`
+    const text = error
+      ? `pass ${pass} failed after ${durationMs} ms: ${error}${next}`
+      : busy
+        ? `pass ${pass}: another clean is running (${busy}); nothing done`
+        : `pass ${pass} done in ${durationMs} ms: ${totals?.removed ?? 0} removed, ${totals?.kept ?? 0} kept, ${totals?.skipped ?? 0} skipped, ${totals?.failed ?? 0} failed${refused ? `; refused: ${refused}` : ''}`
+    this.write({busy, durationMs, error, event: 'pass', nextPassInMs, pass, refused, totals}, text)
   }
 
   private write(record: Record<string, unknown>, text: string): void {
