@@ -1,4 +1,6 @@
-import {existsSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
@@ -123,6 +125,62 @@ describe('moat system reap', () => {
     for (const name of remaining) expect(readdirSync(join(root, name)).sort()).toEqual(['config', 'credentials', 'sub'])
     expect(logLines().filter((line) => String(line.reason).startsWith('not reached')).length).toBe(remaining.length)
     expect(logLines().at(-1)).toMatchObject({event: 'pass', pass: 1})
+  })
+
+  it('--log-file in a missing directory: created (0700); a directory, an unwritable or immutable file: one line, exit 2', () => {
+    const nested = join(home, 'fresh', 'logs', 'reap.log')
+    const made = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', nested], {MOAT_HOME: home})
+    expect(made.exitCode).toBe(0)
+    expect(statSync(join(home, 'fresh')).mode.toString(8)).toMatch(/700$/)
+    expect(readFileSync(nested, 'utf8')).toMatch(/"event":"pass"/)
+
+    const immutable = join(home, 'immutable.log')
+    writeFileSync(immutable, '')
+    const chattr = spawnSync('chattr', ['+i', immutable])
+    try {
+      const cases: Array<[string, RegExp]> = [
+        [home, /^Error: --log-file: .* is a directory; give a writable file, e.g. --log-file ~\/\.moat\/reap\.log$/],
+        [join(immutable, 'reap.log'), /^Error: --log-file: cannot create the directory of .*immutable\.log\/reap\.log \(\w+\)/],
+      ]
+      if (chattr.status === 0) cases.push([immutable, /^Error: --log-file: .*immutable\.log is not writable \(EPERM: immutable or append-only\)/])
+      else console.warn(`immutable log file case skipped: chattr +i failed (${chattr.stderr})`)
+      for (const [file, message] of cases) {
+        const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', file], {MOAT_HOME: home})
+        expect(result.exitCode).toBe(2)
+        expect(result.stderr.trim()).toMatch(message)
+        expect(result.stderr.trim().split('\n')).toHaveLength(1)
+      }
+    } finally {
+      spawnSync('chattr', ['-i', immutable])
+    }
+  })
+
+  it.skipIf(process.getuid?.() !== 0)('a full disk under the log: nothing is deleted after a line fails, the pass says why, exit 3 [needs root: mount]', () => {
+    const disk = mkdtempSync(join(tmpdir(), 'mtl-'))
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', disk]).status).toBe(0)
+    try {
+      // Room for about a page of log lines, and then ENOSPC.
+      writeFileSync(join(disk, 'filler'), Buffer.alloc(12 * 1024))
+      const log = join(disk, 'reap.log')
+      const dirs = Array.from({length: 60}, (_, i) => makeTempDir(root, `moat-npm-${i}`))
+      const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', log, '--json'], {
+        MOAT_HOME: home,
+      })
+      expect(result.exitCode).toBe(3)
+      expect(result.stderr).toMatch(/Error: the audit log .*reap\.log cannot be written \(ENOSPC\); nothing more is deleted/)
+      const text = readFileSync(log, 'utf8')
+      const logged = text.split('\n').filter((line) => line.includes('"decision":"removed"')).length
+      const gone = dirs.filter((dir) => !existsSync(dir)).length
+      expect(logged).toBeGreaterThan(0)
+      // Only the deletion whose line failed is not in the log; it is in the report, with every other decision.
+      expect(gone).toBe(logged + 1)
+      const doc = jsonOf(result) as {targets: Array<{totals: {removed: number; skipped: number}}>; warnings: string[]}
+      expect(doc.targets[0]!.totals).toMatchObject({removed: gone, skipped: dirs.length - gone})
+      expect(doc.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/cannot be written \(ENOSPC\)/)]))
+    } finally {
+      spawnSync('umount', [disk])
+      rmSync(disk, {force: true, recursive: true})
+    }
   })
 
   it('the log file holds valid JSON lines after the reaper is SIGKILLed mid-pass', async () => {

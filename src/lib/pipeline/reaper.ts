@@ -17,7 +17,10 @@ export interface ReaperOptions {
   once: boolean
   /** One clean pass; `pass` numbers them from 1. */
   runPass(pass: number): Promise<PassOutcome>
-  /** Aborted by the first SIGTERM/SIGINT: the current deletion finishes, nothing more is deleted. */
+  /**
+   * Aborted by the first SIGTERM/SIGINT: the current deletion finishes, nothing more is deleted. Each pass's own
+   * signal (in runPass) should also follow log.failed: no deletion without its audit line.
+   */
   signal: AbortSignal
 }
 
@@ -25,6 +28,8 @@ export interface ReaperSummary {
   /** Why the last pass could not finish (an engine that died mid-scan ...); it is logged as a pass event. */
   error?: Error
   last?: PassOutcome
+  /** Why the audit log could not be written: the reaper stopped after that pass, which deleted nothing more. */
+  logProblem?: string
   passes: number
   totals: Totals
 }
@@ -93,6 +98,7 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
       for (const key of Object.keys(summary.totals) as Array<keyof Totals>) summary.totals[key] += report.totals[key]
     }
 
+    if (options.log.problem) return {...summary, logProblem: options.log.problem}
     if (options.once || options.signal.aborted) return summary
     failedInARow = !outcome.busy && lostEngine(outcome.report) ? failedInARow + 1 : 0
     const jitter = options.jitter ?? 0.1
