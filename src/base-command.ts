@@ -154,7 +154,7 @@ protected flags!: BaseFlags<T>
     })
     if (outcome.busy) {
       // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error.
-      const message = `Another clean is running for ${this.moatHome} (${describeHolder(outcome.holder)}); nothing done.`
+      const message = `Another clean is running for ${this.moatHome} (${describeHolder(outcome.holder, outcome.lockDir)}); nothing done.`
       this.log(message)
       return {busy: true, dryRun, lockHolder: outcome.holder ?? null, message}
     }

@@ -1,7 +1,8 @@
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {useEngineFixtures} from '../engine/shared-engine.js'
@@ -180,6 +181,84 @@ describe('moat system reap', () => {
     } finally {
       spawnSync('umount', [disk])
       rmSync(disk, {force: true, recursive: true})
+    }
+  })
+
+  it('a lock left by pid 1 on another host: every pass says who holds it and since when, and past 1h how to clear it', () => {
+    const dir = join(home, '.moat-system.lock')
+    mkdirSync(dir)
+    const owner = {command: 'system:reap', host: 'elsewhere', pid: 1, startedAt: '2026-01-01T00:00:00.000Z'}
+    writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner))
+    const leak = makeTempDir(root, 'moat-aws-1')
+    for (let i = 0; i < 2; i++) {
+      const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile], {MOAT_HOME: home})
+      expect(result.exitCode).toBe(0)
+      expect(logLines().at(-1)).toMatchObject({
+        busy: `pid 1 on elsewhere, system:reap, since 2026-01-01T00:00:00.000Z; held for over 1h: if no clean is running as pid 1 on elsewhere, clear it with: rm -r ${dir}`,
+        event: 'pass',
+      })
+    }
+
+    const clean = runCli(['system', 'clean-temp', '--force', '--tmp-dir', root], {MOAT_HOME: home})
+    expect(clean.stdout).toContain(`held for over 1h: if no clean is running as pid 1 on elsewhere, clear it with: rm -r ${dir}`)
+    expect(existsSync(leak)).toBe(true)
+  })
+
+  it('--moat-home that does not exist is not created (the lock goes to a private per-user dir); a file: one line, exit 2', () => {
+    const typo = join(home, 'no-such-home')
+    const fallback = join(tmpdir(), `moat-system-${process.getuid!()}`)
+    const fallbackExisted = existsSync(fallback)
+    const leak = makeTempDir(root, 'moat-aws-1')
+    const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--moat-home', typo, '--log-file', logFile])
+    expect(result.exitCode).toBe(0)
+    expect(existsSync(typo)).toBe(false)
+    expect(existsSync(leak)).toBe(false)
+    if (!fallbackExisted) rmSync(fallback, {recursive: true})
+    expect(logLines()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          event: 'note',
+          message: `moat home ${typo} does not exist (not created); the clean lock is taken in ${fallback} instead.`,
+        }),
+      ]),
+    )
+
+    const file = join(home, 'a-file')
+    writeFileSync(file, '')
+    const refused = runCli(['system', 'clean-temp', '--force', '--tmp-dir', root, '--moat-home', file])
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr.trim()).toBe(`Error: --moat-home: ${file} is not a directory; point it at moat's home, e.g. --moat-home ~/.moat`)
+  })
+
+  it.skipIf(process.getuid?.() !== 0)('a lock dir owned by another user: one clear line, no raw EACCES, nothing moved aside [needs root: runs as nobody]', () => {
+    const shared = realpathSync(makeTmpRoot())
+    try {
+      chmodSync(shared, 0o777)
+      const dir = join(shared, '.moat-system.lock')
+      mkdirSync(dir, {mode: 0o700})
+      writeFileSync(join(dir, 'owner.json'), JSON.stringify({command: 'system:clean', host: 'x', pid: 1, startedAt: '2026-01-01T00:00:00.000Z'}))
+      // Old enough to be taken for an ownerless lock by a user who cannot read its owner file.
+      utimesSync(dir, new Date(0), new Date(0))
+      const tmp = realpathSync(makeTmpRoot())
+      chmodSync(tmp, 0o777)
+      try {
+        const result = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/run.js', import.meta.url)), 'system', 'clean-temp', '--force', '--tmp-dir', tmp], {
+          encoding: 'utf8',
+          env: {...process.env, HOME: tmp, MOAT_HOME: shared},
+          gid: 65_534,
+          input: '',
+          uid: 65_534,
+        })
+        expect(result.stderr.trim()).toBe(
+          `Error: the clean lock ${dir} belongs to another user (uid 0): a clean of theirs may be running; if none is, they or root must remove it`,
+        )
+        expect(result.status).toBe(1)
+        expect(readdirSync(shared)).toEqual(['.moat-system.lock'])
+      } finally {
+        removeTmpRoot(tmp)
+      }
+    } finally {
+      removeTmpRoot(shared)
     }
   })
 

@@ -90,7 +90,7 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
     summary.error = undefined
     const durationMs = Date.now() - started
     if (outcome.busy) {
-      options.log.pass(pass, {busy: describeHolder(outcome.holder), durationMs})
+      options.log.pass(pass, {busy: describeHolder(outcome.holder, outcome.lockDir), durationMs})
     } else {
       const {report} = outcome
       for (const warning of report.warnings) options.log.note(pass, warning)
