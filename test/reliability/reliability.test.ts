@@ -253,7 +253,7 @@ describe('reliability: host faults (temp dirs, logs, locks)', () => {
     home = realpathSync(makeTmpRoot())
   })
 
-  // eslint-disable-next-line mocha/no-sibling-hooks -- the fixtures of this describe only
+   
   afterEach(() => {
     removeTmpRoot(root)
     removeTmpRoot(home)
