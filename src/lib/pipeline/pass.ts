@@ -1,3 +1,5 @@
+import {hostname} from 'node:os'
+
 import {checkMoatHome, privateLockParent} from '../moat/home.js'
 import {acquireLock, lockDirOf, type LockOwner, STUCK_LOCK_MS} from './lock.js'
 import {type PipelineOptions, type Report, runPipeline, type Target} from './pipeline.js'
@@ -43,7 +45,8 @@ export async function runPass(targets: readonly Target[], options: PassOptions):
  */
 export function describeHolder(holder: LockOwner | undefined, lockDir?: string, now = Date.now()): string {
   if (!holder) return 'starting up'
-  const where = `pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}`
+  // The host only when it is another one: a shared or copied $MOAT_HOME.
+  const where = `pid ${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}`
   const text = `${where}, ${holder.command}, since ${holder.startedAt}`
   const since = Date.parse(holder.startedAt)
   if (!lockDir || !(now - since > STUCK_LOCK_MS)) return text
