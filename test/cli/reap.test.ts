@@ -1,8 +1,15 @@
-import {existsSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {useEngineFixtures} from '../engine/shared-engine.js'
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
+import {CONTAINER_LIST, type EngineProxy, startEngineProxy} from '../helpers/dying-engine-proxy.js'
+import {containerExists, describeEngine, requireEngine} from '../helpers/engine.js'
+import {createRunContainer} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 
 let root: string
@@ -125,6 +132,140 @@ describe('moat system reap', () => {
     expect(logLines().at(-1)).toMatchObject({event: 'pass', pass: 1})
   })
 
+  it('--log-file in a missing directory: created (0700); a directory, an unwritable or immutable file: one line, exit 2', () => {
+    const nested = join(home, 'fresh', 'logs', 'reap.log')
+    const made = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', nested], {MOAT_HOME: home})
+    expect(made.exitCode).toBe(0)
+    expect(statSync(join(home, 'fresh')).mode.toString(8)).toMatch(/700$/)
+    expect(readFileSync(nested, 'utf8')).toMatch(/"event":"pass"/)
+
+    const immutable = join(home, 'immutable.log')
+    writeFileSync(immutable, '')
+    const chattr = spawnSync('chattr', ['+i', immutable])
+    try {
+      const cases: Array<[string, RegExp]> = [
+        [home, /^Error: --log-file: .* is a directory; give a writable file, e.g. --log-file ~\/\.moat\/reap\.log$/],
+        [join(immutable, 'reap.log'), /^Error: --log-file: cannot create the directory of .*immutable\.log\/reap\.log \(\w+\)/],
+      ]
+      if (chattr.status === 0) cases.push([immutable, /^Error: --log-file: .*immutable\.log is not writable \(EPERM: immutable or append-only\)/])
+      else console.warn(`immutable log file case skipped: chattr +i failed (${chattr.stderr})`)
+      for (const [file, message] of cases) {
+        const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', file], {MOAT_HOME: home})
+        expect(result.exitCode).toBe(2)
+        expect(result.stderr.trim()).toMatch(message)
+        expect(result.stderr.trim().split('\n')).toHaveLength(1)
+      }
+    } finally {
+      spawnSync('chattr', ['-i', immutable])
+    }
+  })
+
+  it.skipIf(process.getuid?.() !== 0)('a full disk under the log: nothing is deleted after a line fails, the pass says why, exit 3 [needs root: mount]', () => {
+    const disk = mkdtempSync(join(tmpdir(), 'mtl-'))
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', disk]).status).toBe(0)
+    try {
+      // Room for about a page of log lines, and then ENOSPC.
+      writeFileSync(join(disk, 'filler'), Buffer.alloc(12 * 1024))
+      const log = join(disk, 'reap.log')
+      const dirs = Array.from({length: 60}, (_, i) => makeTempDir(root, `moat-npm-${i}`))
+      const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', log, '--json'], {
+        MOAT_HOME: home,
+      })
+      expect(result.exitCode).toBe(3)
+      expect(result.stderr).toMatch(/Error: the audit log .*reap\.log cannot be written \(ENOSPC\); nothing more is deleted/)
+      const text = readFileSync(log, 'utf8')
+      const logged = text.split('\n').filter((line) => line.includes('"decision":"removed"')).length
+      const gone = dirs.filter((dir) => !existsSync(dir)).length
+      expect(logged).toBeGreaterThan(0)
+      // Only the deletion whose line failed is not in the log; it is in the report, with every other decision.
+      expect(gone).toBe(logged + 1)
+      const doc = jsonOf(result) as {targets: Array<{totals: {removed: number; skipped: number}}>; warnings: string[]}
+      expect(doc.targets[0]!.totals).toMatchObject({removed: gone, skipped: dirs.length - gone})
+      expect(doc.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/cannot be written \(ENOSPC\)/)]))
+    } finally {
+      spawnSync('umount', [disk])
+      rmSync(disk, {force: true, recursive: true})
+    }
+  })
+
+  it('a lock left by pid 1 on another host: every pass says who holds it and since when, and past 1h how to clear it', () => {
+    const dir = join(home, '.moat-system.lock')
+    mkdirSync(dir)
+    const owner = {command: 'system:reap', host: 'elsewhere', pid: 1, startedAt: '2026-01-01T00:00:00.000Z'}
+    writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner))
+    const leak = makeTempDir(root, 'moat-aws-1')
+    for (let i = 0; i < 2; i++) {
+      const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile], {MOAT_HOME: home})
+      expect(result.exitCode).toBe(0)
+      expect(logLines().at(-1)).toMatchObject({
+        busy: `pid 1 on elsewhere, system:reap, since 2026-01-01T00:00:00.000Z; held for over 1h: if no clean is running as pid 1 on elsewhere, clear it with: rm -r ${dir}`,
+        event: 'pass',
+      })
+    }
+
+    const clean = runCli(['system', 'clean-temp', '--force', '--tmp-dir', root], {MOAT_HOME: home})
+    expect(clean.stdout).toContain(`held for over 1h: if no clean is running as pid 1 on elsewhere, clear it with: rm -r ${dir}`)
+    expect(existsSync(leak)).toBe(true)
+  })
+
+  it('--moat-home that does not exist is not created (the lock goes to a private per-user dir); a file: one line, exit 2', () => {
+    const typo = join(home, 'no-such-home')
+    const fallback = join(tmpdir(), `moat-system-${process.getuid!()}`)
+    const fallbackExisted = existsSync(fallback)
+    const leak = makeTempDir(root, 'moat-aws-1')
+    const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--moat-home', typo, '--log-file', logFile])
+    expect(result.exitCode).toBe(0)
+    expect(existsSync(typo)).toBe(false)
+    expect(existsSync(leak)).toBe(false)
+    if (!fallbackExisted) rmSync(fallback, {recursive: true})
+    expect(logLines()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          event: 'note',
+          message: `moat home ${typo} does not exist (not created); the clean lock is taken in ${fallback} instead.`,
+        }),
+      ]),
+    )
+
+    const file = join(home, 'a-file')
+    writeFileSync(file, '')
+    const refused = runCli(['system', 'clean-temp', '--force', '--tmp-dir', root, '--moat-home', file])
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr.trim()).toBe(`Error: --moat-home: ${file} is not a directory; point it at moat's home, e.g. --moat-home ~/.moat`)
+  })
+
+  it.skipIf(process.getuid?.() !== 0)('a lock dir owned by another user: one clear line, no raw EACCES, nothing moved aside [needs root: runs as nobody]', () => {
+    const shared = realpathSync(makeTmpRoot())
+    try {
+      chmodSync(shared, 0o777)
+      const dir = join(shared, '.moat-system.lock')
+      mkdirSync(dir, {mode: 0o700})
+      writeFileSync(join(dir, 'owner.json'), JSON.stringify({command: 'system:clean', host: 'x', pid: 1, startedAt: '2026-01-01T00:00:00.000Z'}))
+      // Old enough to be taken for an ownerless lock by a user who cannot read its owner file.
+      utimesSync(dir, new Date(0), new Date(0))
+      const tmp = realpathSync(makeTmpRoot())
+      chmodSync(tmp, 0o777)
+      try {
+        const result = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/run.js', import.meta.url)), 'system', 'clean-temp', '--force', '--tmp-dir', tmp], {
+          encoding: 'utf8',
+          env: {...process.env, HOME: tmp, MOAT_HOME: shared},
+          gid: 65_534,
+          input: '',
+          uid: 65_534,
+        })
+        expect(result.stderr.trim()).toBe(
+          `Error: the clean lock ${dir} belongs to another user (uid 0): a clean of theirs may be running; if none is, they or root must remove it`,
+        )
+        expect(result.status).toBe(1)
+        expect(readdirSync(shared)).toEqual(['.moat-system.lock'])
+      } finally {
+        removeTmpRoot(tmp)
+      }
+    } finally {
+      removeTmpRoot(shared)
+    }
+  })
+
   it('the log file holds valid JSON lines after the reaper is SIGKILLed mid-pass', async () => {
     for (let i = 0; i < 3000; i++) makeTempDir(root, `moat-build-${i}`)
     const reaper = startCli(
@@ -144,5 +285,94 @@ describe('moat system reap', () => {
     const next = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--max-delete', '5000'], {MOAT_HOME: home})
     expect(next.exitCode).toBe(0)
     expect(readdirSync(root)).toEqual([])
+  })
+})
+
+describeEngine('moat system reap over an engine that dies mid-removal', () => {
+  const fixtures = useEngineFixtures()
+  let proxy: EngineProxy | undefined
+
+  // eslint-disable-next-line mocha/no-sibling-hooks -- useEngineFixtures' hooks clean the engine, this one the proxy
+  afterEach(async () => {
+    await proxy?.close()
+    proxy = undefined
+  })
+
+  it('--once: each removal the engine confirmed is removed, the rest failed with the engine error, exit 3, a log line each', async () => {
+    const count = 30
+    const ids = new Map<string, string>()
+    for (let i = 0; i < count; i++) {
+      const runId = fixtures.tracked()
+      ids.set(runId, await createRunContainer(runId, {running: false}))
+    }
+
+    await fixtures.protectOtherRuns()
+    proxy = await startEngineProxy(requireEngine(), 10)
+    const log = join(fixtures.moatHome, 'reap.log')
+    const result = await startCli(
+      ['system', 'reap', '--once', '--only', 'containers', '--min-age', '0s', '--log-file', log, '--json'],
+      {DOCKER_HOST: proxy.dockerHost, MOAT_HOME: fixtures.moatHome},
+    )
+    expect(proxy.dead).toBe(true)
+    expect(result.exitCode).toBe(3)
+    const sections = jsonOf(result).targets as Array<{items: Array<Record<string, unknown>>}>
+    const items = sections.flatMap((section) => section.items).filter((item) => ids.has(item.name as string))
+    const lines = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+    const decisions = lines.filter((line) => line.event === 'decision' && ids.has(line.name))
+    expect(items).toHaveLength(count)
+    expect(decisions).toHaveLength(count)
+    let removed = 0
+    for (const [runId, id] of ids) {
+      const item = items.find((entry) => entry.name === runId)!
+      const logged = decisions.find((line) => line.name === runId)
+      expect(logged).toMatchObject({decision: item.decision, id, reason: item.reason})
+      // No wrong deletion, no lost one: the report says removed exactly when the engine no longer has it.
+      const exists = await containerExists(id)
+      if (item.decision === 'removed') removed++
+      else expect(item).toMatchObject({decision: 'failed', reason: expect.stringMatching(/^Docker engine unreachable, not (?:confirmed|tried): /)})
+      expect(exists).toBe(item.decision !== 'removed')
+    }
+
+    expect(removed).toBe(10)
+    expect(lines.at(-1)).toMatchObject({event: 'pass', totals: expect.objectContaining({failed: count - 10, removed: 10})})
+  })
+
+  it('an engine error mid-pass ends that pass, logged as a pass event; the reaper goes on at the next interval', async () => {
+    const tmp = realpathSync(makeTmpRoot())
+    const log = join(fixtures.moatHome, 'reap.log')
+    const lines = () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line))
+        : []
+    try {
+      const leak = makeTempDir(tmp, 'moat-aws-1')
+      // The engine answers the ping, then dies at the first container listing of the scan.
+      proxy = await startEngineProxy(requireEngine(), 0, CONTAINER_LIST)
+      const reaper = startCli(['system', 'reap', '--interval', '1s', '--min-age', '0s', '--tmp-dir', tmp, '--log-file', log], {
+        DOCKER_HOST: proxy.dockerHost,
+        MOAT_HOME: fixtures.moatHome,
+      })
+      try {
+        await until('a second pass', () => lines().filter((line) => line.event === 'pass').length >= 2)
+      } finally {
+        reaper.child.kill('SIGTERM')
+      }
+
+      const result = await reaper
+      expect(result.exitCode).toBe(0)
+      const passes = lines().filter((line) => line.event === 'pass')
+      expect(passes[0]).toMatchObject({error: expect.stringMatching(/Docker engine unreachable/), nextPassInMs: 1000, pass: 1})
+      expect(passes[1]).toMatchObject({pass: 2, totals: expect.objectContaining({removed: 1})})
+      expect(passes[1]!.error).toBeUndefined()
+      expect(existsSync(leak)).toBe(false)
+    } finally {
+      removeTmpRoot(tmp)
+    }
   })
 })

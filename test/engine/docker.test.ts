@@ -9,6 +9,7 @@ import {afterAll, afterEach, expect, it} from 'vitest'
 import {DockerApi} from '../../src/lib/runtime/docker-api.js'
 import {DockerCli} from '../../src/lib/runtime/docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
+import {startEngineProxy} from '../helpers/dying-engine-proxy.js'
 import {describeEngine, docker, dockerOk, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
 import {createRunContainer, createRunNetwork, createSidecar, trackRunIds} from '../helpers/moat-fixtures.js'
 
@@ -149,6 +150,25 @@ for (const adapter of ADAPTERS) describeEngine(`${adapter.name} on the real engi
     await expect(cli.ping()).rejects.toBeInstanceOf(RuntimeUnreachableError)
     await expect(cli.list('network')).rejects.toThrow(/Docker engine unreachable: Cannot connect/)
     await expect(cli.remove('network', [NO_SUCH_ID])).rejects.toBeInstanceOf(RuntimeUnreachableError)
+  })
+
+  it('an engine that dies half-way through a batched rm: every ID the engine confirmed is done, the others failed and not confirmed', async () => {
+    const ids = await Promise.all(Array.from({length: 12}, () => createRunContainer(tracked(), {running: false})))
+    const proxy = await startEngineProxy(requireEngine(), 5)
+    try {
+      process.env.DOCKER_HOST = proxy.dockerHost
+      const {failures} = await cli.remove('container', ids)
+      expect(proxy.dead).toBe(true)
+      process.env.DOCKER_HOST = requireEngine()
+      const remaining = (await Promise.all(ids.map(async (id) => ((await docker(['inspect', id])).exitCode === 0 ? [id] : [])))).flat()
+      expect(remaining).toHaveLength(7)
+      expect([...failures.keys()].sort()).toEqual(remaining.sort())
+      for (const failure of failures.values()) {
+        expect(failure).toMatchObject({kind: 'error', lost: true, message: expect.stringMatching(/^Docker engine unreachable, not (?:confirmed|tried): /)})
+      }
+    } finally {
+      await proxy.close()
+    }
   })
 
   it(adapter.needsCli ? 'no docker CLI on PATH is RuntimeAbsentError' : 'needs no docker CLI on PATH', async () => {

@@ -183,6 +183,31 @@ describeEngine('NetworkTarget on the real engine', () => {
     expect(await networkExists(id)).toBe(true)
   })
 
+  it('skips on drift when a stopped container is put on the network between scan and removal (create --network, network connect)', async () => {
+    const [created, connected] = [tracked(), tracked()]
+    const ids = [await createRunNetwork(created), await createRunNetwork(connected)]
+    const debug = `debug-${created}`
+    const report = await clean({
+      hooks: {
+        async beforeRemove() {
+          // Never started: no endpoint on either network, only the configuration its `docker start` would need.
+          await dockerOk(['create', '--name', debug, '--network', ids[0]!, 'moat-test-busybox:latest', 'true'])
+          await dockerOk(['network', 'connect', ids[1]!, debug])
+        },
+      },
+    })
+    for (const runId of [created, connected]) {
+      expect(itemNamed(report, `moat-${runId}`)).toMatchObject({
+        decision: 'skipped',
+        reason: `drift: container ${debug} attached since the scan (created)`,
+      })
+    }
+
+    for (const id of ids) expect(await networkExists(id)).toBe(true)
+    // The user's container still starts: its networks are there.
+    await dockerOk(['start', debug])
+  })
+
   it('engine unreachable: an error, and nothing is judged or removed', async () => {
     const runId = tracked()
     const id = await createRunNetwork(runId)

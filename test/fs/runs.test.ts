@@ -7,6 +7,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {askDaemon, daemonSocket} from '../../src/lib/moat/daemon.js'
 import {RunRegistry} from '../../src/lib/moat/registry.js'
+import {revived} from '../../src/lib/targets/engine-target.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
 import {makeRunDir, newRunId, useMoatHome, ZERO_TIME} from '../helpers/moat-fixtures.js'
 
@@ -91,7 +92,7 @@ describe('RunRegistry', () => {
     await expect(RunRegistry.read(home.home)).rejects.toThrow(/runs directory .*\/runs does not exist.*--moat-home/)
   })
 
-  it('runs the daemon lists are alive; it is asked again on recheck', async () => {
+  it('runs the daemon lists are alive; it is asked again when the runs are read again', async () => {
     const listed = newRunId()
     daemon = await startFakeDaemon(home.home, [listed, 'not-a-run-id'])
     const registry = await RunRegistry.read(home.home)
@@ -100,16 +101,18 @@ describe('RunRegistry', () => {
 
     const late = newRunId()
     daemon.runs.push(late)
-    expect(await registry.recheck([late])).toEqual(new Map([[late, 'the moat daemon now lists the run']]))
+    const again = await RunRegistry.read(home.home)
+    expect([revived(registry, late), revived(again, late)]).toEqual([undefined, 'the moat daemon now lists the run'])
     expect(daemon.requests).toBe(2)
   })
 
-  it('recheck sees a run dir re-created since the scan', async () => {
+  it('reading the runs again sees a run dir re-created since the scan', async () => {
     const runId = newRunId()
     const registry = await RunRegistry.read(home.home)
     expect(registry.aliveReason(runId)).toBeUndefined()
     await makeRunDir(home.home, runId, null)
-    expect(await registry.recheck([runId, newRunId()])).toEqual(new Map([[runId, 'run dir re-created since the scan']]))
+    const again = await RunRegistry.read(home.home)
+    expect([runId, newRunId()].map((id) => revived(again, id))).toEqual(['run dir re-created since the scan', undefined])
   })
 })
 

@@ -9,9 +9,11 @@ export default class Reap extends BaseCommand<typeof Reap> {
 
 A first SIGTERM/SIGINT lets the deletion under way finish, deletes nothing more, logs the pass and exits 0; a second one exits at once (1). Each pass takes the moat-home lock (see --lock-timeout): a pass that finds another clean running logs it and does nothing. A pass that would remove more than --max-delete items (default 100) removes nothing and is logged as refused.
 
-The audit trail: one line per decision and one per pass (time, pass, target, id, name, decision, reason, bytes), appended to --log-file or written to stderr as each happens; JSON lines unless stderr is a terminal or --log-format text.
+An engine that fails mid-pass ends only that pass: every removal it confirmed is reported removed, the rest failed, the error is logged as a pass event, and the next pass comes after the interval, doubled for each pass in a row that failed, up to 1h (or the interval if longer). Only usage errors and an unusable log file stop the reaper.
 
-Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error or a second signal; 2 usage error; 3 (--once) some removals failed or the pass was refused by --max-delete.`
+The audit trail: one line per decision and one per pass (time, pass, target, id, name, decision, reason, bytes), appended to --log-file (its missing parent directories are created 0700) or written to stderr as each happens; JSON lines unless stderr is a terminal or --log-format text. Each decision's line is written before the next deletion starts; when a line cannot be written (a full disk), nothing more is deleted, the pass says why and the reaper stops (exit 3).
+
+Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error, a second signal, or (--once) a pass that could not finish; 2 usage error (also a --log-file that is a directory or not writable); 3 the audit log could not be written, or (--once) some removals failed (also those an engine that died did not confirm) or the pass was refused by --max-delete.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --once --log-file ~/.moat/reap.log', description: 'One pass, for cron.'},
     {command: '<%= config.bin %> <%= command.id %> --interval 15m', description: 'Sweep every 15 minutes until stopped.'},
@@ -73,11 +75,20 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
             confirm: async () => true,
             maxDelete: flags['max-delete'] ?? 100,
             onDecision: (target, item) => log.decision(pass, target, item),
-            signal: controller.signal,
+            // No deletion without its audit line: a log that cannot be written stops the pass like a signal.
+            signal: AbortSignal.any([controller.signal, log.failed]),
           }),
         signal: controller.signal,
       })
-      const {last} = summary
+      const {last, logProblem} = summary
+      if (logProblem) {
+        // Also under --json, whose stdout stays the report.
+        process.stderr.write(`Error: ${logProblem}\n`)
+        process.exitCode = 3
+        if (last && !last.busy) last.report.warnings.push(logProblem)
+        if (last && !last.busy && flags.once) return reportJson(last.report, flags['min-age'].text, false)
+      }
+
       this.log(
         `Reaper stopped after ${summary.passes} pass${summary.passes === 1 ? '' : 'es'}: ${summary.totals.removed} removed, ${summary.totals.skipped} skipped, ${summary.totals.failed} failed.`,
       )

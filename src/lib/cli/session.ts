@@ -77,7 +77,7 @@ export async function runCleanSession(
   })
   if (outcome.busy) {
     // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error.
-    const message = `Another clean is running for ${session.moatHome} (${describeHolder(outcome.holder)}); nothing done.`
+    const message = `Another clean is running for ${session.moatHome} (${describeHolder(outcome.holder, outcome.lockDir)}); nothing done.`
     session.log(message)
     return {exitCode: 0, json: {busy: true, dryRun, lockHolder: outcome.holder ?? null, message}}
   }

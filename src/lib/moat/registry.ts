@@ -27,7 +27,6 @@ export class RunRegistry {
     readonly runsDir: string,
     readonly runs: ReadonlyMap<string, RunRecord>,
     readonly daemon: DaemonRuns,
-    private readonly askDaemon: () => Promise<DaemonRuns>,
   ) {}
 
   /**
@@ -36,8 +35,7 @@ export class RunRegistry {
    */
   static async read(moatHome: string, options: RegistryOptions = {}): Promise<RunRegistry> {
     const runsDir = join(moatHome, 'runs')
-    const ask = () => askDaemon(moatHome, options.daemonTimeoutMs)
-    const daemon = ask()
+    const daemon = askDaemon(moatHome, options.daemonTimeoutMs)
     let names: string[]
     try {
       names = readdirSync(runsDir)
@@ -56,7 +54,7 @@ export class RunRegistry {
       runs.set(id, readRun(join(runsDir, id), id))
     }
 
-    return new RunRegistry(runsDir, runs, await daemon, ask)
+    return new RunRegistry(runsDir, runs, await daemon)
   }
 
   /** Why this run counts as alive, or undefined when it has ended. */
@@ -65,21 +63,6 @@ export class RunRegistry {
     if (run) return describeRunDir(run)
     if (this.daemon.runIds.has(runId)) return 'the moat daemon lists it'
     return undefined
-  }
-
-  /**
-   * Right before a deletion: why any of these runs is alive now. Their dirs are looked at again and the daemon is
-   * asked once more; a run whose dir was re-created, or that the daemon now lists, is in the result.
-   */
-  async recheck(runIds: readonly string[]): Promise<Map<string, string>> {
-    const daemon = await this.askDaemon()
-    const alive = new Map<string, string>()
-    for (const runId of runIds) {
-      if (isDirectory(join(this.runsDir, runId))) alive.set(runId, 'run dir re-created since the scan')
-      else if (daemon.runIds.has(runId)) alive.set(runId, 'the moat daemon now lists the run')
-    }
-
-    return alive
   }
 }
 

@@ -9,6 +9,14 @@ import {join} from 'node:path'
 
 export const LOCK_NAME = '.moat-system.lock'
 
+/** A lock that is held longer than this is reported with how to clear it (a clean pass takes seconds to minutes). */
+export const STUCK_LOCK_MS = 3_600_000
+
+/** The lock cannot be taken or judged at all (not ours, not writable): one clear line, nothing moved aside. */
+export class LockError extends Error {
+  override name = 'LockError'
+}
+
 export interface LockOwner {
   command: string
   host: string
@@ -57,10 +65,16 @@ export type LockAttempt = {held: HeldLock; ok: true} | {ok: false; owner?: LockO
 /** How long a lock directory may lack its owner file before its creator is taken to have died in between. */
 const OWNERLESS_GRACE_MS = 10_000
 
-/** One attempt: take the lock, or take over a stale one, or report who holds it. */
-export function tryLock(moatHome: string, command: string): LockAttempt {
-  mkdirSync(moatHome, {mode: 0o700, recursive: true})
-  const dir = join(moatHome, LOCK_NAME)
+export function lockDirOf(lockParent: string): string {
+  return join(lockParent, LOCK_NAME)
+}
+
+/**
+ * One attempt: take the lock in `lockParent` (the moat home, which must exist: it is never created here), or take
+ * over a stale one, or report who holds it.
+ */
+export function tryLock(lockParent: string, command: string): LockAttempt {
+  const dir = lockDirOf(lockParent)
   const owner: LockOwner = {
     command,
     host: hostname(),
@@ -80,7 +94,19 @@ export function tryLock(moatHome: string, command: string): LockAttempt {
 
       return {held: {release}, ok: true}
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const {code} = error as NodeJS.ErrnoException
+      if (code !== 'EEXIST') {
+        throw new LockError(`cannot take the clean lock ${dir} (${code}): ${lockParent} must be a directory this user can write`)
+      }
+    }
+
+    // Another user's lock can be neither read nor removed by us: never move it aside (it would stay as .stale-*).
+    const uid = process.getuid?.()
+    const stat = lstatSync(dir, {throwIfNoEntry: false})
+    if (stat && uid !== undefined && uid !== 0 && stat.uid !== uid) {
+      throw new LockError(
+        `the clean lock ${dir} belongs to another user (uid ${stat.uid}): a clean of theirs may be running; if none is, they or root must remove it`,
+      )
     }
 
     const current = readOwner(dir)
@@ -116,10 +142,10 @@ function ownerlessTooLong(dir: string): boolean {
 }
 
 /** Waits up to `timeoutMs` (0: one attempt) for the lock. */
-export async function acquireLock(moatHome: string, command: string, timeoutMs: number): Promise<LockAttempt> {
+export async function acquireLock(lockParent: string, command: string, timeoutMs: number): Promise<LockAttempt> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const attempt = tryLock(moatHome, command)
+    const attempt = tryLock(lockParent, command)
     if (attempt.ok || Date.now() >= deadline) return attempt
     // eslint-disable-next-line no-await-in-loop
     await new Promise((resolve) => {

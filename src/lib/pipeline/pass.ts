@@ -1,4 +1,7 @@
-import {acquireLock, type LockOwner} from './lock.js'
+import {hostname} from 'node:os'
+
+import {checkMoatHome, privateLockParent} from '../moat/home.js'
+import {acquireLock, lockDirOf, type LockOwner, STUCK_LOCK_MS} from './lock.js'
 import {type PipelineOptions, type Report, runPipeline, type Target} from './pipeline.js'
 
 export interface PassOptions extends PipelineOptions {
@@ -9,23 +12,43 @@ export interface PassOptions extends PipelineOptions {
 }
 
 /** A pass either ran, or found another deleting pass on the same MOAT_HOME and did nothing. */
-export type PassOutcome = {busy: false; report: Report} | {busy: true; holder?: LockOwner}
+export type PassOutcome = {busy: false; report: Report} | {busy: true; holder?: LockOwner; lockDir: string}
 
 /**
  * One clean pass: the pipeline under the MOAT_HOME lock, so two deleters never race over the same items. A dry run
  * deletes nothing, so it neither takes nor waits for the lock.
  */
 export async function runPass(targets: readonly Target[], options: PassOptions): Promise<PassOutcome> {
-  if (options.dryRun) return {busy: false, report: await runPipeline(targets, options)}
-  const lock = await acquireLock(options.moatHome, options.command, options.lockTimeoutMs)
-  if (!lock.ok) return {busy: true, holder: lock.owner}
+  // Before the lock: a file as --moat-home is a usage error, a missing home is never created.
+  const home = checkMoatHome(options.moatHome)
+  if (home.note) options.warn?.(home.note)
+  const run = async () => {
+    const report = await runPipeline(targets, options)
+    if (home.note && !report.warnings.includes(home.note)) report.warnings.unshift(home.note)
+    return {busy: false as const, report}
+  }
+
+  if (options.dryRun) return run()
+  if (!home.exists) privateLockParent(home.lockParent)
+  const lock = await acquireLock(home.lockParent, options.command, options.lockTimeoutMs)
+  if (!lock.ok) return {busy: true, holder: lock.owner, lockDir: lockDirOf(home.lockParent)}
   try {
-    return {busy: false, report: await runPipeline(targets, options)}
+    return await run()
   } finally {
     lock.held.release()
   }
 }
 
-export function describeHolder(holder: LockOwner | undefined): string {
-  return holder ? `pid ${holder.pid}, ${holder.command}, since ${holder.startedAt}` : 'starting up'
+/**
+ * Who holds the lock and since when; past STUCK_LOCK_MS (a pass takes seconds to minutes) also exactly how to
+ * clear it, because a holder on another host, or a reused PID such as 1, cannot be told dead from here.
+ */
+export function describeHolder(holder: LockOwner | undefined, lockDir?: string, now = Date.now()): string {
+  if (!holder) return 'starting up'
+  // The host only when it is another one: a shared or copied $MOAT_HOME.
+  const where = `pid ${holder.pid}${holder.host && holder.host !== hostname() ? ` on ${holder.host}` : ''}`
+  const text = `${where}, ${holder.command}, since ${holder.startedAt}`
+  const since = Date.parse(holder.startedAt)
+  if (!lockDir || !(now - since > STUCK_LOCK_MS)) return text
+  return `${text}; held for over ${STUCK_LOCK_MS / 3_600_000}h: if no clean is running as ${where}, clear it with: rm -r ${lockDir}`
 }

@@ -19,7 +19,7 @@ import type {
   Runtime,
 } from './types.js'
 
-import {chunks, failureOf, firstLine, IN_USE, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
+import {chunks, engineLost, type EngineWords, failureOf, firstLine, IN_USE, mergeOutcomes, nothingAsked, notSent, outcomeOf, parseTimestamp} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 import {execFile, type ExecResult} from './exec.js'
 
@@ -31,6 +31,8 @@ const DELETE_BACKOFF_MS = 500
 
 /** The CLI answered but its services (apiserver, XPC) did not: `container system start` has not run. */
 const UNREACHABLE = /xpc connection|connection invalid|connection interrupted|apiserver|container system start/i
+
+const APPLE_WORDS: EngineWords = {engine: 'Apple container services', unreachable: UNREACHABLE}
 
 interface RawAttachment {
   address?: string
@@ -160,7 +162,7 @@ export class AppleCli implements MountProbe, Runtime {
       return {failures: new Map(ids.map((id) => [id, failure]))}
     }
 
-    if (kind === 'container') return this.batched(['rm'], ids)
+    if (kind === 'container') return unlessNothingAsked(ids, await this.batched(['rm'], ids))
     const outcomes: BatchOutcome[] = []
     // §7 shows `container network delete` with one name, and the "in use" retry is per network.
     // eslint-disable-next-line no-await-in-loop
@@ -169,14 +171,24 @@ export class AppleCli implements MountProbe, Runtime {
   }
 
   async stop(ids: readonly string[]): Promise<BatchOutcome> {
-    return this.batched(['stop'], ids)
+    return unlessNothingAsked(ids, await this.batched(['stop'], ids))
   }
 
+  /** As DockerCli's: what the CLI echoed before the services stopped answering is done, and kept as such. */
   private async batched(command: readonly string[], ids: readonly string[]): Promise<BatchOutcome> {
     const outcomes: BatchOutcome[] = []
+    let lost = false
     for (const batch of chunks(ids)) {
+      if (lost) {
+        outcomes.push(notSent(batch, APPLE_WORDS))
+        continue
+      }
+
       // eslint-disable-next-line no-await-in-loop
-      outcomes.push(outcomeOf(batch, await this.call([...command, ...batch])))
+      const result = await execFile('container', [...command, ...batch], {timeoutMs: CALL_TIMEOUT_MS})
+      if (result.missing) throw new RuntimeAbsentError('apple', 'the Apple container CLI is not on PATH')
+      outcomes.push(outcomeOf(batch, result, APPLE_WORDS))
+      lost = engineLost(result, APPLE_WORDS)
     }
 
     return mergeOutcomes(outcomes)
@@ -310,4 +322,11 @@ export function appleCliPresent(env: NodeJS.ProcessEnv = process.env): boolean {
       return false
     }
   })
+}
+
+/** Services that could not be asked about any ID are unreachable, as for any other call: nothing was done. */
+function unlessNothingAsked(ids: readonly string[], outcome: BatchOutcome): BatchOutcome {
+  const failure = nothingAsked(ids, outcome)
+  if (failure) throw new RuntimeUnreachableError('apple', failure.message)
+  return outcome
 }

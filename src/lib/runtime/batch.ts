@@ -30,25 +30,82 @@ export function firstLine(text: string): string {
   return (text.trim().split('\n')[0] ?? '').replace(/^Error: /, '')
 }
 
+/** How a CLI says that the engine itself could not be asked, for outcomeOf. */
+export interface EngineWords {
+  /** "Docker engine", "Apple container services". */
+  engine: string
+  unreachable: RegExp
+}
+
+/** What outcomeOf reads of one finished (or killed) CLI call. */
+export interface CallResult {
+  exitCode: number
+  stderr: string
+  stdout: string
+  /** Killed at its timeout: what it printed until then still counts. */
+  timedOut?: boolean
+}
+
 /**
  * Per-ID outcome of one call over many IDs, for CLIs that echo each ID they handled on stdout and write one error
  * line per failed ID, naming it, on stderr (docker rm / network rm / volume rm / stop; Apple's rm and stop).
+ * Every ID echoed was done, also when the call then failed or was killed half-way (an engine that died mid-batch):
+ * those are never lost. An ID not echoed is failed, with the engine's words, and never `gone`: an engine that could
+ * not be asked confirms nothing.
  */
-export function outcomeOf(
-  ids: readonly string[],
-  result: {exitCode: number; stderr: string; stdout: string},
-): BatchOutcome {
+export function outcomeOf(ids: readonly string[], result: CallResult, words?: EngineWords): BatchOutcome {
   const failures = new Map<string, Failure>()
-  if (result.exitCode === 0) return {failures}
+  if (result.exitCode === 0 && !result.timedOut) return {failures}
   const done = new Set(result.stdout.split('\n').map((line) => line.trim()))
   const lines = result.stderr.split('\n').filter((line) => line.trim())
+  const lost = (text: string): Failure => ({
+    kind: 'error',
+    lost: true,
+    message: `${words!.engine} unreachable, not confirmed: ${firstLine(text)}`,
+  })
+  const general = firstLine(result.stderr)
+  const fallback: Failure = result.timedOut
+    ? {
+        kind: 'error',
+        lost: true,
+        message: `${words?.engine ?? 'the engine'} did not answer in time, not confirmed${general ? `: ${general}` : ''}`,
+      }
+    : words?.unreachable.test(general)
+      ? lost(general)
+      : {kind: 'error', message: general || `exit code ${result.exitCode}`}
   for (const id of ids) {
     if (done.has(id)) continue
     const line = lines.find((candidate) => candidate.includes(id))
-    failures.set(id, line ? failureOf(line) : {kind: 'error', message: firstLine(result.stderr) || `exit code ${result.exitCode}`})
+    if (line) {failures.set(id, words?.unreachable.test(line) ? lost(line) : failureOf(line))}
+    else {failures.set(id, fallback)}
   }
 
   return {failures}
+}
+
+/** The engine could not be asked during this call: later batches of the same job are not even tried. */
+export function engineLost(result: CallResult, words: EngineWords): boolean {
+  return Boolean(result.timedOut) || (result.exitCode !== 0 && words.unreachable.test(result.stderr))
+}
+
+/** The outcome for IDs a job never sent because the engine was lost before their batch. */
+export function notSent(ids: readonly string[], words: EngineWords): BatchOutcome {
+  const failure: Failure = {
+    kind: 'error',
+    lost: true,
+    message: `${words.engine} unreachable, not tried: it stopped answering earlier in this batch`,
+  }
+  return {failures: new Map(ids.map((id) => [id, failure]))}
+}
+
+/**
+ * The engine could not be asked about any of these IDs, so nothing was done and nothing can be lost: the caller
+ * treats it as the engine unreachable (as any other call). Undefined when anything was done or answered.
+ */
+export function nothingAsked(ids: readonly string[], outcome: BatchOutcome): Failure | undefined {
+  const first = outcome.failures.get(ids[0] ?? '')
+  if (!first?.lost) return undefined
+  return ids.every((id) => outcome.failures.get(id)?.lost) ? first : undefined
 }
 
 export function mergeOutcomes(outcomes: readonly BatchOutcome[]): BatchOutcome {

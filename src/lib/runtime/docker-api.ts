@@ -250,7 +250,8 @@ export class DockerApi implements MountProbe, Runtime {
     let lost: NoAnswer | undefined
     await pool(ids, limit, async (id) => {
       if (lost) {
-        failures.set(id, {kind: 'error', message: `not done: ${unreachable(lost)}`})
+        // The same words as the CLI path (batch.ts notSent): never tried, so never removed.
+        failures.set(id, {kind: 'error', lost: true, message: 'Docker engine unreachable, not tried: it stopped answering earlier in this batch'})
         return
       }
 
@@ -262,7 +263,8 @@ export class DockerApi implements MountProbe, Runtime {
         if (!(error instanceof NoAnswer)) throw error
         // The engine stopped answering: start nothing more. What it confirmed stays confirmed.
         lost ??= error
-        failures.set(id, {kind: 'error', message: unreachable(error)})
+        // Sent but never answered: the engine may or may not have done it (batch.ts outcomeOf's "not confirmed").
+        failures.set(id, {kind: 'error', lost: true, message: `Docker engine unreachable, not confirmed: ${unreachable(error).replace(/^Docker engine unreachable: /, '')}`})
       }
     })
     // Not one answer: nothing was done, so this is an engine that cannot be asked, as with the CLI.

@@ -17,7 +17,18 @@ import type {
   VolumeInfo,
 } from './types.js'
 
-import {chunks, failureOf, firstLine, mergeOutcomes, outcomeOf, parseTimestamp} from './batch.js'
+import {
+  chunks,
+  engineLost,
+  type EngineWords,
+  failureOf,
+  firstLine,
+  mergeOutcomes,
+  nothingAsked,
+  notSent,
+  outcomeOf,
+  parseTimestamp,
+} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 import {execFile, type ExecResult} from './exec.js'
 
@@ -42,6 +53,8 @@ const EXIT_STATUS = /^exit status \d+$/
 
 const UNREACHABLE =
   /cannot connect to the docker daemon|error during connect|is the docker daemon running|connection refused|no such host|dial unix|context deadline exceeded|permission denied while trying to connect/i
+
+const DOCKER_WORDS: EngineWords = {engine: 'Docker engine', unreachable: UNREACHABLE}
 
 // The subsets of `docker inspect` output read here.
 export interface RawContainer {
@@ -194,31 +207,47 @@ export class DockerCli implements MountProbe, Runtime {
   async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
     // Never --force: the engine refuses running containers, networks with endpoints and volumes in use.
     const command = {container: ['rm'], network: ['network', 'rm'], volume: ['volume', 'rm']}[kind]
-    if (kind !== 'network') return this.batched(command, ids, removeTimeout)
+    if (kind !== 'network') return unlessNothingAsked(ids, await this.batched(command, ids, removeTimeout))
     // The CLI removes networks one after another, each a slow daemon round trip (~50 ms): a fixed number of CLIs
     // side by side keeps the process count constant and the time near `docker network prune`.
     // A handful of networks go in one call: the process count is one of two constants, never growing with the IDs.
     const processes = ids.length < 2 * NETWORK_RM_PROCESSES ? 1 : NETWORK_RM_PROCESSES
     const groups = chunks(ids, Math.max(1, Math.ceil(ids.length / processes)))
-    return mergeOutcomes(await Promise.all(groups.map((group) => this.batched(command, group, removeTimeout))))
+    return unlessNothingAsked(ids, mergeOutcomes(await Promise.all(groups.map((group) => this.batched(command, group, removeTimeout)))))
   }
 
   async stop(ids: readonly string[], options: StopOptions = {}): Promise<BatchOutcome> {
     const time = options.timeoutSeconds === undefined ? [] : ['--time', String(options.timeoutSeconds)]
     // The CLI stops STOP_PARALLEL containers at a time, each taking up to the grace period: allow for every wave.
     const graceMs = (options.timeoutSeconds ?? DOCKER_STOP_GRACE_S) * 1000
-    return this.batched(['stop', ...time], ids, (count) => CALL_TIMEOUT_MS + Math.ceil(count / STOP_PARALLEL) * graceMs)
+    return unlessNothingAsked(
+      ids,
+      await this.batched(['stop', ...time], ids, (count) => CALL_TIMEOUT_MS + Math.ceil(count / STOP_PARALLEL) * graceMs),
+    )
   }
 
+  /**
+   * One removing or stopping call per chunk of IDs. Never throws for an engine that stops answering half-way: the
+   * IDs the CLI echoed before are done and kept as such, the others fail with the engine's words (outcomeOf).
+   */
   private async batched(
     command: readonly string[],
     ids: readonly string[],
     timeoutMs: (count: number) => number = () => CALL_TIMEOUT_MS,
   ): Promise<BatchOutcome> {
     const outcomes: BatchOutcome[] = []
+    let lost = false
     for (const batch of chunks(ids)) {
+      if (lost) {
+        outcomes.push(notSent(batch, DOCKER_WORDS))
+        continue
+      }
+
       // eslint-disable-next-line no-await-in-loop
-      outcomes.push(outcomeOf(batch, await this.call([...command, ...batch], timeoutMs(batch.length))))
+      const result = await execFile('docker', [...command, ...batch], {timeoutMs: timeoutMs(batch.length)})
+      if (result.missing) throw new RuntimeAbsentError('docker', 'the docker CLI is not on PATH')
+      outcomes.push(outcomeOf(batch, result, DOCKER_WORDS))
+      lost = engineLost(result, DOCKER_WORDS)
     }
 
     return mergeOutcomes(outcomes)
@@ -229,6 +258,13 @@ export class DockerCli implements MountProbe, Runtime {
     if (result.exitCode !== 0) throw new Error(`docker ${args.join(' ')} failed: ${firstLine(result.stderr)}`)
     return result
   }
+}
+
+/** An engine that could not be asked about any ID is unreachable, as for any other call: nothing was done. */
+function unlessNothingAsked(ids: readonly string[], outcome: BatchOutcome): BatchOutcome {
+  const failure = nothingAsked(ids, outcome)
+  if (failure) throw new RuntimeUnreachableError('docker', failure.message)
+  return outcome
 }
 
 export function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {

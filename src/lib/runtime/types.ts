@@ -65,6 +65,8 @@ export interface ObjectInfo {
 /** Why one ID of a batch was not done: `gone` is fine (already removed), `in-use` means the engine refused. */
 export interface Failure {
   kind: 'error' | 'gone' | 'in-use'
+  /** The engine could not be asked (it died, hung or refused the connection): nothing about this ID is confirmed. */
+  lost?: boolean
   message: string
 }
 

@@ -1,3 +1,4 @@
+import type {RunRegistry} from '../moat/registry.js'
 // What the two container targets share (moat-resources.md §3): run containers (run-containers.ts) and BuildKit
 // sidecars and service containers (sidecars.ts). Each says which containers are its candidates and whether a
 // candidate's run has ended; this module lists, ages, re-verifies, stops and removes them, with a fixed number of
@@ -7,9 +8,8 @@ import type {Detail, PlannedItem, Settle, Target, TargetContext} from '../pipeli
 import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
-import {RunRegistry} from '../moat/registry.js'
 import {sameLabels} from '../runtime/labels.js'
-import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
 
 /**
  * A running orphan gets this long after SIGTERM before the engine kills it. Short: it is removed right after, and
@@ -17,13 +17,7 @@ import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
  */
 export const STOP_TIMEOUT_SECONDS = 2
 
-export interface ContainerTargetOptions {
-  daemonTimeoutMs?: number
-  moatHome: string
-  runtime: RuntimeChoice
-  /** The runtimes --runtime chooses from; default docker and Apple. */
-  runtimes?: readonly Runtime[]
-}
+export type ContainerTargetOptions = EngineTargetOptions
 
 /** A container that is one of a target's kind, and the run it belongs to. */
 export interface Candidate {
@@ -131,34 +125,21 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
   }
 
   async remove(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
-    const byRuntime = new Map<Runtime, Planned[]>()
-    for (const item of items) byRuntime.set(item.fingerprint.runtime, [...(byRuntime.get(item.fingerprint.runtime) ?? []), item])
-    for (const [runtime, group] of byRuntime) {
-      if (ctx.signal?.aborted) return
-      // eslint-disable-next-line no-await-in-loop
-      await this.removeGroup({ctx, runtime, settle}, group)
-    }
+    await removeByRuntime(ctx, items, (runtime, group) => this.removeGroup({ctx, runtime, settle}, group))
   }
 
   async scan(ctx: TargetContext): Promise<ScannedContainer[]> {
-    const runtimes = await selectRuntimes(this.options.runtime, ctx.warn, this.options.runtimes)
-    const listed = await Promise.all(
-      runtimes.map(async (runtime) => {
-        const containers = await runtime.list('container')
-        const candidates = containers.flatMap((container) => {
-          const candidate = this.candidate(runtime, container)
-          return candidate ? [{candidate, container}] : []
-        })
-        return {candidates, containers: new ContainerIndex(containers), runtime}
-      }),
-    )
-    if (listed.every(({candidates}) => candidates.length === 0)) return []
-    // §10.1: runtime resources first, run dirs after.
-    const registry = await this.readRegistry()
-    if (registry.daemon.problem) ctx.warn(`${registry.daemon.problem}; runs only the daemon knows are not protected.`)
-    return listed.flatMap(({candidates, containers, runtime}) =>
-      candidates.map(({candidate, container}) => ({candidate, container, containers, registry, runtime})),
-    )
+    const scanned = await scanEngine(ctx, this.options, async (runtime) => {
+      const containers = await runtime.list('container')
+      const index = new ContainerIndex(containers)
+      return containers.flatMap((container) => {
+        const candidate = this.candidate(runtime, container)
+        return candidate ? [{candidate, container, containers: index}] : []
+      })
+    })
+    if (!scanned) return []
+    const {listed, registry} = scanned
+    return listed.flatMap(({found, runtime}) => found.map((entry) => ({...entry, registry, runtime})))
   }
 
   /** Whether the candidate's run has ended, and on what grounds. */
@@ -173,7 +154,8 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     const {runId} = fingerprint
     const verdict = this.verdict({containers: fresh.containers, ctx, registry, runId})
     if ('keep' in verdict) {
-      if (fingerprint.basis?.kind === 'ended' && registry.runs.has(runId)) return 'run dir re-created since the scan'
+      const back = fingerprint.basis?.kind === 'ended' ? revived(registry, runId) : undefined
+      if (back) return back
       if (registry.daemon.runIds.has(runId)) return 'the moat daemon now lists the run'
       return verdict.keep
     }
@@ -222,10 +204,6 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     return item
   }
 
-  private readRegistry(): Promise<RunRegistry> {
-    return RunRegistry.read(this.options.moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
-  }
-
   private async removeGroup(round: Round, items: Planned[]): Promise<void> {
     const {ctx, runtime, settle} = round
     let ready = await this.reverify(round, items, new Set())
@@ -250,15 +228,12 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
       ready = await this.reverify(round, ready, stopped)
     }
 
-    if (ready.length === 0) return
+    // After the first signal no new batch starts (the stop above may have taken seconds).
+    if (ready.length === 0 || ctx.signal?.aborted) return
     // By full ID and without force: the engine itself refuses a container that started meanwhile.
     const {failures} = await runtime.remove('container', ready.map((item) => item.id))
     for (const item of ready) {
-      const failure = failures.get(item.id)
-      if (!failure) settle(item, 'removed', item.fingerprint.running ? 'stopped and removed' : 'removed')
-      else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before removal')
-      else if (failure.kind === 'in-use') settle(item, 'skipped', `drift: the engine refused, in use: ${failure.message}`)
-      else settle(item, 'failed', failure.message)
+      settleRemoval(settle, item, failures.get(item.id), item.fingerprint.running ? 'stopped and removed' : 'removed')
     }
   }
 
@@ -269,13 +244,8 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
    */
   private async reverify(round: Round, items: Planned[], stopped: ReadonlySet<Planned>): Promise<Planned[]> {
     if (items.length === 0) return []
-    let registry: RunRegistry
-    try {
-      registry = await this.readRegistry()
-    } catch (error) {
-      for (const item of items) round.settle(item, 'skipped', `drift: ${(error as Error).message}`)
-      return []
-    }
+    const registry = await rereadRuns(this.options, items, round.settle)
+    if (!registry) return []
 
     const wanted = new Set(
       items.flatMap((item) => [item.id, item.name, ...this.related(item.fingerprint.runId, registry)]).filter(Boolean),

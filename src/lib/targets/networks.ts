@@ -1,3 +1,4 @@
+import type {RunRegistry} from '../moat/registry.js'
 // Per-run networks `moat-<run-id>` (moat-resources.md §4): Docker ones labelled moat.managed=true, Apple ones by
 // name alone (no labels, §7). A network is removed only when its run has ended, it is older than --min-age on the
 // engine's clock, and no running container, and no container of anyone else, is attached to it.
@@ -5,21 +6,14 @@ import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipel
 import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
-import {RunRegistry} from '../moat/registry.js'
 import {belongsToRun, runOfNetworkName} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
-import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
 
 /** §4.1, §10.3: the label moat puts on every Docker network it creates. */
 const MOAT_MANAGED = 'moat.managed=true'
 
-export interface NetworkTargetOptions {
-  daemonTimeoutMs?: number
-  moatHome: string
-  runtime: RuntimeChoice
-  /** The runtimes --runtime chooses from; default docker and Apple. */
-  runtimes?: readonly Runtime[]
-}
+export type NetworkTargetOptions = EngineTargetOptions
 
 interface ScannedNetwork {
   /** Containers configured on the network or holding an endpoint on it. */
@@ -37,12 +31,19 @@ export interface NetworkFingerprint {
   detach: Endpoint[]
   labels: Record<string, string>
   name: string
-  registry: RunRegistry
   runId: string
   runtime: Runtime
 }
 
 type Planned = PlannedItem<NetworkFingerprint>
+
+/** The removal of one runtime's networks, with the run registry read again right before it. */
+interface Round {
+  ctx: TargetContext
+  registry: RunRegistry
+  runtime: Runtime
+  settle: Settle
+}
 
 export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint> {
   readonly kind = 'networks'
@@ -55,35 +56,24 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
   }
 
   async remove(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
-    // The run dirs are looked at again and the daemon asked once for all runtimes.
-    const alive = await items[0]!.fingerprint.registry.recheck(items.map((item) => item.fingerprint.runId))
-    const byRuntime = new Map<Runtime, Planned[]>()
-    for (const item of items) byRuntime.set(item.fingerprint.runtime, [...(byRuntime.get(item.fingerprint.runtime) ?? []), item])
-    for (const [runtime, group] of byRuntime) {
-      if (ctx.signal?.aborted) return
-      // eslint-disable-next-line no-await-in-loop
-      await this.removeGroup(runtime, group, alive, settle)
-    }
+    // The run dirs are read again and the daemon asked once for all runtimes.
+    const registry = await rereadRuns(this.options, items, settle)
+    if (!registry) return
+    await removeByRuntime(ctx, items, (runtime, group) => this.removeGroup({ctx, registry, runtime, settle}, group))
   }
 
   async scan(ctx: TargetContext): Promise<ScannedNetwork[]> {
-    const runtimes = await selectRuntimes(this.options.runtime, ctx.warn, this.options.runtimes)
-    const listed = await Promise.all(
-      runtimes.map(async (runtime) => {
-        const networks = (await runtime.list('network', {label: MOAT_MANAGED})).filter((network) =>
-          isCandidate(runtime, network),
-        )
-        const containers = networks.length > 0 ? await runtime.list('container') : []
-        return {containers, networks, runtime}
-      }),
-    )
-    if (listed.every(({networks}) => networks.length === 0)) return []
-    // §10.1: runtime resources first, run dirs after.
-    const registry = await RunRegistry.read(this.options.moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
-    if (registry.daemon.problem) ctx.warn(`${registry.daemon.problem}; runs only the daemon knows are not protected.`)
-    return listed.flatMap(({containers, networks, runtime}) => {
+    const scanned = await scanEngine(ctx, this.options, async (runtime) => {
+      const networks = (await runtime.list('network', {label: MOAT_MANAGED})).filter((network) => isCandidate(runtime, network))
+      const containers = networks.length > 0 ? await runtime.list('container') : []
+      return networks.map((network) => ({containers, network}))
+    })
+    if (!scanned) return []
+    const {listed, registry} = scanned
+    return listed.flatMap(({found, runtime}) => {
+      const {containers} = found[0]!
       const byId = new Map(containers.map((container) => [container.id, container]))
-      return networks.map((network) => {
+      return found.map(({network}) => {
         const attached = containers.filter((container) => isAttached(container, network))
         for (const endpoint of network.endpoints) {
           const container = byId.get(endpoint.container)
@@ -96,15 +86,18 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
     })
   }
 
-  /** What changed since the scan that forbids removing this network now, if anything. */
+  /**
+   * What changed since the scan that forbids removing this network now, if anything. `referring` are the containers
+   * configured on it now, running or not.
+   */
   private drift(
+    {ctx, registry}: Round,
     item: Planned,
     now: NetworkInfo | undefined,
-    alive: Map<string, string>,
-    detached: Map<string, ContainerInfo>,
+    referring: readonly ContainerInfo[],
   ): string | undefined {
     const {fingerprint} = item
-    const reason = alive.get(fingerprint.runId)
+    const reason = revived(registry, fingerprint.runId)
     if (reason) return reason
     if (!now) return 'gone since the scan'
     if (now.name !== fingerprint.name) return `renamed to ${now.name}`
@@ -112,11 +105,16 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
     const expected = new Set(fingerprint.detach.map((endpoint) => endpoint.container))
     const newcomer = now.endpoints.find((endpoint) => !expected.has(endpoint.container))
     if (newcomer) return `container ${newcomer.name || newcomer.container} attached since the scan`
-    const restarted = [...detached.values()].find(
-      (container) => container.running && expected.has(container.id),
-    )
+    const restarted = referring.find((container) => container.running && expected.has(container.id))
     if (restarted) return `container ${restarted.name} is running again`
-    return undefined
+    // Only the dead run's stopped containers this pass detaches may still refer to the network; any other one,
+    // even stopped, would fail its next start with "network not found" once the network is gone.
+    const stranger = referring.find((container) => !expected.has(container.id))
+    if (!stranger) return undefined
+    const name = stranger.name || stranger.id.slice(0, 12)
+    return ctx.planned.some((planned) => planned.id === stranger.id)
+      ? `container ${name} was to be removed first in this pass but is still there (${stranger.state})`
+      : `container ${name} attached since the scan (${stranger.state})`
   }
 
   private judge(ctx: TargetContext, entry: ScannedNetwork): Planned {
@@ -139,7 +137,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
         run: runId,
         runtime: runtime.name,
       },
-      fingerprint: {detach, labels: network.labels, name: network.name, registry, runId, runtime},
+      fingerprint: {detach, labels: network.labels, name: network.name, runId, runtime},
       id: network.id,
       name: network.name,
       reason: `run ${runId} has ended: no run dir, not listed by the moat daemon`,
@@ -170,20 +168,20 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
     return item
   }
 
-  private async removeGroup(
-    runtime: Runtime,
-    items: Planned[],
-    alive: Map<string, string>,
-    settle: Settle,
-  ): Promise<void> {
-    // Re-verify right before the batch removal: one inspect of all the networks, and one of the containers to
-    // detach (only when there are any).
-    const now = await runtime.inspect('network', items.map((item) => item.id))
-    const toDetach = [...new Set(items.flatMap((item) => item.fingerprint.detach.map((endpoint) => endpoint.container)))]
-    const detached = toDetach.length > 0 ? await runtime.inspect('container', toDetach) : new Map<string, ContainerInfo>()
+  private async removeGroup(round: Round, items: Planned[]): Promise<void> {
+    const {ctx, runtime, settle} = round
+    // Re-verify right before the batch removal, with the same calls whatever the number of networks: one inspect of
+    // all the networks (their live endpoints) and one list of every container, running or not. A stopped container
+    // holds no endpoint, and `docker network rm` does not refuse for it, but its next start fails without the network.
+    const [now, containers] = await Promise.all([
+      runtime.inspect('network', items.map((item) => item.id)),
+      runtime.list('container'),
+    ])
     const ready: Planned[] = []
     for (const item of items) {
-      const drift = this.drift(item, now.get(item.id), alive, detached)
+      const network = now.get(item.id)
+      const referring = network ? containers.filter((container) => isAttached(container, network)) : []
+      const drift = this.drift(round, item, network, referring)
       if (drift) settle(item, 'skipped', `drift: ${drift}`)
       else ready.push(item)
     }
@@ -195,6 +193,8 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
         continue
       }
 
+      // After the first signal no new engine call starts; what is left is reported as not reached.
+      if (ctx.signal?.aborted) return
       // `docker network rm` refuses while endpoints exist: detach exactly the dead run's stopped containers first.
       // eslint-disable-next-line no-await-in-loop
       const {failures} = await runtime.disconnect(item.id, item.fingerprint.detach)
@@ -208,16 +208,10 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
       } else removable.push(item)
     }
 
-    if (removable.length === 0) return
+    if (removable.length === 0 || ctx.signal?.aborted) return
     // By full ID and without force: the engine itself refuses a network that gained an endpoint meanwhile.
     const {failures} = await runtime.remove('network', removable.map((item) => item.id))
-    for (const item of removable) {
-      const failure = failures.get(item.id)
-      if (!failure) settle(item, 'removed', 'removed')
-      else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before removal')
-      else if (failure.kind === 'in-use') settle(item, 'skipped', `drift: the engine refused, in use: ${failure.message}`)
-      else settle(item, 'failed', failure.message)
-    }
+    for (const item of removable) settleRemoval(settle, item, failures.get(item.id), 'removed')
   }
 }
 

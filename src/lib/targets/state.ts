@@ -9,6 +9,7 @@
 import {lstatSync, mkdirSync, readdirSync, renameSync, type Stats, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
 
+import type {RunRegistry} from '../moat/registry.js'
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 import type {Runtime} from '../runtime/types.js'
 
@@ -17,7 +18,6 @@ import {describeUse, ProcessUsage} from '../host/proc.js'
 import {safeRemove} from '../host/safe-remove.js'
 import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
 import {listRegistrations, type Registration, unregister} from '../moat/daemon.js'
-import {RunRegistry} from '../moat/registry.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {
   DAEMON_TMP_FILE,
@@ -31,6 +31,7 @@ import {
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
 import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 import {backupStamp} from '../runtime/volume-archive.js'
+import {readRuns, rereadRuns, revived} from './engine-target.js'
 
 const MY_UID = process.getuid?.() ?? -1
 
@@ -107,7 +108,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     const {moatHome} = this.options
     // §10.1: runtime resources first, run dirs after.
     if (this.options.runDirs) this.view = await this.askRuntimes(ctx)
-    this.registry = await RunRegistry.read(moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
+    this.registry = await readRuns(this.options)
     if (this.registry.daemon.problem) ctx.warn(`${this.registry.daemon.problem}; runs only the daemon knows are not protected.`)
     const found: Scanned[] = []
     for (const name of listDir(socketsDir(moatHome))) {
@@ -206,13 +207,8 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
   }
 
   /** runs/ read again; when it cannot be, every item is skipped (nothing may be judged). */
-  private async freshRegistry(items: Planned[], settle: Settle): Promise<RunRegistry | undefined> {
-    try {
-      return await RunRegistry.read(this.options.moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
-    } catch (error) {
-      for (const item of items) settle(item, 'skipped', `drift: ${(error as Error).message}`)
-      return undefined
-    }
+  private freshRegistry(items: Planned[], settle: Settle): Promise<RunRegistry | undefined> {
+    return rereadRuns(this.options, items, settle)
   }
 
   private judge(ctx: TargetContext, entry: Scanned, listening: Set<string> | undefined, usage: ProcessUsage | undefined): Planned {
@@ -343,11 +339,12 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
 
   private async removeSocketDirs(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
     if (items.length === 0) return
-    const alive = await this.registry!.recheck(items.map((item) => item.fingerprint.runId!))
+    const registry = await this.freshRegistry(items, settle)
+    if (!registry) return
     const listening = listeningSocketPaths()
     const ready = items.filter((item) => {
       const socket = listeningUnder(listening, item.id)
-      const why = alive.get(item.fingerprint.runId!) ?? (socket ? `socket ${socket} is listening` : dirDrift(item))
+      const why = revived(registry, item.fingerprint.runId!) ?? (socket ? `socket ${socket} is listening` : dirDrift(item))
       if (why) settle(item, 'skipped', `drift: ${why}`)
       return !why
     })

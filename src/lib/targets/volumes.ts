@@ -6,17 +6,17 @@
 import {lstatSync, readFileSync, type Stats} from 'node:fs'
 import {join} from 'node:path'
 
+import type {RunRegistry} from '../moat/registry.js'
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 import type {ContainerInfo, Runtime, VolumeInfo} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
 import {walkTree} from '../host/tree.js'
 import {hasExtractionSnapshot} from '../moat/metadata.js'
-import {RunRegistry} from '../moat/registry.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
-import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 import {HELPER_LABEL, VolumeArchiver} from '../runtime/volume-archive.js'
+import {type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
 
 /** §5.1, §10.3: the label and name prefix moat gives workspace volumes. */
 const WORKSPACE_LABEL = 'moat=workspace'
@@ -25,13 +25,9 @@ const WORKSPACE_NAME = /^moat-ws-(run_[0-9a-f]{12})$/
 const STALE_HELPER_MS = 3_600_000
 const FINISHED_STATES: ReadonlySet<string> = new Set(['failed', 'stopped'])
 
-export interface VolumeTargetOptions {
+export interface VolumeTargetOptions extends EngineTargetOptions {
   /** Where backups go (`$MOAT_HOME/backups/volumes` by default), or false for --no-backup. */
   backupDir: false | string
-  daemonTimeoutMs?: number
-  moatHome: string
-  runtime: RuntimeChoice
-  runtimes?: readonly Runtime[]
 }
 
 interface ScannedVolume {
@@ -49,8 +45,6 @@ export interface VolumeFingerprint {
   createdMs: number | undefined
   labels: Record<string, string>
   mountpoint?: string
-  /** The registry read at re-verify time, asked again after the backups. */
-  registry?: RunRegistry
   runId: string
   runtime: Runtime
 }
@@ -68,35 +62,24 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
   }
 
   async remove(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
-    const byRuntime = new Map<Runtime, Planned[]>()
-    for (const item of items) byRuntime.set(item.fingerprint.runtime, [...(byRuntime.get(item.fingerprint.runtime) ?? []), item])
-    for (const [runtime, group] of byRuntime) {
-      if (ctx.signal?.aborted) return
-      // eslint-disable-next-line no-await-in-loop
-      await this.removeGroup(ctx, runtime, group, settle)
-    }
+    await removeByRuntime(ctx, items, (runtime, group) => this.removeGroup(ctx, runtime, group, settle))
   }
 
   async scan(ctx: TargetContext): Promise<ScannedVolume[]> {
-    const runtimes = await selectRuntimes(this.options.runtime, ctx.warn, this.options.runtimes)
-    const listed = await Promise.all(
-      runtimes.map(async (runtime) => {
-        if (runtime.name !== 'docker') {
-          ctx.warn(`${runtime.name === 'apple' ? 'Apple container' : runtime.name}: moat makes workspace volumes only on Docker (volume mode is rejected there); nothing to check.`)
-          return {containers: [], runtime, volumes: []}
-        }
+    const scanned = await scanEngine(ctx, this.options, async (runtime) => {
+      if (runtime.name !== 'docker') {
+        ctx.warn(`${runtime.name === 'apple' ? 'Apple container' : runtime.name}: moat makes workspace volumes only on Docker (volume mode is rejected there); nothing to check.`)
+        return []
+      }
 
-        const volumes = (await runtime.list('volume', {label: WORKSPACE_LABEL})).filter((volume) => isCandidate(volume))
-        const containers = volumes.length > 0 ? await runtime.list('container') : []
-        return {containers, runtime, volumes}
-      }),
-    )
-    if (listed.every(({volumes}) => volumes.length === 0)) return []
-    // §10.1: runtime resources first, run dirs after.
-    const registry = await this.readRegistry()
-    if (registry.daemon.problem) ctx.warn(`${registry.daemon.problem}; runs only the daemon knows are not protected.`)
-    return listed.flatMap(({containers, runtime, volumes}) =>
-      volumes.map((volume) => ({
+      const volumes = (await runtime.list('volume', {label: WORKSPACE_LABEL})).filter((volume) => isCandidate(volume))
+      const containers = volumes.length > 0 ? await runtime.list('container') : []
+      return volumes.map((volume) => ({containers, volume}))
+    })
+    if (!scanned) return []
+    const {listed, registry} = scanned
+    return listed.flatMap(({found, runtime}) =>
+      found.map(({containers, volume}) => ({
         ...usersOf(volume.name, containers, runtime),
         registry,
         runId: WORKSPACE_NAME.exec(volume.name)![1]!,
@@ -187,19 +170,16 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     return item
   }
 
-  private readRegistry(): Promise<RunRegistry> {
-    return RunRegistry.read(this.options.moatHome, {daemonTimeoutMs: this.options.daemonTimeoutMs})
-  }
-
   private async removeGroup(ctx: TargetContext, runtime: Runtime, items: Planned[], settle: Settle): Promise<void> {
     const ready = await this.reverify(runtime, items, settle)
     if (ready.length === 0) return
     const backedUp = await this.backUp(ctx, ready, settle)
     if (backedUp.length === 0 || ctx.signal?.aborted) return
     // A backup takes time: the runs are looked at again before the removal.
-    const alive = await backedUp[0]!.fingerprint.registry?.recheck(backedUp.map((item) => item.fingerprint.runId))
+    const registry = await rereadRuns(this.options, backedUp, settle)
+    if (!registry) return
     const removable = backedUp.filter((item) => {
-      const why = alive?.get(item.fingerprint.runId)
+      const why = revived(registry, item.fingerprint.runId)
       if (why) settle(item, 'skipped', `drift: ${why}`)
       return !why
     })
@@ -207,24 +187,16 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses.
     const {failures} = await runtime.remove('volume', removable.map((item) => item.name))
     for (const item of removable) {
-      const failure = failures.get(item.name)
-      const done = typeof item.details.backup === 'string' && item.details.backup.startsWith('/') ? `backed up to ${item.details.backup}, removed` : 'removed without a backup (--no-backup)'
-      if (!failure) settle(item, 'removed', done)
-      else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before removal')
-      else if (failure.kind === 'in-use') settle(item, 'skipped', `drift: the engine refused, in use: ${failure.message}`)
-      else settle(item, 'failed', failure.message)
+      const {backup} = item.details
+      const done = typeof backup === 'string' && backup.startsWith('/') ? `backed up to ${backup}, removed` : 'removed without a backup (--no-backup)'
+      settleRemoval(settle, item, failures.get(item.name), done)
     }
   }
 
   /** DESIGN.md step 4: run dirs and daemon, the volumes and every container read again; drifted items skipped. */
   private async reverify(runtime: Runtime, items: Planned[], settle: Settle): Promise<Planned[]> {
-    let registry: RunRegistry
-    try {
-      registry = await this.readRegistry()
-    } catch (error) {
-      for (const item of items) settle(item, 'skipped', `drift: ${(error as Error).message}`)
-      return []
-    }
+    const registry = await rereadRuns(this.options, items, settle)
+    if (!registry) return []
 
     const [volumes, containers] = await Promise.all([
       runtime.inspect('volume', items.map((item) => item.name)),
@@ -236,10 +208,7 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     for (const item of items) {
       const drift = volumeDrift(item, volumes.get(item.name), registry, usersOf(item.name, containers, runtime).users)
       if (drift) settle(item, 'skipped', `drift: ${drift}`)
-      else {
-        item.fingerprint.registry = registry
-        ready.push(item)
-      }
+      else ready.push(item)
     }
 
     return ready
@@ -271,8 +240,8 @@ function describeUsers(users: readonly ContainerInfo[]): string {
 
 function volumeDrift(item: Planned, now: undefined | VolumeInfo, registry: RunRegistry, users: ContainerInfo[]): string | undefined {
   const {fingerprint} = item
-  const alive = registry.aliveReason(fingerprint.runId)
-  if (alive) return registry.runs.has(fingerprint.runId) ? 'run dir re-created since the scan' : 'the moat daemon now lists the run'
+  const alive = revived(registry, fingerprint.runId)
+  if (alive) return alive
   if (!now) return 'gone since the scan'
   if (now.createdMs !== fingerprint.createdMs) return 'replaced by a new volume of the same name'
   if (!sameLabels(now.labels, fingerprint.labels)) return 'labels changed since the scan'

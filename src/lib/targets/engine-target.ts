@@ -1,0 +1,98 @@
+// What every engine target (containers, sidecars, networks) shares: the scan scaffold (list each runtime's objects,
+// then read the run registry, DESIGN.md "A run is alive"), the re-check right before a removal that the runs read
+// at scan time are still ended, the grouping by runtime, and the mapping of a batch's outcome to a decision.
+import type {PlannedItem, Settle, TargetContext} from '../pipeline/pipeline.js'
+import type {Failure, Runtime} from '../runtime/types.js'
+
+import {RunRegistry} from '../moat/registry.js'
+import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+
+export interface EngineTargetOptions {
+  daemonTimeoutMs?: number
+  moatHome: string
+  runtime: RuntimeChoice
+  /** The runtimes --runtime chooses from; default docker and Apple. */
+  runtimes?: readonly Runtime[]
+}
+
+export interface EngineScan<T> {
+  /** Per runtime, what its list found (only runtimes with candidates). */
+  listed: Array<{found: T[]; runtime: Runtime}>
+  registry: RunRegistry
+}
+
+/**
+ * Lists every selected runtime side by side with `list` (its candidates), then, only when any runtime has one,
+ * reads the run registry: moat-resources.md §10.1, runtime resources first and run dirs after, so a new run's
+ * resources are never seen without its dir. Undefined when there is no candidate.
+ */
+export async function scanEngine<T>(
+  ctx: TargetContext,
+  options: EngineTargetOptions,
+  list: (runtime: Runtime) => Promise<T[]>,
+): Promise<EngineScan<T> | undefined> {
+  const runtimes = await selectRuntimes(options.runtime, ctx.warn, options.runtimes)
+  const listed = await Promise.all(runtimes.map(async (runtime) => ({found: await list(runtime), runtime})))
+  if (listed.every(({found}) => found.length === 0)) return undefined
+  const registry = await readRuns(options)
+  if (registry.daemon.problem) ctx.warn(`${registry.daemon.problem}; runs only the daemon knows are not protected.`)
+  return {listed: listed.filter(({found}) => found.length > 0), registry}
+}
+
+export function readRuns(options: EngineTargetOptions): Promise<RunRegistry> {
+  return RunRegistry.read(options.moatHome, {daemonTimeoutMs: options.daemonTimeoutMs})
+}
+
+/**
+ * DESIGN.md step 4 for every engine target alike: the run dirs read and the daemon asked again right before a
+ * removal. When runs/ can no longer be read, no run can be told alive: every item is skipped as drift and
+ * undefined is returned.
+ */
+export async function rereadRuns<I extends PlannedItem>(
+  options: EngineTargetOptions,
+  items: readonly I[],
+  settle: Settle,
+): Promise<RunRegistry | undefined> {
+  try {
+    return await readRuns(options)
+  } catch (error) {
+    for (const item of items) settle(item, 'skipped', `drift: ${(error as Error).message}`)
+    return undefined
+  }
+}
+
+/** Why a run judged ended at scan time (no run dir, not listed by the daemon, §10.1) is alive now, if it is. */
+export function revived(registry: RunRegistry, runId: string): string | undefined {
+  if (registry.runs.has(runId)) return 'run dir re-created since the scan'
+  if (registry.daemon.runIds.has(runId)) return 'the moat daemon now lists the run'
+  return undefined
+}
+
+/**
+ * Hands each runtime's items to `remove`, one runtime after another. Once the signal is aborted no further
+ * runtime is started: what is left is not settled (the pipeline reports it as not reached).
+ */
+export async function removeByRuntime<I extends PlannedItem<{runtime: Runtime}>>(
+  ctx: TargetContext,
+  items: readonly I[],
+  remove: (runtime: Runtime, group: I[]) => Promise<void>,
+): Promise<void> {
+  const byRuntime = new Map<Runtime, I[]>()
+  for (const item of items) byRuntime.set(item.fingerprint.runtime, [...(byRuntime.get(item.fingerprint.runtime) ?? []), item])
+  for (const [runtime, group] of byRuntime) {
+    if (ctx.signal?.aborted) return
+    // eslint-disable-next-line no-await-in-loop
+    await remove(runtime, group)
+  }
+}
+
+/**
+ * The decision for one ID of a batched removal: done, already gone or refused by the engine as in use (drift: the
+ * engine guards the deletion, DESIGN.md step 4), or failed with the engine's words.
+ */
+export function settleRemoval(settle: Settle, item: PlannedItem, failure: Failure | undefined, removed: string): void {
+  if (!failure) settle(item, 'removed', removed)
+  else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before removal')
+  else if (failure.kind === 'in-use') settle(item, 'skipped', `drift: the engine refused, in use: ${failure.message}`)
+  else settle(item, 'failed', failure.message)
+}
