@@ -8,6 +8,7 @@ import type {TargetBuildOptions} from './lib/targets/index.js'
 
 import {durationFlag, usageError, UsageError} from './lib/cli/flags.js'
 import {EXIT} from './lib/exit-codes.js'
+import {checkMoatHome} from './lib/moat/home.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -119,6 +120,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.moatHome = this.flags['moat-home'] ? resolve(this.flags['moat-home']) : defaultMoatHome()
+    // A file at the moat home is a usage error before any engine is asked (the pass checks it again, src/lib/moat/home.ts).
+    checkMoatHome(this.moatHome)
     // DESIGN.md "Confirm": no terminal and neither --force nor --dry-run: refuse at once, never hang, never delete.
     const {unattended} = this.ctor as typeof BaseCommand
     if (!unattended && !this.flags['dry-run'] && !this.flags.force && !this.mayPrompt) {
