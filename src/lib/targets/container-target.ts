@@ -172,7 +172,7 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     const item: Planned = {
       ageMs: age?.ms,
       decision: 'kept',
-      details: {...candidate.details, run: candidate.runId, runtime: runtime.name, state: container.state},
+      details: {...candidate.details, run: candidate.runId || undefined, runtime: runtime.name, state: container.state},
       fingerprint: {
         createdMs: container.createdMs,
         finishedMs: container.finishedMs,

@@ -73,6 +73,18 @@ export const TARGETS = [
   },
   {
     async build(options) {
+      const {HelperTarget} = await import('./helpers.js')
+      return new HelperTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
+    },
+    byDefault: true,
+    command: 'clean-helpers',
+    kind: 'helpers',
+    needsRuntime: true,
+    noun: ['volume export helper', 'volume export helpers'],
+    title: 'volume export helpers',
+  },
+  {
+    async build(options) {
       const {NetworkTarget} = await import('./networks.js')
       return new NetworkTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
     },
