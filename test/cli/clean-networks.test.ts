@@ -113,9 +113,10 @@ describeEngine('moat system clean-networks', () => {
         if (client === 'api') {
           expect(few).toBe(0)
         } else {
-          // info, network ls, network inspect, ps, container inspect, network inspect again, 4 network rm side by side
+          // info, network ls, network inspect, ps, container inspect; at re-verify network inspect, ps -a and container
+          // inspect again (a stopped container attached after the plan keeps the network); 4 network rm side by side
           expect(few).toBeGreaterThan(0)
-          expect(few).toBeLessThanOrEqual(10)
+          expect(few).toBeLessThanOrEqual(12)
         }
       } finally {
         shim.remove()

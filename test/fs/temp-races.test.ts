@@ -240,6 +240,8 @@ describe('reasons and restores', () => {
     let deep = join(path, 'sub')
     for (let i = 0; i < 300; i++) deep = join(deep, `level-${i}`)
     mkdirSync(deep, {recursive: true})
+    // Everything old first, so the one fresh file is the newest entry (mkdir -p leaves equal mtimes to pick from).
+    ageTree(path, 3 * HOUR)
     writeFileSync(join(deep, 'fresh'), 'x')
     const report = await runTemp(root)
     const {reason} = itemAt(report, path)

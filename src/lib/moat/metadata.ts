@@ -6,6 +6,8 @@ export interface RunMetadata {
   buildkitContainerId?: string
   containerId?: string
   createdAtMs?: number
+  /** §11 (podman support): the engine endpoint the run used, when not the default one. */
+  dockerHost?: string
   networkId?: string
   /** `docker` or `apple`; absent for legacy runs, which used the default runtime. */
   runtime?: string
@@ -33,6 +35,7 @@ export function parseMetadata(json: string): RunMetadata {
     buildkit_container_id,
     container_id,
     created_at,
+    docker_host,
     network_id,
     runtime,
     service_containers,
@@ -50,6 +53,7 @@ export function parseMetadata(json: string): RunMetadata {
     buildkitContainerId: text(buildkit_container_id),
     containerId: text(container_id),
     createdAtMs: parseTimestamp(created_at),
+    dockerHost: text(docker_host),
     networkId: text(network_id),
     runtime: text(runtime),
     serviceContainers: services as Record<string, string>,

@@ -4,7 +4,7 @@
 // never imported here. What it cannot reach (ssh://, a path prefix, npipe) goes to DockerCli (select.ts).
 import type {ClientRequest, Agent as HttpAgent, IncomingMessage, RequestOptions} from 'node:http'
 
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {Agent, request} from 'node:http'
 import {createRequire} from 'node:module'
 
@@ -169,7 +169,9 @@ export class DockerApi implements MountProbe, Runtime {
 
   /** An engine is configured or its default socket exists: then its containers may mount host dirs (issue 9). */
   present(): boolean {
-    return !DockerCli.obviouslyAbsent()
+    // Configured (DOCKER_HOST, a context, a run's docker_host), or the default socket exists: as the CLI would find one.
+    if (!this.fixed) return !DockerCli.obviouslyAbsent()
+    return this.fixed.configured || (this.fixed.kind === 'unix' && existsSync(this.fixed.socketPath))
   }
 
   async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {

@@ -1,5 +1,6 @@
 import type {Runtime, RuntimeName} from './types.js'
 
+import {runEngineHosts} from '../moat/engines.js'
 import {AppleCli} from './apple.js'
 import {DockerApi} from './docker-api.js'
 import {DockerEndpointError, resolveDockerEndpoint} from './docker-endpoint.js'
@@ -12,8 +13,34 @@ export type RuntimeChoice = 'auto' | RuntimeName
 /** Runtimes that already answered a ping in this process (their clock offset is measured). */
 const answered = new WeakSet<Runtime>()
 
-export function defaultRuntimes(): Runtime[] {
-  return [dockerRuntime(), new AppleCli()]
+/**
+ * Docker as the docker CLI would reach it, one more Docker adapter for each other engine a run of this moat home
+ * used (moat-resources.md §11: metadata.json `docker_host`), and Apple container.
+ */
+export function defaultRuntimes(moatHome?: string): Runtime[] {
+  return [dockerRuntime(), ...(moatHome ? otherEngines(moatHome) : []), new AppleCli()]
+}
+
+/**
+ * The engines runs name that the default Docker adapter does not reach, through the Engine API. One only the
+ * docker CLI reaches (ssh://) cannot be pointed at per call and is left out (README: "How Docker is reached").
+ */
+export function otherEngines(moatHome: string, env: NodeJS.ProcessEnv = process.env): DockerApi[] {
+  let usual: string | undefined
+  try {
+    usual = resolveDockerEndpoint(env).host
+  } catch {}
+
+  return runEngineHosts(moatHome)
+    .filter((host) => host !== usual)
+    .flatMap((host) => {
+      try {
+        const endpoint = resolveDockerEndpoint({...env, DOCKER_CONTEXT: undefined, DOCKER_HOST: host})
+        return endpoint.kind === 'other' ? [] : [new DockerApi(endpoint)]
+      } catch {
+        return []
+      }
+    })
 }
 
 /**

@@ -5,7 +5,7 @@ import type {PlannedItem, Settle, TargetContext} from '../pipeline/pipeline.js'
 import type {Failure, Runtime} from '../runtime/types.js'
 
 import {RunRegistry} from '../moat/registry.js'
-import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 
 export interface EngineTargetOptions {
   daemonTimeoutMs?: number
@@ -31,7 +31,7 @@ export async function scanEngine<T>(
   options: EngineTargetOptions,
   list: (runtime: Runtime) => Promise<T[]>,
 ): Promise<EngineScan<T> | undefined> {
-  const runtimes = await selectRuntimes(options.runtime, ctx.warn, options.runtimes)
+  const runtimes = await selectRuntimes(options.runtime, ctx.warn, options.runtimes ?? defaultRuntimes(options.moatHome))
   const listed = await Promise.all(runtimes.map(async (runtime) => ({found: await list(runtime), runtime})))
   if (listed.every(({found}) => found.length === 0)) return undefined
   const registry = await readRuns(options)

@@ -132,6 +132,7 @@ export const TARGETS = [
       return new TempDirTarget({
         apple: options.runtime === 'apple' || (options.runtime === 'auto' && appleCliPresent()),
         docker: options.runtime !== 'apple',
+        moatHome: options.moatHome,
         roots: options.tmpDirs,
       })
     },
@@ -215,12 +216,12 @@ export async function buildFromSpecs(specs: readonly TargetSpec[], options: Targ
   )
   const engineKinds = specs.filter((spec) => spec.needsRuntime).map((spec) => spec.kind)
   if (engineKinds.length === 0) return targets
-  const [{selectRuntimes}, {RuntimeUnreachableError}] = await Promise.all([
+  const [{defaultRuntimes, selectRuntimes}, {RuntimeUnreachableError}] = await Promise.all([
     import('../runtime/select.js'),
     import('../runtime/errors.js'),
   ])
   try {
-    chosen.push(...(await selectRuntimes(options.runtime, warn, available)))
+    chosen.push(...(await selectRuntimes(options.runtime, warn, available ?? defaultRuntimes(options.moatHome))))
   } catch (error) {
     if (!(error instanceof RuntimeUnreachableError)) throw error
     warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)

@@ -29,7 +29,7 @@ import {
   socketsDir,
 } from '../moat/state-files.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
-import {type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 import {backupStamp} from '../runtime/volume-archive.js'
 import {readRuns, rereadRuns, revived} from './engine-target.js'
 
@@ -157,7 +157,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
       runtimes = await selectRuntimes(this.options.runtime, (message) => {
         silent.push(message)
         ctx.warn(message)
-      }, this.options.runtimes)
+      }, this.options.runtimes ?? defaultRuntimes(this.options.moatHome))
     } catch (error) {
       if (!(error instanceof RuntimeUnreachableError)) throw error
       // No runtime on this host at all: no run can have objects anywhere.

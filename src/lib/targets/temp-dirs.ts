@@ -19,7 +19,7 @@ import {
 } from '../host/safe-remove.js'
 import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
 import {AppleCli} from '../runtime/apple.js'
-import {dockerRuntime} from '../runtime/select.js'
+import {dockerRuntime, otherEngines} from '../runtime/select.js'
 
 export interface TempPattern {
   /** Environment variables that make a process a user of the dir they point at. */
@@ -74,6 +74,8 @@ export interface TempDirOptions {
   apple: boolean
   /** Check the bind mounts of Docker containers (when an engine is configured; false for `--runtime apple`). */
   docker: boolean
+  /** Also ask the other engines this moat home's runs used (moat-resources.md §11). */
+  moatHome?: string
   /** The runtimes to ask instead of the docker and Apple CLIs (tests). */
   probes?: readonly MountProbe[]
   /** Test hooks inside the deletion (host/safe-remove.ts). */
@@ -331,7 +333,7 @@ function defaultProbes(options: TempDirOptions): MountProbe[] {
   // Loaded lazily by the command; constructing them spawns nothing.
   const probes: MountProbe[] = []
   // The Engine API where the engine can be reached that way: no docker process, no execa (select.ts).
-  if (options.docker) probes.push(dockerRuntime())
+  if (options.docker) probes.push(dockerRuntime(), ...(options.moatHome ? otherEngines(options.moatHome) : []))
   if (options.apple) probes.push(new AppleCli())
   return probes
 }
