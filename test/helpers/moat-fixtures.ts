@@ -17,6 +17,8 @@ export interface Metadata {
   buildkit_container_id: string
   container_id: string
   created_at: string
+  /** §11: the engine endpoint the run used (podman support). */
+  docker_host: string
   error: string
   grants: string[]
   image: string
@@ -52,6 +54,7 @@ const FIELD_ORDER: Array<keyof Metadata> = [
   'state',
   'interactive',
   'created_at',
+  'docker_host',
   'started_at',
   'stopped_at',
   'error',
