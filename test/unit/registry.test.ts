@@ -101,10 +101,10 @@ describe('chooseKinds', () => {
 
   it('takes comma-separated and repeated values, keeps clean order, and skips what --skip names', () => {
     expect(chooseKinds(['temp,containers', ' networks '])).toEqual(['containers', 'networks', 'temp'])
-    expect(chooseKinds(undefined, ['temp', 'sidecars'])).toEqual(['containers', 'networks', 'state'])
+    expect(chooseKinds(undefined, ['temp', 'sidecars'])).toEqual(['containers', 'helpers', 'networks', 'state'])
     // Volumes only when asked for: by --include (added to the default set) or by --only.
     expect(chooseKinds()).not.toContain('volumes')
-    expect(chooseKinds(undefined, ['temp'], ['volumes'])).toEqual(['containers', 'sidecars', 'networks', 'volumes', 'state'])
+    expect(chooseKinds(undefined, ['temp'], ['volumes'])).toEqual(['containers', 'sidecars', 'helpers', 'networks', 'volumes', 'state'])
     expect(chooseKinds(['volumes'])).toEqual(['volumes'])
     expect(chooseKinds(['networks,temp'], ['temp'])).toEqual(['networks'])
     expect(chooseKinds(['temp'], ['temp'])).toEqual([])
