@@ -3,7 +3,8 @@ import {defineConfig} from 'vitest/config'
 // Tests by tier, one project each (`npm run test:unit` etc. select one by folder; `npm test` runs them all):
 // - unit:   pure, in memory: neither root nor an engine, seconds;
 // - fs:     real directories, mounts and processes, and the fake Apple CLI;
-// - engine: the real Docker engine (test/engine) and the built binary against it (test/cli).
+// - engine: the real Docker engine (test/engine), the built binary against it (test/cli), and the injected faults of
+//   test/reliability.
 // Only the last one has the engine's globalSetup, and vitest runs a project's globalSetup only when one of its files
 // is queued: the unit and fs tiers never start a Docker engine.
 export default defineConfig({
@@ -26,7 +27,7 @@ export default defineConfig({
         test: {
           globalSetup: ['test/engine/global-setup.ts'],
           // The CLI suites run against the same engine as the engine suites: one engine per run, not two.
-          include: ['test/engine/**/*.test.ts', 'test/cli/**/*.test.ts'],
+          include: ['test/engine/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/reliability/**/*.test.ts'],
           name: 'engine',
           sequence: {groupOrder: 3},
         },
