@@ -174,6 +174,21 @@ describe('StateTarget', () => {
     }
   })
 
+  it('finds nothing, and asks nothing, where there is no moat home at all', async () => {
+    const report = await runPipeline([new StateTarget({moatHome: join(home.home, 'no-such-home'), runtime: 'auto', runtimes: []})], {
+      confirm: async () => true,
+      dryRun: true,
+      minAgeMs: HOUR,
+    })
+    expect(report.targets[0]!.items).toEqual([])
+    // With a home but no runs/ in it, no run can be told alive: that is still an error, as for the engine targets.
+    const noRuns = join(home.home, 'not-a-moat-home')
+    mkdirSync(noRuns)
+    await expect(
+      runPipeline([new StateTarget({moatHome: noRuns, runtime: 'auto', runtimes: []})], {confirm: async () => true, dryRun: true, minAgeMs: HOUR}),
+    ).rejects.toThrow(/runs directory .* does not exist/)
+  })
+
   it('reports a leaked moat daemon process that daemon.lock does not name, and never stops it', async () => {
     const proxy = join(home.home, 'proxy')
     mkdirSync(proxy, {recursive: true})

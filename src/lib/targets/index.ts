@@ -123,7 +123,7 @@ export const TARGETS = [
     kind: 'state',
     // Its run-dir rule (opt-in) asks the runtimes itself and keeps every dir when one cannot be asked.
     needsRuntime: false,
-    noun: ['piece of moat state', 'pieces of moat state'],
+    noun: ['state leftover', 'state leftovers'],
     title: "moat's own state (socket dirs, daemon temp files and registrations)",
   },
   {

@@ -6,7 +6,7 @@
 // - opt-in: run dirs without metadata.json past a long grace whose run has no runtime object left (§2.1), moved into
 //   $MOAT_HOME/reaped/ so their logs survive (or deleted with purge);
 // - leaked `moat _daemon` processes that daemon.lock does not name: reported, never killed.
-import {lstatSync, mkdirSync, readdirSync, renameSync, type Stats, unlinkSync} from 'node:fs'
+import {existsSync, lstatSync, mkdirSync, readdirSync, renameSync, type Stats, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {RunRegistry} from '../moat/registry.js'
@@ -82,7 +82,7 @@ interface RuntimeView {
 
 export class StateTarget implements Target<Scanned, StateFingerprint> {
   readonly kind = 'state'
-  readonly noun = ['piece of moat state', 'pieces of moat state'] as const
+  readonly noun = ['state leftover', 'state leftovers'] as const
   private registry?: RunRegistry
   private view?: RuntimeView
 
@@ -106,6 +106,8 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
 
   async scan(ctx: TargetContext): Promise<Scanned[]> {
     const {moatHome} = this.options
+    // No moat home at all: none of moat's state exists to clean (the pass has already said the home is missing).
+    if (!existsSync(moatHome)) return []
     // §10.1: runtime resources first, run dirs after.
     if (this.options.runDirs) this.view = await this.askRuntimes(ctx)
     this.registry = await readRuns(this.options)
