@@ -21,6 +21,15 @@ export function defaultMoatHome(): string {
   return home ? join(home, '.moat') : resolve('.moat')
 }
 
+/** A message on one line: scripts and log scrapers read errors line by line. */
+export function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join('. ')
+}
+
 /**
  * The flags, parsing, exit codes and JSON error shape every clean command shares (DESIGN.md "Flags every clean
  * command shares" and "Exit codes").
@@ -65,6 +74,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
       options: ['auto', 'docker', 'apple'] as const,
     })(),
+    verbose: Flags.boolean({
+      default: false,
+      description: 'A line of details under each item: what it holds, its runtime and run, the judged reason of a skipped one.',
+      helpGroup: 'GLOBAL',
+    }),
   }
   static override enableJsonFlag = true
   /** Reports a section per target (`clean`) even when only one target ran. */
@@ -89,12 +103,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT.error
     if (!this.jsonEnabled() && (err as {code?: string}).code !== 'EEXIT') {
       // One unwrapped line on stderr instead of oclif's boxed, width-wrapped rendering.
-      const oneLine = err.message
-        .split('\n')
-        .map((line) => line.trim())
-        .filter(Boolean)
-        .join('. ')
-      process.stderr.write(`Error: ${oneLine}\n`)
+      process.stderr.write(`Error: ${oneLine(err.message)}\n`)
       Object.assign(err, {skipOclifErrorHandling: true})
     }
 
@@ -124,6 +133,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     checkMoatHome(this.moatHome)
     // DESIGN.md "Confirm": no terminal and neither --force nor --dry-run: refuse at once, never hang, never delete.
     const {unattended} = this.ctor as typeof BaseCommand
+    // --json is for scripts: it never prompts (a script cannot read the plan it would be asked about), as in sf.
+    if (!unattended && !this.flags['dry-run'] && !this.flags.force && this.jsonEnabled()) {
+      throw usageError('Refusing to remove anything without confirmation: --json never prompts. Add --force to remove, or --dry-run for the plan, e.g. --json --dry-run.')
+    }
+
     if (!unattended && !this.flags['dry-run'] && !this.flags.force && !this.mayPrompt) {
       throw usageError(
         'Refusing to remove anything without confirmation: there is no terminal to ask on. Re-run with --dry-run to see the plan, or --force to remove without asking.',
@@ -159,6 +173,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       multiTarget: (this.ctor as typeof BaseCommand).multiTarget,
       note: (message) => this.note(message),
       notes: this.notes,
+      verbose: flags.verbose,
     }
   }
 
@@ -174,7 +189,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       error: {
         code: e.code ?? (e.oclif?.exit === EXIT.usage ? 'USAGE' : 'ERROR'),
         exitCode: e.oclif?.exit ?? e.exitCode ?? EXIT.error,
-        message: e.message,
+        message: oneLine(e.message),
         name: e.name,
         ...(e.suggestions?.length ? {suggestions: e.suggestions} : {}),
       },

@@ -28,7 +28,7 @@ describeEngine('moat system clean-containers', () => {
       expect(result.stderr).toBe('')
       expect(jsonOf(result)).toMatchObject({canceled: false, dryRun: false, minAge: CLI_MIN_AGE, target: 'containers', warnings: []})
       const items = itemsByName(result)
-      expect(items[ended]).toMatchObject({decision: 'removed', id: endedId, reason: 'removed', run: ended, runtime: 'docker', state: 'exited'})
+      expect(items[ended]).toMatchObject({decision: 'removed', id: endedId, outcome: 'removed', run: ended, runtime: 'docker', state: 'exited'})
       expect(items[neverStarted]).toMatchObject({decision: 'removed', id: createdId, state: 'created'})
       expect(items[live]).toMatchObject({decision: 'kept', reason: `run ${live} is alive: run dir exists (state stopped)`})
       expect(items[up]).toMatchObject({decision: 'kept', reason: 'running: pass --include-running', state: 'running'})
@@ -39,7 +39,7 @@ describeEngine('moat system clean-containers', () => {
 
       const again = await forced(['--include-running'])
       expect(again.exitCode).toBe(0)
-      expect(itemsByName(again)[up]).toMatchObject({decision: 'removed', id: upId, reason: 'stopped and removed'})
+      expect(itemsByName(again)[up]).toMatchObject({decision: 'removed', id: upId, outcome: 'stopped and removed'})
       expect(await containerExists(upId)).toBe(false)
       expect(await containerExists(liveId)).toBe(true)
     } finally {
@@ -53,8 +53,8 @@ describeEngine('moat system clean-containers', () => {
     const upId = await createRunContainer(up)
     const result = cleanContainers(['--dry-run', '--min-age', '0s', '--include-running'])
     expect(result.exitCode).toBe(0)
-    expect(result.stdout).toContain(`would remove: run ${ended} has ended: no run dir, not listed by the moat daemon`)
-    expect(result.stdout).toMatch(new RegExp(`  ${up}\\n      run ${up}, runtime docker, state running, running will stop, age \\d+s\\n      would remove`))
+    expect(result.stdout).toMatch(new RegExp(`^${ended} +\\d+s +would remove +run ${ended} has ended: no run dir, not listed by the moat daemon$`, 'm'))
+    expect(result.stdout).toMatch(new RegExp(`^${up} +\\d+s +would stop, remove +run ${up} has ended`, 'm'))
     expect(result.stdout).toContain('Dry run: nothing was removed.')
 
     const young = jsonOf(cleanContainers(['--dry-run', '--json', '--min-age', '1h']))

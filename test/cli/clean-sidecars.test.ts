@@ -47,7 +47,7 @@ describeEngine('moat system clean-sidecars', () => {
         runtime: 'docker',
         state: 'exited',
       })
-      expect(items[`moat-buildkit-${endedUp}`]).toMatchObject({decision: 'removed', id: upId, reason: 'stopped and removed', running: 'will stop'})
+      expect(items[`moat-buildkit-${endedUp}`]).toMatchObject({decision: 'removed', id: upId, outcome: 'stopped and removed', running: 'will stop'})
       expect(items[`moat-postgres-${live}`]).toMatchObject({decision: 'kept', reason: `run ${live} is alive: run dir exists (state running)`})
       expect(items[`moat-redis-${stopped}`]).toMatchObject({decision: 'removed', id: stoppedId, role: 'service', service: 'redis'})
       expect(items[unlabelled]).toBeUndefined()
@@ -68,9 +68,10 @@ describeEngine('moat system clean-sidecars', () => {
     const result = cleanSidecars(['--dry-run', '--min-age', '0s'])
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toMatch(
-      new RegExp(
-        `  moat-postgres-${runId}\\n      role service, service postgres, run ${runId}, runtime docker, state running, running will stop, age \\d+s\\n      would remove: run ${runId} has ended: no run dir, not listed by the moat daemon`,
-      ),
+      new RegExp(`^moat-postgres-${runId} +\\d+s +would stop, remove +run ${runId} has ended: no run dir, not listed by the moat daemon$`, 'm'),
+    )
+    expect(cleanSidecars(['--dry-run', '--min-age', '0s', '--verbose']).stdout).toMatch(
+      new RegExp(`^moat-postgres-${runId} .*\\n    role service, service postgres, run ${runId}, runtime docker, state running, running will stop$`, 'm'),
     )
     expect(result.stdout).toContain('Dry run: nothing was removed.')
 
@@ -120,7 +121,7 @@ describe('moat system clean-sidecars --runtime apple, on the SIMULATED `containe
     expect(result.exitCode).toBe(0)
     const items = itemsByName(result)
     expect(items[`moat-postgres-${ended}`]).toMatchObject({decision: 'removed', id: `moat-postgres-${ended}`, runtime: 'apple'})
-    expect(items[`moat-redis-${ended}`]).toMatchObject({decision: 'removed', reason: 'stopped and removed'})
+    expect(items[`moat-redis-${ended}`]).toMatchObject({decision: 'removed', outcome: 'stopped and removed'})
     expect(items[`moat-redis-${live}`]).toMatchObject({decision: 'kept'})
     expect(Object.keys(items)).toHaveLength(3)
     expect(fake.read().containers.map((container) => container.id)).toEqual([`moat-redis-${live}`, 'buildkit', 'moat-buildkit-x'])

@@ -1,4 +1,4 @@
-import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -9,6 +9,7 @@ import {jsonOf, runCli, startCli} from '../helpers/cli.js'
 import {describeEngine, dockerOk, engineEnv} from '../helpers/engine.js'
 import {createRunContainer, newRunId, removeAllForRun} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+import {runOnTerminal} from '../helpers/terminal.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 let root: string
@@ -30,9 +31,12 @@ describe('moat system clean-temp', () => {
     const result = cleanTemp('--dry-run')
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toContain(old)
-    expect(result.stdout).toContain('holds AWS credential helper, pattern moat-aws-*')
-    expect(result.stdout).toMatch(/would remove/)
-    expect(result.stdout).toMatch(/keep: young/)
+    expect(result.stdout).toMatch(new RegExp(`^${old} +3\\.0h +18 B +would remove +\\S`, 'm'))
+    expect(result.stdout).toMatch(/ keep +young: /)
+    // The details are for --verbose; a pipe gets whole rows, without colour.
+    expect(result.stdout).not.toContain('holds AWS credential helper')
+    expect(result.stdout).not.toContain('\u001B[')
+    expect(cleanTemp('--dry-run', '--verbose').stdout).toContain('holds AWS credential helper, pattern moat-aws-*')
     expect(result.stdout).toContain('Dry run: nothing was removed.')
     expect(result.stderr).not.toContain(old)
     expect(existsSync(old) && existsSync(young)).toBe(true)
@@ -120,14 +124,14 @@ describe('moat system clean-temp', () => {
       const result = cleanTemp('--force', '--json')
       expect(result.exitCode).toBe(3)
       expect(jsonOf(result)).toMatchObject({
-        items: [expect.objectContaining({decision: 'failed', reason: expect.stringContaining('cannot create a quarantine')})],
+        items: [expect.objectContaining({decision: 'failed', outcome: expect.stringContaining('cannot create a quarantine')})],
         totals: {failed: 1, removed: 0},
       })
       expect(existsSync(old)).toBe(true)
 
       const human = cleanTemp('--force')
       expect(human.exitCode).toBe(3)
-      expect(human.stdout).toMatch(/FAILED: cannot create a quarantine in .*EROFS/)
+      expect(human.stdout).toMatch(/moat-aws-1 +3\.0h +18 B +FAILED +cannot create a quarantine in .*EROFS/)
     } finally {
       execFileSync('umount', [root])
     }
@@ -257,6 +261,11 @@ describe('limits on one pass', () => {
       const result = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force'], {MOAT_HOME: home})
       expect(result.exitCode).toBe(0)
       expect(result.stdout).toMatch(new RegExp(`Another clean is running .*pid ${process.pid}, system:reap.*nothing done`))
+      // Under --json: the shape of every other clean-temp document, with zero totals and `busy: true`.
+      const doc = jsonOf(runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--json'], {MOAT_HOME: home}))
+      const done = jsonOf(cleanTemp('--dry-run', '--json'))
+      expect(Object.keys(doc).sort()).toEqual([...Object.keys(done), 'busy', 'lockHolder', 'message'].sort())
+      expect(doc).toMatchObject({busy: true, items: [], lockHolder: {command: 'system:reap', pid: process.pid}, target: 'temp', totals: {candidates: 0, removed: 0}})
       expect(existsSync(old)).toBe(true)
     } finally {
       removeTmpRoot(home)
@@ -265,33 +274,18 @@ describe('limits on one pass', () => {
 
 })
 
-/** Runs clean-temp under `script`, which gives it a pseudo-terminal, and answers the prompt once it shows. */
-function answerPrompt(root: string, answer: string): Promise<{exitCode: number; output: string}> {
-  const command = `${process.execPath} bin/run.js system clean-temp --tmp-dir ${root}`
-  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    env: {...process.env, MOAT_HOME: root},
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk
-    if (output.includes('Remove these') && !child.stdin.writableEnded) child.stdin.end(`${answer}\r`)
-  })
-  return new Promise((resolve) => {
-    child.on('close', (code) => resolve({exitCode: code ?? -1, output}))
-  })
-}
-
 describe('at a terminal', () => {
   it('asks [y/N] on the terminal: no keeps everything, yes removes exactly the plan', async () => {
     const old = makeTempDir(root, 'moat-aws-1')
-    const no = await answerPrompt(root, 'n')
+    const prompt = {waitFor: 'Remove these'}
+    const args = ['system', 'clean-temp', '--tmp-dir', root]
+    const no = await runOnTerminal(args, {...prompt, answer: 'n\r', env: {MOAT_HOME: root}})
     expect(no.exitCode).toBe(0)
     expect(no.output).toMatch(/Remove these 1 temporary directory \(18 B\)\?/)
     expect(no.output).toContain('Canceled.')
     expect(existsSync(old)).toBe(true)
 
-    const yes = await answerPrompt(root, 'y')
+    const yes = await runOnTerminal(args, {...prompt, answer: 'y\r', env: {MOAT_HOME: root}})
     expect(yes.exitCode).toBe(0)
     expect(yes.output).toMatch(/1 removed \(18 B freed\)/)
     expect(existsSync(old)).toBe(false)
@@ -333,7 +327,7 @@ describe('a signal inside one large tree', () => {
       // Most of the tree is still there: the walk saw the signal inside it, after the entry under way.
       expect(readdirSync(moved!).length).toBeGreaterThan(10)
       const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
-      expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({id: big, reason: expect.stringMatching(/^interrupted part-way: the rest stays in .* and the next run finishes it$/)})]))
+      expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({id: big, outcome: expect.stringMatching(/^interrupted part-way: the rest stays in .* and the next run finishes it$/)})]))
       // A tree not begun yet is back under its name, whole.
       if (existsSync(other)) expect(readdirSync(other).sort()).toEqual(['config', 'credentials', 'sub'])
 

@@ -40,7 +40,7 @@ describeEngine('moat system clean-volumes', () => {
     const result = await forced([])
     expect(result.exitCode).toBe(0)
     const item = itemsByName(result)[name]!
-    expect(item).toMatchObject({decision: 'removed', reason: `backed up to ${item.backup as string}, removed`})
+    expect(item).toMatchObject({decision: 'removed', outcome: `backed up to ${item.backup as string}, removed`})
     expect(jsonOf(result)).toMatchObject({target: 'volumes', totals: {removed: 1}})
     expect(await readdir(join(fixtures.moatHome, 'backups', 'volumes'))).toEqual([(item.backup as string).split('/').pop()])
     expect(await volumeExists(name)).toBe(false)
@@ -56,7 +56,7 @@ describeEngine('moat system clean-volumes', () => {
     mounted.push(small)
     const result = await forced(['--backup-dir', small])
     expect(result.exitCode).toBe(3)
-    expect(itemsByName(result)[name]).toMatchObject({decision: 'failed', reason: expect.stringMatching(/^backup failed, volume kept: /)})
+    expect(itemsByName(result)[name]).toMatchObject({decision: 'failed', outcome: expect.stringMatching(/^backup failed, volume kept: /)})
     expect(await volumeExists(name)).toBe(true)
   })
 

@@ -70,6 +70,54 @@ describe('moat system reap', () => {
     expect(existsSync(young)).toBe(true)
   })
 
+  it('--dry-run: the text log says "would remove", JSON pass events say dryRun, nothing is removed', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const text = runCli(['system', 'reap', '--once', '--dry-run', '--tmp-dir', root, ...TEMP_ONLY, '--log-format', 'text', '--log-file', logFile], {
+      MOAT_HOME: home,
+    })
+    expect(text.exitCode).toBe(0)
+    const written = readFileSync(logFile, 'utf8')
+    expect(written).toMatch(new RegExp(`would remove temp ${old} \\(18 B\\): `))
+    expect(written).toMatch(/pass 1 \(dry run\) done in \d+ ms: 1 would be removed, 0 kept; nothing removed/)
+    expect(written).not.toMatch(/ removed temp /)
+    expect(text.stdout).toContain('Reaper stopped after 1 pass (dry run: nothing removed): 1 would be removed, 0 kept.')
+
+    rmSync(logFile)
+    const json = runCli(['system', 'reap', '--once', '--dry-run', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile, '--json'], {MOAT_HOME: home})
+    expect(jsonOf(json)).toMatchObject({dryRun: true, minAge: '1h', targets: [{target: 'temp', totals: {orphans: 1, removed: 0}}]})
+    expect(logLines().find((line) => line.event === 'pass')).toMatchObject({dryRun: true, pass: 1})
+    expect(logLines().find((line) => line.event === 'decision')).toMatchObject({decision: 'orphan', dryRun: true, id: old})
+    expect(existsSync(old)).toBe(true)
+  })
+
+  it('--once --json: the notes `clean --json` gives are in its warnings; a busy lock gives the same shape, empty', () => {
+    makeTempDir(root, 'moat-aws-1')
+    // An engine that cannot be reached: a note, and the engine targets skipped.
+    const gone = {DOCKER_HOST: `unix://${join(home, 'no-such.sock')}`, MOAT_HOME: home}
+    const args = ['--tmp-dir', root, '--only', 'temp,networks', '--runtime', 'docker', '--json', '--dry-run']
+    const cleanDoc = jsonOf(runCli(['system', 'clean', ...args], gone))
+    const reapDoc = jsonOf(runCli(['system', 'reap', '--once', ...args, '--log-file', logFile], gone))
+    expect(cleanDoc.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/Skipped: networks/)]))
+    for (const warning of cleanDoc.warnings as string[]) expect(reapDoc.warnings).toContain(warning)
+    // Logged once per pass, though it is also among the warnings the reaper logs after the pass.
+    expect(logLines().filter((line) => line.event === 'note' && /Skipped: networks/.test(String(line.message)))).toHaveLength(1)
+
+    mkdirSync(join(home, '.moat-system.lock'))
+    writeFileSync(
+      join(home, '.moat-system.lock', 'owner.json'),
+      JSON.stringify({command: 'system:clean', host: 'elsewhere', pid: 1, startedAt: new Date().toISOString()}),
+    )
+    const busyClean = jsonOf(runCli(['system', 'clean', '--tmp-dir', root, '--only', 'temp', '--force', '--json'], {MOAT_HOME: home}))
+    const busyReap = jsonOf(runCli(['system', 'reap', '--once', '--tmp-dir', root, '--only', 'temp', '--json', '--log-file', logFile], {MOAT_HOME: home}))
+    const zero = {bytesRemoved: 0, candidates: 0, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0}
+    for (const doc of [busyClean, busyReap]) {
+      expect(doc).toMatchObject({busy: true, canceled: false, dryRun: false, lockHolder: {pid: 1}, minAge: '1h', targets: [{items: [], target: 'temp', totals: zero}], totals: zero})
+      expect(doc.message).toMatch(/^Another clean is running/)
+    }
+
+    expect(Object.keys(busyReap).sort()).toEqual(Object.keys(busyClean).sort())
+  })
+
   it('needs no terminal and no --force, but refuses a pass over --max-delete (default 100): nothing removed, exit 3', () => {
     const dirs = Array.from({length: 101}, (_, i) => makeTempDir(root, `moat-npm-${i}`))
     const result = runCli(['system', 'reap', '--once', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile], {MOAT_HOME: home})
@@ -122,13 +170,13 @@ describe('moat system reap', () => {
     const remaining = readdirSync(root).filter((name) => name.startsWith('moat-build-'))
     // The signal may land inside a tree: the deletion stops after the entry under way and the rest of that one
     // tree stays in the quarantine for the next run (issue 9), reported as interrupted part-way.
-    const partial = logLines().filter((line) => String(line.reason).startsWith('interrupted part-way')).length
+    const partial = logLines().filter((line) => String(line.outcome).startsWith('interrupted part-way')).length
     expect(partial).toBeLessThanOrEqual(1)
     expect(remaining.length).toBe(count - removed - partial)
     expect(remaining.length).toBeGreaterThan(0)
     // Whatever was not reached is whole: no partial reaps, and it is reported as not reached.
     for (const name of remaining) expect(readdirSync(join(root, name)).sort()).toEqual(['config', 'credentials', 'sub'])
-    expect(logLines().filter((line) => String(line.reason).startsWith('not reached')).length).toBe(remaining.length)
+    expect(logLines().filter((line) => String(line.outcome).startsWith('not reached')).length).toBe(remaining.length)
     expect(logLines().at(-1)).toMatchObject({event: 'pass', pass: 1})
   })
 
@@ -174,7 +222,15 @@ describe('moat system reap', () => {
       expect(result.exitCode).toBe(3)
       expect(result.stderr).toMatch(/Error: the audit log .*reap\.log cannot be written \(ENOSPC\); nothing more is deleted/)
       const text = readFileSync(log, 'utf8')
-      const logged = text.split('\n').filter((line) => line.includes('"decision":"removed"')).length
+      // A line cut short by the full disk is not logged: count only whole JSON lines.
+      const whole = text.split('\n').flatMap((line) => {
+        try {
+          return [JSON.parse(line) as {decision?: string}]
+        } catch {
+          return []
+        }
+      })
+      const logged = whole.filter((line) => line.decision === 'removed').length
       const gone = dirs.filter((dir) => !existsSync(dir)).length
       expect(logged).toBeGreaterThan(0)
       // Only the deletion whose line failed is not in the log; it is in the report, with every other decision.
@@ -332,7 +388,7 @@ describeEngine('moat system reap over an engine that dies mid-removal', () => {
       // No wrong deletion, no lost one: the report says removed exactly when the engine no longer has it.
       const exists = await containerExists(id)
       if (item.decision === 'removed') removed++
-      else expect(item).toMatchObject({decision: 'failed', reason: expect.stringMatching(/^Docker engine unreachable, not (?:confirmed|tried): /)})
+      else expect(item).toMatchObject({decision: 'failed', outcome: expect.stringMatching(/^Docker engine unreachable, not (?:confirmed|tried): /)})
       expect(exists).toBe(item.decision !== 'removed')
     }
 

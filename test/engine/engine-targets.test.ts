@@ -52,7 +52,7 @@ describeEngine('the engine targets together on the real engine', () => {
     const mine = report.targets.flatMap((section) => section.items.filter((item) => item.name.includes(runId)))
     expect(mine.map((item) => item.name).sort()).toEqual([runId, `moat-${runId}`, `moat-buildkit-${runId}`].sort())
     for (const item of mine) {
-      expect(item).toMatchObject({decision: 'skipped', reason: expect.stringMatching(/^drift: moat's runs directory .* does not exist/)})
+      expect(item).toMatchObject({decision: 'skipped', outcome: expect.stringMatching(/^drift: moat's runs directory .* does not exist/)})
     }
 
     expect(report.totals.removed).toBe(0)
@@ -85,8 +85,8 @@ describeEngine('the engine targets together on the real engine', () => {
     const items = report.targets.flatMap((section) => section.items.filter((item) => item.name.includes(runId)))
     expect(items).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({decision: 'skipped', name: `moat-buildkit-${runId}`, reason: 'not reached: the run was interrupted'}),
-        expect.objectContaining({decision: 'skipped', name: `moat-${runId}`, reason: 'not reached: the run was interrupted'}),
+        expect.objectContaining({decision: 'skipped', name: `moat-buildkit-${runId}`, outcome: 'not reached: the run was interrupted'}),
+        expect.objectContaining({decision: 'skipped', name: `moat-${runId}`, outcome: 'not reached: the run was interrupted'}),
       ]),
     )
     expect(await containerExists(sidecar)).toBe(true)

@@ -54,7 +54,7 @@ describeEngine('HelperTarget on the real engine', () => {
         },
       },
     })
-    expect(itemNamed(raced, restarted.name)).toMatchObject({decision: 'skipped', reason: expect.stringMatching(/^drift: started since the scan/)})
+    expect(itemNamed(raced, restarted.name)).toMatchObject({decision: 'skipped', outcome: expect.stringMatching(/^drift: started since the scan/)})
     expect(await containerExists(restarted.id)).toBe(true)
   })
 })

@@ -36,7 +36,7 @@ describeEngine('NetworkTarget on the real engine', () => {
       decision: 'removed',
       details: {run: runId, runtime: 'docker'},
       id,
-      reason: 'removed',
+      outcome: 'removed',
     })
     expect(await networkExists(id)).toBe(false)
   })
@@ -146,7 +146,7 @@ describeEngine('NetworkTarget on the real engine', () => {
         },
       },
     })
-    expect(itemNamed(report, `moat-${runId}`)).toMatchObject({decision: 'skipped', reason: 'drift: run dir re-created since the scan'})
+    expect(itemNamed(report, `moat-${runId}`)).toMatchObject({decision: 'skipped', outcome: 'drift: run dir re-created since the scan'})
     expect(await networkExists(id)).toBe(true)
   })
 
@@ -161,7 +161,7 @@ describeEngine('NetworkTarget on the real engine', () => {
         },
       },
     })
-    expect(itemNamed(report, `moat-${runId}`)).toMatchObject({decision: 'skipped', reason: 'drift: the moat daemon now lists the run'})
+    expect(itemNamed(report, `moat-${runId}`)).toMatchObject({decision: 'skipped', outcome: 'drift: the moat daemon now lists the run'})
     expect(daemon.requests).toBe(2)
     expect(await networkExists(id)).toBe(true)
   })
@@ -178,7 +178,7 @@ describeEngine('NetworkTarget on the real engine', () => {
     })
     expect(itemNamed(report, `moat-${runId}`)).toMatchObject({
       decision: 'skipped',
-      reason: `drift: container ${runId} attached since the scan`,
+      outcome: `drift: container ${runId} attached since the scan`,
     })
     expect(await networkExists(id)).toBe(true)
   })
@@ -199,7 +199,7 @@ describeEngine('NetworkTarget on the real engine', () => {
     for (const runId of [created, connected]) {
       expect(itemNamed(report, `moat-${runId}`)).toMatchObject({
         decision: 'skipped',
-        reason: `drift: container ${debug} attached since the scan (created)`,
+        outcome: `drift: container ${debug} attached since the scan (created)`,
       })
     }
 
@@ -262,7 +262,7 @@ describe('NetworkTarget on the SIMULATED Apple `container` CLI (the real one run
       minAgeMs: MIN_AGE_MS,
       warn: (message) => warnings.push(message),
     })
-    const decisions = Object.fromEntries(report.targets[0]!.items.map((item) => [item.name, [item.decision, item.reason]]))
+    const decisions = Object.fromEntries(report.targets[0]!.items.map((item) => [item.name, [item.decision, item.outcome ?? item.reason]]))
     expect(decisions).toEqual({
       [`moat-${busy}`]: ['removed', 'removed'],
       [`moat-${dead}`]: ['removed', 'removed'],

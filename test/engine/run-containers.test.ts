@@ -38,7 +38,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
       decision: 'removed',
       details: {run: ranOnce, runtime: 'docker', state: 'exited'},
       id: ids[0],
-      reason: 'removed',
+      outcome: 'removed',
     })
     expect(itemNamed(report, neverStarted)).toMatchObject({decision: 'removed', details: {state: 'created'}, id: ids[1]})
     for (const id of ids) expect(await containerExists(id)).toBe(false)
@@ -92,7 +92,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
     const plan = await clean({dryRun: true, includeRunning: true})
     expect(itemNamed(plan, runId)).toMatchObject({decision: 'orphan', details: {running: 'will stop'}})
     const report = await clean({includeRunning: true})
-    expect(itemNamed(report, runId)).toMatchObject({decision: 'removed', id, reason: 'stopped and removed'})
+    expect(itemNamed(report, runId)).toMatchObject({decision: 'removed', id, outcome: 'stopped and removed'})
     expect(await containerExists(id)).toBe(false)
   })
 
@@ -135,7 +135,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
       },
     })
     for (const runId of [created, stopped]) {
-      expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', reason: 'drift: started since the scan (now running)'})
+      expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', outcome: 'drift: started since the scan (now running)'})
     }
 
     for (const id of ids) expect(await containerState(id)).toBe('running')
@@ -151,7 +151,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
         },
       },
     })
-    expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', reason: 'drift: run dir re-created since the scan'})
+    expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', outcome: 'drift: run dir re-created since the scan'})
     expect(await containerExists(id)).toBe(true)
   })
 
@@ -168,7 +168,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
         },
       },
     })
-    expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', reason: `drift: run ${runId} is alive: run dir exists (state created)`})
+    expect(itemNamed(report, runId)).toMatchObject({decision: 'skipped', outcome: `drift: run ${runId} is alive: run dir exists (state created)`})
     expect(await containerExists(id)).toBe(true)
   })
 
@@ -187,7 +187,7 @@ describeEngine('RunContainerTarget on the real engine', () => {
     expect(itemNamed(report, runId)).toMatchObject({
       decision: 'skipped',
       id: old,
-      reason: `drift: replaced by a new container of the same name (${replacement.slice(0, 12)})`,
+      outcome: `drift: replaced by a new container of the same name (${replacement.slice(0, 12)})`,
     })
     expect(await containerExists(replacement)).toBe(true)
   })
@@ -227,7 +227,7 @@ describe('RunContainerTarget on the SIMULATED Apple `container` CLI (the real on
 
   it('makes the same decisions by name, and stops a running one only with includeRunning', async () => {
     const first = await clean(false)
-    const decisions = Object.fromEntries(first.targets[0]!.items.map((item) => [item.name, [item.decision, item.reason]]))
+    const decisions = Object.fromEntries(first.targets[0]!.items.map((item) => [item.name, [item.decision, item.outcome ?? item.reason]]))
     expect(decisions).toEqual({
       [ended!]: ['removed', 'removed'],
       [live!]: ['kept', `run ${live} is alive: run dir exists (state stopped)`],
@@ -237,7 +237,7 @@ describe('RunContainerTarget on the SIMULATED Apple `container` CLI (the real on
     expect(fake.read().containers.map((container) => container.id)).toEqual([live, up, young, 'run_XYZ', 'buildkit'])
 
     const second = await clean(true)
-    expect(itemNamed(second, up!)).toMatchObject({decision: 'removed', details: {runtime: 'apple'}, reason: 'stopped and removed'})
+    expect(itemNamed(second, up!)).toMatchObject({decision: 'removed', details: {runtime: 'apple'}, outcome: 'stopped and removed'})
     expect(fake.read().containers.map((container) => container.id)).toEqual([live, young, 'run_XYZ', 'buildkit'])
   })
 })

@@ -37,7 +37,7 @@ describeEngine('SidecarTarget on the real engine', () => {
       decision: 'removed',
       details: {role: 'buildkit-sidecar', run: runId, runtime: 'docker', state: 'exited'},
       id: buildkit,
-      reason: 'removed',
+      outcome: 'removed',
     })
     expect(itemNamed(report, `moat-postgres-${runId}`)).toMatchObject({
       decision: 'removed',
@@ -118,7 +118,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     expect(await containerExists(id)).toBe(true)
 
     const report = await clean()
-    expect(itemNamed(report, `moat-buildkit-${runId}`)).toMatchObject({decision: 'removed', id, reason: 'stopped and removed'})
+    expect(itemNamed(report, `moat-buildkit-${runId}`)).toMatchObject({decision: 'removed', id, outcome: 'stopped and removed'})
     expect(await containerExists(id)).toBe(false)
   })
 
@@ -178,7 +178,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     })
     expect(itemNamed(report, `moat-postgres-${runId}`)).toMatchObject({
       decision: 'skipped',
-      reason: 'drift: started since the scan (now running)',
+      outcome: 'drift: started since the scan (now running)',
     })
     expect(await containerState(id)).toBe('running')
   })
@@ -200,7 +200,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     for (const runId of [stoppedOne, runningOne]) {
       expect(itemNamed(report, `moat-buildkit-${runId}`)).toMatchObject({
         decision: 'skipped',
-        reason: 'drift: run dir re-created since the scan',
+        outcome: 'drift: run dir re-created since the scan',
       })
     }
 
@@ -223,7 +223,7 @@ describeEngine('SidecarTarget on the real engine', () => {
     expect(itemNamed(report, `moat-buildkit-${runId}`)).toMatchObject({
       decision: 'skipped',
       id: old,
-      reason: `drift: replaced by a new container of the same name (${replacement.slice(0, 12)})`,
+      outcome: `drift: replaced by a new container of the same name (${replacement.slice(0, 12)})`,
     })
     expect(await containerExists(replacement)).toBe(true)
   })
@@ -271,7 +271,7 @@ describe('SidecarTarget on the SIMULATED Apple `container` CLI (the real one run
 
   it('makes the same decisions by name: removes ended and stopped runs’ services (stopping a running one)', async () => {
     const report = await clean()
-    const decisions = Object.fromEntries(report.targets[0]!.items.map((item) => [item.name, [item.decision, item.reason]]))
+    const decisions = Object.fromEntries(report.targets[0]!.items.map((item) => [item.name, [item.decision, item.outcome ?? item.reason]]))
     expect(decisions).toEqual({
       [`moat-mysql-${young}`]: ['kept', expect.stringMatching(/^young: created \d+s ago \(--min-age 1h\)$/)],
       [`moat-ollama-${endedUp}`]: ['removed', 'stopped and removed'],
@@ -304,7 +304,7 @@ describe('SidecarTarget on the SIMULATED Apple `container` CLI (the real one run
     })
     expect(itemNamed(report, `moat-postgres-${ended}`)).toMatchObject({
       decision: 'skipped',
-      reason: 'drift: replaced by a new container of the same name',
+      outcome: 'drift: replaced by a new container of the same name',
     })
     expect(fake.read().containers.map((container) => container.id)).toContain(`moat-postgres-${ended}`)
   })

@@ -70,7 +70,7 @@ describeEngine('temp dirs mounted into running Docker containers', () => {
     expect(started).toBe(true)
     expect(itemAt(report, second)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringMatching(new RegExp(`^drift: bind-mounted into running container ${runId} `)),
+      outcome: expect.stringMatching(new RegExp(`^drift: bind-mounted into running container ${runId} `)),
     })
     expect(readdirSync(second).sort()).toEqual(WHOLE)
     // The image has only sh, sleep and true: the shell's glob lists what the container still sees.

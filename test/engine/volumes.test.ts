@@ -46,7 +46,8 @@ describeEngine('VolumeTarget on the real engine', () => {
     expect(item).toMatchObject({decision: 'removed', details: {run: runId, runtime: 'docker'}})
     const archive = item!.details.backup as string
     expect(archive).toMatch(new RegExp(`^${backupDir()}/${name}-\\d{8}T\\d{6}Z\\.tar\\.gz$`))
-    expect(item!.reason).toBe(`backed up to ${archive}, removed`)
+    expect(item!.outcome).toBe(`backed up to ${archive}, removed`)
+    expect(item!.reason).toBe(`run ${runId} has ended: no run dir, not listed by the moat daemon`)
     expect(tarList(archive)).toEqual([`${name}/`, `${name}/README.md`, `${name}/src/`, `${name}/src/main.go`])
     const extracted = spawnSync('tar', ['-xzOf', archive, `${name}/src/main.go`], {encoding: 'utf8'})
     expect(extracted.stdout).toBe('package main\n')
@@ -113,7 +114,7 @@ describeEngine('VolumeTarget on the real engine', () => {
     const report = await clean({target: {backupDir: small}})
     expect(itemNamed(report, name)).toMatchObject({
       decision: 'failed',
-      reason: expect.stringMatching(/^backup failed, volume kept: .*ENOSPC/),
+      outcome: expect.stringMatching(/^backup failed, volume kept: .*ENOSPC/),
     })
     expect(report.totals).toMatchObject({failed: 1, removed: 0})
     expect(await volumeExists(name)).toBe(true)
@@ -125,7 +126,7 @@ describeEngine('VolumeTarget on the real engine', () => {
     const runId = tracked()
     const name = await fixtures.made(createWorkspaceVolume(runId))
     const report = await clean({target: {backupDir: false}})
-    expect(itemNamed(report, name)).toMatchObject({decision: 'removed', reason: 'removed without a backup (--no-backup)'})
+    expect(itemNamed(report, name)).toMatchObject({decision: 'removed', outcome: 'removed without a backup (--no-backup)'})
     expect(await volumeExists(name)).toBe(false)
     expect(await readdir(fixtures.moatHome)).not.toContain('backups')
   })
@@ -141,8 +142,8 @@ describeEngine('VolumeTarget on the real engine', () => {
         },
       },
     })
-    expect(itemNamed(report, names[0]!)).toMatchObject({decision: 'skipped', reason: `drift: in use by container late-${taken} (created)`})
-    expect(itemNamed(report, names[1]!)).toMatchObject({decision: 'skipped', reason: 'drift: run dir re-created since the scan'})
+    expect(itemNamed(report, names[0]!)).toMatchObject({decision: 'skipped', outcome: `drift: in use by container late-${taken} (created)`})
+    expect(itemNamed(report, names[1]!)).toMatchObject({decision: 'skipped', outcome: 'drift: run dir re-created since the scan'})
     for (const name of names) expect(await volumeExists(name)).toBe(true)
   })
 })

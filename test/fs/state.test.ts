@@ -87,7 +87,7 @@ describe('StateTarget', () => {
     const runId = newRunId()
     const dir = socketDir(runId)
     const report = await clean({beforeRemove: () => listen(join(dir, 'agent.sock.2'))})
-    expect(item(report, dir)).toMatchObject({decision: 'skipped', reason: `drift: socket ${dir}/agent.sock.2 is listening`})
+    expect(item(report, dir)).toMatchObject({decision: 'skipped', outcome: `drift: socket ${dir}/agent.sock.2 is listening`})
     expect(existsSync(dir)).toBe(true)
   })
 
@@ -138,7 +138,7 @@ describe('StateTarget', () => {
     })
     const report = await clean()
     const named = (runId: string) => item(report, `daemon registration of ${runId}`)
-    expect(named(dead)).toMatchObject({decision: 'removed', reason: 'unregistered through the daemon (DELETE /v1/runs/<token>)'})
+    expect(named(dead)).toMatchObject({decision: 'removed', outcome: 'unregistered through the daemon (DELETE /v1/runs/<token>)'})
     expect(named(young)).toMatchObject({decision: 'kept', reason: expect.stringMatching(/^young: registered 1m ago/)})
     expect(named(noToken)).toMatchObject({decision: 'kept', reason: 'its token is not in runs.json: nothing to unregister it with'})
     expect(named(starting)).toMatchObject({decision: 'kept', reason: expect.stringMatching(new RegExp(`^run ${starting} may still be starting`))})
@@ -157,7 +157,7 @@ describe('StateTarget', () => {
     daemon = await startFakeDaemon(home.home, [listed])
     const runDirs = {graceMs: 24 * HOUR, purge: false}
     const report = await clean({runDirs})
-    expect(item(report, join(home.runsDir, crashed))).toMatchObject({decision: 'removed', reason: expect.stringMatching(/^moved to .*\/reaped\/run_[0-9a-f]{12}-\d{8}T\d{6}Z$/)})
+    expect(item(report, join(home.runsDir, crashed))).toMatchObject({decision: 'removed', outcome: expect.stringMatching(/^moved to .*\/reaped\/run_[0-9a-f]{12}-\d{8}T\d{6}Z$/)})
     expect(item(report, join(home.runsDir, young))).toMatchObject({decision: 'kept', reason: expect.stringMatching(/^young: modified 2\.0h ago \(--run-dir-grace 24h\)$/)})
     expect(item(report, join(home.runsDir, listed))).toMatchObject({decision: 'kept', reason: `run ${listed} is alive: the moat daemon lists it`})
     const [moved] = readdirSync(join(home.home, 'reaped'))

@@ -213,7 +213,7 @@ describe('a Codex login home is in use while a process has CODEX_HOME pointing a
       },
     })
     expect(itemAt(report, held!)).toMatchObject({decision: 'kept', reason: `in use: process ${holder.pid} (sleep) has CODEX_HOME pointing at it`})
-    expect(itemAt(report, late!)).toMatchObject({decision: 'skipped', reason: `drift: in use: process ${latecomer!.pid} (sleep) has CODEX_HOME pointing at it`})
+    expect(itemAt(report, late!)).toMatchObject({decision: 'skipped', outcome: `drift: in use: process ${latecomer!.pid} (sleep) has CODEX_HOME pointing at it`})
     expect(itemAt(report, free!)).toMatchObject({decision: 'removed', details: {holds: 'Codex login home (live ChatGPT tokens)', pattern: 'moat-codex-login-*'}})
     expect([existsSync(held!), existsSync(late!), existsSync(free!)]).toEqual([true, true, false])
   })
@@ -239,7 +239,7 @@ describe('dry run and confirmation', () => {
     const old = makeTempDir(root, 'moat-aws-1')
     const report = await runTemp(root, {confirm: async () => false})
     expect(report.canceled).toBe(true)
-    expect(itemAt(report, old)).toMatchObject({decision: 'skipped', reason: 'canceled at the prompt'})
+    expect(itemAt(report, old)).toMatchObject({decision: 'skipped', outcome: 'canceled at the prompt'})
     expect(readdirSync(old).sort()).toEqual(['config', 'credentials', 'sub'])
   })
 })
@@ -250,7 +250,7 @@ describe('races injected between scan and delete', () => {
     const report = await runTemp(root, {
       hooks: {beforeRemove: () => writeFileSync(join(path, 'sub', 'deeper', 'new-token'), 'fresh')},
     })
-    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', reason: expect.stringMatching(/^drift: modified since the scan/)})
+    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', outcome: expect.stringMatching(/^drift: modified since the scan/)})
     expect(readdirSync(join(path, 'sub', 'deeper')).sort()).toEqual(['new-token', 'settings.json'])
   })
 
@@ -266,7 +266,7 @@ describe('races injected between scan and delete', () => {
         },
       },
     })
-    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', reason: expect.stringMatching(/^drift: replaced/)})
+    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', outcome: expect.stringMatching(/^drift: replaced/)})
     expect(existsSync(join(path, 'marker'))).toBe(true)
     expect(existsSync(join(outside, 'moved-away', 'credentials'))).toBe(true)
   })
@@ -281,7 +281,7 @@ describe('races injected between scan and delete', () => {
         },
       },
     })
-    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', reason: 'drift: now a symlink'})
+    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', outcome: 'drift: now a symlink'})
     expect(lstatSync(path).isSymbolicLink()).toBe(true)
     expectOutsideIntact()
   })
@@ -299,7 +299,7 @@ describe('races injected between scan and delete', () => {
         },
       },
     })
-    expect(itemAt(report, fresh)).toMatchObject({decision: 'skipped', reason: expect.stringMatching(/^drift: modified/)})
+    expect(itemAt(report, fresh)).toMatchObject({decision: 'skipped', outcome: expect.stringMatching(/^drift: modified/)})
     expect(itemAt(report, aged)).toMatchObject({decision: 'removed'})
     expect(existsSync(aged)).toBe(false)
     expectOutsideIntact()
@@ -317,7 +317,7 @@ describe('races injected between scan and delete', () => {
     })
     expect(itemAt(report, path)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringContaining(`drift: in use: process ${holder!.pid}`),
+      outcome: expect.stringContaining(`drift: in use: process ${holder!.pid}`),
     })
     expect(readdirSync(path).sort()).toEqual(['config', 'credentials', 'sub'])
   })
@@ -340,7 +340,7 @@ describe('races injected between scan and delete', () => {
       },
     })
     expect(swapped).toBe(true)
-    expect(itemAt(report, path)).toMatchObject({decision: 'failed', reason: expect.stringContaining('stopped there')})
+    expect(itemAt(report, path)).toMatchObject({decision: 'failed', outcome: expect.stringContaining('stopped there')})
     expect(report.totals.failed).toBe(1)
     expectOutsideIntact()
     const [quarantine, ...others] = quarantinesIn(root)

@@ -61,7 +61,7 @@ describe.skipIf(!root0)('bind mounts made after the plan (class 1; needs root fo
         },
       },
     })
-    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', reason: expect.stringMatching(/^drift: .*mount point/)})
+    expect(itemAt(report, path)).toMatchObject({decision: 'skipped', outcome: expect.stringMatching(/^drift: .*mount point/)})
     expectOutsideIntact()
     expect(readdirSync(path).sort()).toEqual(WHOLE)
   })
@@ -77,7 +77,7 @@ describe.skipIf(!root0)('bind mounts made after the plan (class 1; needs root fo
     })
     expect(itemAt(report, path)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringMatching(/^drift: holds a mount point at .*; put back untouched$/),
+      outcome: expect.stringMatching(/^drift: holds a mount point at .*; put back untouched$/),
     })
     expectOutsideIntact()
     expect(readdirSync(path).sort()).toEqual(WHOLE)
@@ -101,7 +101,7 @@ describe('processes using a candidate (class 4)', () => {
     expect(holder).toBeDefined()
     expect(itemAt(report, second)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringContaining(`in use: process ${holder!.pid} (sleep) holds`),
+      outcome: expect.stringContaining(`in use: process ${holder!.pid} (sleep) holds`),
     })
     expect(readdirSync(second).sort()).toEqual(WHOLE)
     expect(itemAt(report, first).decision).toBe('removed')
@@ -123,7 +123,7 @@ describe('processes using a candidate (class 4)', () => {
     })
     expect(itemAt(report, path)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringMatching(/in use: process \d+ \(sleep\) runs a program from inside it/),
+      outcome: expect.stringMatching(/in use: process \d+ \(sleep\) runs a program from inside it/),
     })
     expect(existsSync(join(path, 'bin', 'sleep'))).toBe(true)
   })
@@ -148,7 +148,7 @@ describe('names that are not valid UTF-8 (class 5)', () => {
     })
     expect(itemAt(report, path)).toMatchObject({
       decision: 'skipped',
-      reason: String.raw`drift: modified since the scan (sub/f\xff\xfe.k)`,
+      outcome: String.raw`drift: modified since the scan (sub/f\xff\xfe.k)`,
     })
     expect(readdirSync(join(path, 'sub'), {encoding: 'buffer'}).some((name) => name.equals(rawName))).toBe(true)
   })
@@ -199,7 +199,7 @@ describe('Apple containers (class 6; the Apple CLI is a SIMULATION: test/fixture
     })
     expect(itemAt(report, path)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringMatching(/^drift: bind-mounted into running container run_0123456789ab .*put back untouched$/),
+      outcome: expect.stringMatching(/^drift: bind-mounted into running container run_0123456789ab .*put back untouched$/),
     })
     expect(readdirSync(path).sort()).toEqual(WHOLE)
   })
@@ -228,7 +228,7 @@ describe('Apple containers (class 6; the Apple CLI is a SIMULATION: test/fixture
     })
     expect(itemAt(report, path)).toMatchObject({
       decision: 'skipped',
-      reason: expect.stringMatching(/^drift: could not be checked again \(apple is present here but cannot be asked/),
+      outcome: expect.stringMatching(/^drift: could not be checked again \(apple is present here but cannot be asked/),
     })
     expect(readdirSync(path).sort()).toEqual(WHOLE)
   })
@@ -260,7 +260,7 @@ describe('reasons and restores', () => {
         },
       },
     })
-    expect(itemAt(report, path)).toMatchObject({decision: 'failed', reason: expect.stringMatching(/held untouched at .*held-moat-aws-1\.1, never deleted/)})
+    expect(itemAt(report, path)).toMatchObject({decision: 'failed', outcome: expect.stringMatching(/held untouched at .*held-moat-aws-1\.1, never deleted/)})
     expect(readdirSync(path)).toEqual(['theirs'])
     const quarantine = readdirSync(root).find((name) => name.startsWith('moat-system-quarantine-'))!
     expect(readdirSync(join(root, quarantine))).toEqual(['held-moat-aws-1.1'])
@@ -278,7 +278,7 @@ describe('reasons and restores', () => {
     const path = makeTempDir(root, 'moat-aws-1')
     renameSync(path, join(legacy, 'moat-aws-1.deadbeef'))
     const report = await runTemp(root)
-    expect(report.targets[0]!.items).toEqual([expect.objectContaining({decision: 'removed', reason: 'finished an interrupted deletion'})])
+    expect(report.targets[0]!.items).toEqual([expect.objectContaining({decision: 'removed', outcome: 'finished an interrupted deletion'})])
     expect(readdirSync(root)).toEqual([])
   })
 })

@@ -45,6 +45,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
     encoding: 'utf8',
     env: cliEnv(env),
     input: '',
+    // A reap of thousands of items logs a line each to stderr: more than spawnSync's 1 MB default.
+    maxBuffer: 256 * 1024 * 1024,
     timeout: 60_000,
   })
   if (result.error) throw result.error

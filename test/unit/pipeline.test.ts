@@ -35,7 +35,7 @@ function memoryTarget(kind: string, options: MemoryOptions | string[], failAfter
     async classify(_ctx, scanned) {
       return scanned.map((name): PlannedItem<undefined> => {
         const kept = name.startsWith('keep')
-        return {decision: kept ? 'kept' : 'orphan', details: {}, fingerprint: undefined, id: name, name, reason: kept ? 'young' : 'orphan'}
+        return {decision: kept ? 'kept' : 'orphan', details: {}, fingerprint: undefined, id: name, name, reason: kept ? 'young' : `${name} has ended`}
       })
     },
     kind,
@@ -92,8 +92,9 @@ describe('runPipeline', () => {
     })
     const decisionOf = (section: number, id: string) => report.targets[section]!.items.find((item) => item.id === id)
     expect(first.gone).toEqual(new Set(['a', 'b']))
-    expect(decisionOf(0, 'a')?.decision).toBe('removed')
-    expect(decisionOf(0, 'c')).toMatchObject({decision: 'failed', reason: 'not done: engine died'})
+    // What happened sits beside why it was judged an orphan, which no outcome overwrites.
+    expect(decisionOf(0, 'a')).toMatchObject({decision: 'removed', outcome: 'removed', reason: 'a has ended'})
+    expect(decisionOf(0, 'c')).toMatchObject({decision: 'failed', outcome: 'not done: engine died', reason: 'c has ended'})
     expect(second.gone).toEqual(new Set(['x', 'y']))
     expect(report.totals).toMatchObject({failed: 2, removed: 4})
     expect(exitCodeOf(report)).toBe(3)
@@ -126,7 +127,7 @@ describe('runPipeline', () => {
     const {asked, decisions, itemOf, report} = await run([memory], {confirm: async () => false})
     expect(memory.removeCalls).toBe(0)
     expect(report.canceled).toBe(true)
-    expect(itemOf('a')).toMatchObject({decision: 'skipped', reason: 'canceled at the prompt'})
+    expect(itemOf('a')).toMatchObject({decision: 'skipped', outcome: 'canceled at the prompt'})
     expect(itemOf('keep-c')).toMatchObject({decision: 'kept'})
     expect(decisions).toEqual(['things:keep-c:kept', 'things:a:skipped', 'things:b:skipped'])
     expect(exitCodeOf(report)).toBe(0)
@@ -160,7 +161,7 @@ describe('runPipeline', () => {
     expect(first.removeCalls + second.removeCalls).toBe(0)
     expect(asked).toEqual([])
     expect(report.refused).toBe('3 items to remove is more than --max-delete 2; nothing was removed')
-    for (const id of ['a', 'b', 'x']) expect(itemOf(id)).toMatchObject({decision: 'skipped', reason: `refused: ${report.refused}`})
+    for (const id of ['a', 'b', 'x']) expect(itemOf(id)).toMatchObject({decision: 'skipped', outcome: `refused: ${report.refused}`})
     expect(exitCodeOf(report)).toBe(3)
     // At the limit it goes ahead.
     const atLimit = await run([memoryTarget('first', ['a', 'b'])], {maxDelete: 2})
@@ -185,7 +186,7 @@ describe('runPipeline', () => {
     expect(second.removeCalls).toBe(0)
     expect(itemOf('a')).toMatchObject({decision: 'removed'})
     for (const id of ['b', 'c', 'x']) {
-      expect(itemOf(id)).toMatchObject({decision: 'skipped', reason: 'not reached: the run was interrupted'})
+      expect(itemOf(id)).toMatchObject({decision: 'skipped', outcome: 'not reached: the run was interrupted'})
     }
 
     expect(decisions).toEqual(['first:a:removed', 'first:b:skipped', 'first:c:skipped', 'second:x:skipped'])

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 
 import type {Item, Report, TargetReport} from '../../src/lib/pipeline/pipeline.js'
 
-import {describeItem, describeReport, plannedSize, reportJson} from '../../src/lib/output/render.js'
+import {describeItems, describeQuestion, describeReport, PLAIN, plannedSize, reportJson, wantsColour} from '../../src/lib/output/render.js'
 import {totalsOf} from '../../src/lib/pipeline/pipeline.js'
 
 function item(name: string, decision: Item['decision'], reason: string, extra: Partial<Item> = {}): Item {
@@ -28,55 +28,106 @@ function report(targets: TargetReport[], extra: Partial<Report> = {}): Report {
 
 const DIRS = ['temporary directory', 'temporary directories'] as const
 
-describe('describeItem', () => {
-  it('lists facts (not the path), age and size, then the decision with its reason', () => {
-    const dir = item('moat-aws-1', 'kept', 'young', {
-      ageMs: 90_000,
-      bytes: 2048,
-      details: {holds: 'AWS credential helper', path: '/tmp/moat-aws-1', users: ['a', 'b']},
-    })
-    expect(describeItem(dir, 'done')).toEqual([
-      '  moat-aws-1',
-      '      holds AWS credential helper, users a,b, age 1m, 2.05 kB',
-      '      keep: young',
+describe('describeItems', () => {
+  const aws1 = item('/tmp/moat-aws-1', 'kept', 'young: modified 1m ago', {
+    ageMs: 90_000,
+    bytes: 2048,
+    details: {holds: 'AWS credential helper', path: '/tmp/moat-aws-1', users: ['a', 'b']},
+  })
+
+  it('one aligned row per item under a header: name, age, size, decision, reason; details only with --verbose', () => {
+    const other = item('/tmp/moat-claude-22', 'orphan', 'run run_0123456789ab has ended', {ageMs: 7_200_000, bytes: 10})
+    expect(describeItems([aws1, other], 'dry-run')).toEqual([
+      'NAME                 AGE   SIZE     DECISION      REASON',
+      '/tmp/moat-aws-1      1m    2.05 kB  keep          young: modified 1m ago',
+      '/tmp/moat-claude-22  2.0h  10 B     would remove  run run_0123456789ab has ended',
+    ])
+    expect(describeItems([aws1], 'done', {...PLAIN, verbose: true})).toEqual([
+      'NAME             AGE  SIZE     DECISION  REASON',
+      '/tmp/moat-aws-1  1m   2.05 kB  keep      young: modified 1m ago',
+      '    holds AWS credential helper, users a,b',
     ])
   })
 
-  it('says "would remove" in a dry run and repeats no reason that only restates the decision', () => {
-    expect(describeItem(item('x', 'orphan', 'orphan'), 'dry-run').at(-1)).toBe('      would remove')
-    expect(describeItem(item('x', 'orphan', 'orphan'), 'plan').at(-1)).toBe('      remove')
-    expect(describeItem(item('x', 'removed', 'removed'), 'done').at(-1)).toBe('      removed')
-    expect(describeItem(item('x', 'failed', 'EACCES'), 'done').at(-1)).toBe('      FAILED: EACCES')
+  it('a skipped or failed row shows what happened; the judged reason stays, shown with --verbose', () => {
+    const skipped = item('n1', 'skipped', 'run run_x has ended', {outcome: 'drift: started since the scan'})
+    const removed = item('n2', 'removed', 'run run_y has ended', {outcome: 'removed'})
+    expect(describeItems([skipped, removed], 'done', {...PLAIN, verbose: true})).toEqual([
+      'NAME  DECISION  REASON',
+      'n1    skipped   drift: started since the scan',
+      '    judged: run run_x has ended',
+      'n2    removed   run run_y has ended',
+    ])
+  })
+
+  it('fits the terminal width: the reason is cut first, with an ellipsis', () => {
+    const long = item('/tmp/moat-aws-1', 'kept', `in use: ${'x'.repeat(200)}`)
+    const lines = describeItems([long], 'done', {...PLAIN, columns: 60})
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(60)
+    expect(lines[1]).toMatch(/^\/tmp\/moat-aws-1 {2}keep {6}in use: x+…$/)
+    // A pipe or a file gets the whole row.
+    expect(describeItems([long], 'done')[1]).toContain('x'.repeat(200))
+  })
+
+  it('colours the decision on a terminal, and nothing else changes', () => {
+    const lines = describeItems([item('a', 'removed', 'gone'), item('b', 'failed', 'EACCES')], 'done', {...PLAIN, colour: true})
+    expect(lines[1]).toBe('a     \u001B[32mremoved\u001B[0m   gone')
+    expect(lines[2]).toContain('\u001B[31mFAILED\u001B[0m')
+    expect(lines.map((line) => line.replaceAll('\u001B[1m', '').replaceAll('\u001B[32m', '').replaceAll('\u001B[31m', '').replaceAll('\u001B[0m', ''))).toEqual(describeItems([item('a', 'removed', 'gone'), item('b', 'failed', 'EACCES')], 'done'))
+  })
+
+  it('2,000 items are 2,001 lines, not three per item', () => {
+    const many = Array.from({length: 2000}, (_, index) => item(`/tmp/moat-aws-${index}`, 'orphan', 'ended', {bytes: 1}))
+    expect(describeItems(many, 'dry-run')).toHaveLength(2001)
   })
 })
 
+describe('wantsColour', () => {
+  it('a terminal, unless NO_COLOR or TERM=dumb; FORCE_COLOR wins', () => {
+    expect(wantsColour({isTTY: true}, {})).toBe(true)
+    expect(wantsColour({isTTY: false}, {})).toBe(false)
+    expect(wantsColour({isTTY: true}, {NO_COLOR: '1'})).toBe(false)
+    expect(wantsColour({isTTY: true}, {NO_COLOR: ''})).toBe(true)
+    expect(wantsColour({isTTY: true}, {TERM: 'dumb'})).toBe(false)
+    expect(wantsColour({isTTY: false}, {FORCE_COLOR: '1'})).toBe(true)
+    expect(wantsColour({isTTY: true}, {FORCE_COLOR: '0'})).toBe(false)
+  })
+})
+
+
+const rows = (lines: string[]) => lines.filter((line) => line.startsWith('moat-'))
+
 describe('describeReport', () => {
   const temp = section('temp', DIRS, [
-    item('moat-aws-1', 'removed', 'removed', {bytes: 1000}),
+    item('moat-aws-1', 'removed', 'run ended', {bytes: 1000, outcome: 'removed'}),
     item('moat-aws-2', 'kept', 'young', {bytes: 10}),
-    item('moat-aws-3', 'skipped', 'drift: newer mtime', {bytes: 10}),
+    item('moat-aws-3', 'skipped', 'run ended', {bytes: 10, outcome: 'drift: newer mtime'}),
   ])
 
-  it('the outcome: one block per target with totals, sizes freed only where items have sizes', () => {
-    const networks = section('networks', ['network', 'networks'], [item('moat-run_0123456789ab', 'removed', 'removed')])
-    const lines = describeReport(report([temp, networks]), 'done')
-    expect(lines.filter((line) => !line.startsWith('  '))).toEqual([
+  it('the outcome: one table per target with totals, sizes freed only where items have sizes, and a grand total', () => {
+    const networks = section('networks', ['network', 'networks'], [item('moat-run_0123456789ab', 'removed', 'run ended', {outcome: 'removed'})])
+    const whole = report([temp, networks])
+    const lines = describeReport(whole, 'done', {grandTotal: true})
+    expect(lines.filter((line) => !/^(moat-|NAME)/.test(line))).toEqual([
       '3 moat temporary directories:',
       '',
       'Temporary directories: 3 found, 1 removed (1 kB freed), 1 kept, 1 skipped, 0 failed.',
       '1 moat network:',
       '',
       'Networks: 1 found, 1 removed, 0 kept, 0 skipped, 0 failed.',
+      'Total: 4 found, 2 removed (1 kB freed), 1 kept, 1 skipped, 0 failed.',
     ])
+    expect(rows(lines)).toHaveLength(4)
+    expect(describeReport(report([temp]), 'done', {grandTotal: true}).at(-1)).toMatch(/^Temporary directories:/)
   })
 
   it('a dry run and a plan say what would happen; an empty target says none was found', () => {
-    const plan = section('temp', DIRS, [item('moat-aws-1', 'orphan', 'orphan'), item('moat-aws-2', 'kept', 'young')])
+    const plan = section('temp', DIRS, [item('moat-aws-1', 'orphan', 'orphan', {bytes: 2000}), item('moat-aws-2', 'kept', 'young', {bytes: 1})])
     const empty = section('networks', ['network', 'networks'], [])
-    expect(describeReport(report([plan, empty]), 'dry-run').filter((line) => !line.startsWith('  '))).toEqual([
+    expect(describeReport(report([plan, empty]), 'dry-run').filter((line) => !/^(moat-|NAME)/.test(line))).toEqual([
       '2 moat temporary directories:',
       '',
-      'Temporary directories: 2 found, 1 would be removed, 1 kept.',
+      'Temporary directories: 2 found, 1 would be removed (2 kB), 1 kept.',
       'No moat networks found.',
       'Dry run: nothing was removed.',
     ])
@@ -84,12 +135,22 @@ describe('describeReport', () => {
   })
 
   it('`only` limits the items listed, not the totals; a refusal and a cancel are said last', () => {
-    const lines = describeReport(report([temp], {refused: 'too many'}), 'done', (entry) => entry.decision !== 'kept')
-    expect(lines.filter((line) => line.startsWith('  ') && !line.startsWith('      '))).toEqual(['  moat-aws-1', '  moat-aws-3'])
+    const lines = describeReport(report([temp], {refused: 'too many'}), 'done', {only: (entry) => entry.decision !== 'kept'})
+    expect(rows(lines).map((line) => line.split(' ')[0])).toEqual(['moat-aws-1', 'moat-aws-3'])
     expect(lines[0]).toBe('2 moat temporary directories:')
     expect(lines.at(-2)).toMatch(/^Temporary directories: 3 found/)
     expect(lines.at(-1)).toBe('Refused: too many.')
     expect(describeReport(report([temp], {canceled: true}), 'done').at(-1)).toBe('Canceled.')
+  })
+})
+
+describe('describeQuestion', () => {
+  it('one target: "these"; several: the count per target, with sizes where items have them', () => {
+    const temp = section('temp', DIRS, [item('a', 'orphan', 'x', {bytes: 1500}), item('b', 'kept', 'y', {bytes: 1})])
+    const networks = section('networks', ['network', 'networks'], [item('n', 'orphan', 'x'), item('m', 'orphan', 'x')])
+    const none = section('sidecars', ['sidecar', 'sidecars'], [item('s', 'kept', 'x')])
+    expect(describeQuestion([temp])).toBe('Remove these 1 temporary directory (1.5 kB)?')
+    expect(describeQuestion([temp, none, networks])).toBe('Remove 1 temporary directory (1.5 kB) and 2 networks?')
   })
 })
 
@@ -102,14 +163,14 @@ describe('plannedSize', () => {
 
 describe('reportJson', () => {
   const temp = section('temp', DIRS, [
-    item('moat-aws-1', 'removed', 'removed', {ageMs: 7_200_500, bytes: 18, details: {holds: 'AWS'}}),
+    item('moat-aws-1', 'removed', 'run run_0123456789ab has ended', {ageMs: 7_200_500, bytes: 18, details: {holds: 'AWS'}, outcome: 'removed'}),
   ])
 
-  it('a single-target command: the section at the top level, with the --min-age text as given', () => {
+  it('a single-target command: the section at the top level; the judged reason and the outcome side by side', () => {
     expect(reportJson(report([temp], {warnings: ['w']}), '2h', true)).toEqual({
       canceled: false,
       dryRun: false,
-      items: [{ageSeconds: 7200, bytes: 18, decision: 'removed', holds: 'AWS', id: '/tmp/moat-aws-1', name: 'moat-aws-1', reason: 'removed'}],
+      items: [{ageSeconds: 7200, bytes: 18, decision: 'removed', holds: 'AWS', id: '/tmp/moat-aws-1', name: 'moat-aws-1', outcome: 'removed', reason: 'run run_0123456789ab has ended'}],
       minAge: '2h',
       refused: undefined,
       target: 'temp',

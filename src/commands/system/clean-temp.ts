@@ -8,7 +8,7 @@ export default class CleanTemp extends BaseCommand<typeof CleanTemp> {
 
 A directory is removed only when it is a real directory (not a symlink, file or mount point, holding no mount point) owned by you, whose whole tree is older than --min-age and can be emptied by you, that no live process uses (working directory, root, executable, mapped file or open file; for moat-codex-login-* also a CODEX_HOME pointing at it) and no running container of any present runtime (Docker, Apple container) mounts. A runtime that is present but cannot be asked keeps every candidate. Each one is re-verified in place, moved into a private quarantine, checked again there on fresh facts (mounts, processes, containers) and put back if anything uses it, then deleted without following symlinks or entering mount points. See the README's safety section for what is checked when.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some deletions failed (each says why and whether the next run can finish it).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some deletions failed (each says why and whether the next run can finish it); 130 Ctrl-C at the [y/N] prompt (nothing removed).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Remove after a [y/N] confirmation.'},

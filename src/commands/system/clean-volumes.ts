@@ -14,7 +14,7 @@ Before the removal each volume is backed up to --backup-dir (default $MOAT_HOME/
 
 clean and reap never touch volumes unless asked with --include volumes.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error or no terminal to confirm on without --force/--dry-run, 3 some backups or removals failed.`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some backups or removals failed; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See which volumes would be backed up and removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Back up, then remove after a [y/N] confirmation.'},

@@ -39,7 +39,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
-    const [{AuditLog}, {runPass}, {runReaper}, {exitCodeOf}, {reportJson}, {passOptions}] = await Promise.all([
+    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}] = await Promise.all([
       import('../../lib/output/audit-log.js'),
       import('../../lib/pipeline/pass.js'),
       import('../../lib/pipeline/reaper.js'),
@@ -52,7 +52,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     const kinds = chooseKinds(flags.only, flags.skip, flags.include)
     const toTerminal = !flags['log-file'] && process.stderr.isTTY
     const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
-    const log = new AuditLog(format, flags['log-file'])
+    const log = new AuditLog(format, flags['log-file'], flags['dry-run'])
     const controller = new AbortController()
     const onSignal = (signal: NodeJS.Signals) => {
       // A second signal means now: no more waiting for the deletion under way.
@@ -69,15 +69,25 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
         intervalMs: flags.interval.ms,
         log,
         once: flags.once,
-        runPass: async (pass) =>
-          runPass(await buildTargets(kinds, {...this.targetOptions(), tmpDirs: flags['tmp-dir'], warn: (message) => log.note(pass, message)}), {
+        runPass: async (pass) => {
+          // Notes of the runtime selection go to the log at once and into the pass's warnings, as in `clean --json`.
+          const notes: string[] = []
+          const warn = (message: string) => {
+            notes.push(message)
+            log.note(pass, message)
+          }
+
+          const outcome = await runPass(await buildTargets(kinds, {...this.targetOptions(), tmpDirs: flags['tmp-dir'], warn}), {
             ...passOptions(this.session()),
             confirm: async () => true,
             maxDelete: flags['max-delete'] ?? 100,
             onDecision: (target, item) => log.decision(pass, target, item),
             // No deletion without its audit line: a log that cannot be written stops the pass like a signal.
             signal: AbortSignal.any([controller.signal, log.failed]),
-          }),
+          })
+          if (!outcome.busy) outcome.report.warnings = [...new Set([...notes, ...outcome.report.warnings])]
+          return outcome
+        },
         signal: controller.signal,
       })
       const {last, logProblem} = summary
@@ -89,12 +99,22 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
         if (last && !last.busy && flags.once) return reportJson(last.report, flags['min-age'].text, false)
       }
 
+      const passes = `${summary.passes} pass${summary.passes === 1 ? '' : 'es'}`
       this.log(
-        `Reaper stopped after ${summary.passes} pass${summary.passes === 1 ? '' : 'es'}: ${summary.totals.removed} removed, ${summary.totals.skipped} skipped, ${summary.totals.failed} failed.`,
+        flags['dry-run']
+          ? `Reaper stopped after ${passes} (dry run: nothing removed): ${summary.totals.orphans} would be removed, ${summary.totals.kept} kept.`
+          : `Reaper stopped after ${passes}: ${summary.totals.removed} removed, ${summary.totals.skipped} skipped, ${summary.totals.failed} failed.`,
       )
       if (flags.once && last && !last.busy) {
         process.exitCode = exitCodeOf(last.report)
         return reportJson(last.report, flags['min-age'].text, false)
+      }
+
+      if (flags.once && last?.busy) {
+        // `reap --once` prints the `clean` document: when busy, the same empty shape `clean --json` gives.
+        const targets = TARGETS.filter((spec) => kinds.includes(spec.kind))
+        const message = `Another clean is running for ${this.moatHome} (${describeHolder(last.holder, last.lockDir)}); nothing done.`
+        return busyJson({dryRun: flags['dry-run'], holder: last.holder, message, minAge: flags['min-age'].text, targets, warnings: []}, false)
       }
 
       return {busy: Boolean(last?.busy), passes: summary.passes, stopped: controller.signal.aborted, totals: summary.totals}

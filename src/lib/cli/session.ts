@@ -24,6 +24,8 @@ export interface Session {
   note(message: string): void
   /** Notes given before the pass (runtime selection), merged into the report's warnings. */
   notes: readonly string[]
+  /** A details line under each item (--verbose). */
+  verbose: boolean
 }
 
 export interface SessionOutcome {
@@ -46,14 +48,15 @@ export function passOptions(session: Session): Pick<PassOptions, 'command' | 'dr
 
 /**
  * Runs one pass over these targets as a clean command does: asks on stderr unless --force (the command has already
- * refused to run without a terminal), shows progress on stderr in a terminal, prints the outcome unless --json.
+ * refused to run without a terminal, or with --json), shows progress on stderr in a terminal, prints the outcome
+ * unless --json.
  */
 export async function runCleanSession(
   session: Session,
   targets: readonly AnyTarget[],
   hooks?: PipelineHooks,
 ): Promise<SessionOutcome> {
-  const [{exitCodeOf}, render, {describeHolder, runPass}] = await Promise.all([
+  const [{exitCodeOf, totalsOf}, render, {describeHolder, runPass}] = await Promise.all([
     import('../pipeline/pipeline.js'),
     import('../output/render.js'),
     import('../pipeline/pass.js'),
@@ -61,13 +64,22 @@ export async function runCleanSession(
   const {dryRun, json} = session
   const progress = !json && process.stderr.isTTY
   let prompted = false
+  let interrupted = false
   const outcome = await runPass(targets, {
     ...passOptions(session),
     async confirm(plan) {
       if (session.force) return true
       prompted = true
-      if (!json) for (const line of render.describeReport({canceled: false, targets: [...plan]}, 'plan')) session.log(line)
-      return confirmOnTerminal(plan)
+      // The plan goes where the question goes: stdout may be a pipe or a file nobody sees until it is too late.
+      const look = render.lookFor(process.stderr, session.verbose)
+      const lines = render.describeReport({canceled: false, targets: [...plan], totals: totalsOf(plan.flatMap((section) => section.items))}, 'plan', {
+        grandTotal: session.multiTarget,
+        look,
+      })
+      process.stderr.write(lines.join('\n') + '\n')
+      const answer = await confirmOnTerminal(plan)
+      interrupted = answer === 'interrupted'
+      return answer === 'yes'
     },
     hooks,
     onProgress: progress
@@ -76,47 +88,62 @@ export async function runCleanSession(
     warn: (message) => session.note(message),
   })
   if (outcome.busy) {
-    // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error.
+    // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error. The document has the shape of
+    // every other (empty sections, zero totals), with `busy: true`.
     const message = `Another clean is running for ${session.moatHome} (${describeHolder(outcome.holder, outcome.lockDir)}); nothing done.`
     session.log(message)
-    return {exitCode: 0, json: {busy: true, dryRun, lockHolder: outcome.holder ?? null, message}}
+    const busy = {dryRun, holder: outcome.holder, message, minAge: session.minAge.text, targets, warnings: [...session.notes]}
+    return {exitCode: 0, json: render.busyJson(busy, !session.multiTarget)}
   }
 
   const {report} = outcome
   report.warnings = [...new Set([...report.warnings, ...session.notes])]
   if (!json) {
-    // After a prompt the plan is already on screen: show only what happened to the planned items.
+    const look = render.lookFor(process.stdout, session.verbose)
     const phase = dryRun ? 'dry-run' : 'done'
+    // After a prompt the plan is already on screen: show only what happened to the planned items.
     const lines = prompted
       ? report.canceled
         ? ['Canceled.']
-        : render.describeReport(report, phase, (item) => item.decision !== 'kept')
-      : render.describeReport(report, phase)
+        : render.describeReport(report, phase, {grandTotal: session.multiTarget, look, only: (item) => item.decision !== 'kept'})
+      : render.describeReport(report, phase, {grandTotal: session.multiTarget, look})
     for (const line of lines) session.log(line)
   }
 
-  return {exitCode: exitCodeOf(report), json: render.reportJson(report, session.minAge.text, !session.multiTarget)}
+  // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2).
+  const exitCode = interrupted ? 130 : exitCodeOf(report)
+  return {exitCode, json: render.reportJson(report, session.minAge.text, !session.multiTarget)}
 }
 
-/** `[y/N]` on stderr, for a person at a terminal on stdin and stderr. Ctrl-C or Esc answers no. */
-export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<boolean> {
-  const [{default: prompts}, {plannedSize}] = await Promise.all([import('prompts'), import('../output/render.js')])
-  const orphans = plan.flatMap((section) => section.items.filter((item) => item.decision === 'orphan'))
-  const what = plan.length === 1 ? plan[0]!.noun[orphans.length === 1 ? 0 : 1] : 'items'
+export type Answer = 'interrupted' | 'no' | 'yes'
+
+/**
+ * `[y/N]` on stderr, for a person at a terminal on stdin and stderr. Esc, Ctrl-D or Enter answer no; Ctrl-C is
+ * told apart (`interrupted`) so the command can exit 130 like any interrupted program.
+ */
+export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<Answer> {
+  const [{default: prompts}, {describeQuestion}] = await Promise.all([import('prompts'), import('../output/render.js')])
   let canceled = false
-  const answer = await prompts(
-    {
-      initial: false,
-      message: `Remove these ${orphans.length} ${what}${plannedSize(orphans)}?`,
-      name: 'ok',
-      stdout: process.stderr,
-      type: 'confirm',
-    },
-    {
-      onCancel() {
-        canceled = true
+  let ctrlC = false
+  // prompts answers Ctrl-C and Esc alike ("abort"); listen to the keypresses it has stdin emit. Not by calling
+  // emitKeypressEvents here: the first call wins, and without prompts' readline a lone Esc would wait forever.
+  const onKey = (_: string, key?: {ctrl?: boolean; name?: string}) => {
+    if (key?.ctrl && key.name === 'c') ctrlC = true
+  }
+
+  process.stdin.on('keypress', onKey)
+  try {
+    const answer = await prompts(
+      {initial: false, message: describeQuestion(plan), name: 'ok', stdout: process.stderr, type: 'confirm'},
+      {
+        onCancel() {
+          canceled = true
+        },
       },
-    },
-  )
-  return !canceled && answer.ok === true
+    )
+    if (canceled) return ctrlC ? 'interrupted' : 'no'
+    return answer.ok === true ? 'yes' : 'no'
+  } finally {
+    process.stdin.off('keypress', onKey)
+  }
 }

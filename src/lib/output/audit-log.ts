@@ -68,11 +68,14 @@ export class AuditLog {
   problem?: string
   private readonly abort: AbortController
   private readonly fd: number
+  private readonly noted = new Set<string>()
   private readonly owned: boolean
 
   constructor(
     private readonly format: LogFormat,
     private readonly file?: string,
+    /** A dry run's log says "would remove" and marks its pass events `dryRun`. */
+    private readonly dryRun = false,
   ) {
     this.owned = file !== undefined
     this.fd = file === undefined ? 2 : openLogFile(file)
@@ -85,13 +88,21 @@ export class AuditLog {
   }
 
   decision(pass: number, target: string, item: Item): void {
+    const {bytes, decision, id, name, outcome, reason} = item
+    const word = decision === 'orphan' && this.dryRun ? 'would remove' : decision
+    // The text line: what happened (why it was skipped or failed), then why it had been judged so.
+    const why = outcome && outcome !== 'removed' && (decision === 'skipped' || decision === 'failed') ? `${outcome} (judged: ${reason})` : reason
     this.write(
-      {bytes: item.bytes, decision: item.decision, event: 'decision', id: item.id, name: item.name, pass, reason: item.reason, target},
-      `${item.decision.padEnd(7)} ${target} ${item.name}${item.bytes ? ` (${prettyBytes(item.bytes)})` : ''}: ${item.reason}`,
+      {bytes, decision, dryRun: this.dryRun || undefined, event: 'decision', id, name, outcome, pass, reason, target},
+      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}`,
     )
   }
 
+  /** A note, once per pass: one given while the targets were built is also among the report's warnings. */
   note(pass: number, message: string): void {
+    const key = `${pass}\u0000${message}`
+    if (this.noted.has(key)) return
+    this.noted.add(key)
     this.write({event: 'note', message, pass}, `note: ${message}`)
   }
 
@@ -102,8 +113,10 @@ export class AuditLog {
       ? `pass ${pass} failed after ${durationMs} ms: ${error}${next}`
       : busy
         ? `pass ${pass}: another clean is running (${busy}); nothing done`
-        : `pass ${pass} done in ${durationMs} ms: ${totals?.removed ?? 0} removed, ${totals?.kept ?? 0} kept, ${totals?.skipped ?? 0} skipped, ${totals?.failed ?? 0} failed${refused ? `; refused: ${refused}` : ''}`
-    this.write({busy, durationMs, error, event: 'pass', nextPassInMs, pass, refused, totals}, text)
+        : this.dryRun
+          ? `pass ${pass} (dry run) done in ${durationMs} ms: ${totals?.orphans ?? 0} would be removed, ${totals?.kept ?? 0} kept; nothing removed${refused ? `; a real pass would refuse: ${refused}` : ''}`
+          : `pass ${pass} done in ${durationMs} ms: ${totals?.removed ?? 0} removed, ${totals?.kept ?? 0} kept, ${totals?.skipped ?? 0} skipped, ${totals?.failed ?? 0} failed${refused ? `; refused: ${refused}` : ''}`
+    this.write({busy, dryRun: this.dryRun || undefined, durationMs, error, event: 'pass', nextPassInMs, pass, refused, totals}, text)
   }
 
   private write(record: Record<string, unknown>, text: string): void {

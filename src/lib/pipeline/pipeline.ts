@@ -16,6 +16,9 @@ export interface Item {
   /** A path for directories, a full engine ID for containers, networks and volumes. */
   id: string
   name: string
+  /** What happened after the plan (why it was skipped or failed, how it was removed); absent while planned or kept. */
+  outcome?: string
+  /** Why the plan judged it so (an orphan's evidence, or why it is kept); never overwritten by what happened next. */
   reason: string
 }
 
@@ -45,7 +48,8 @@ export interface TargetContext {
   warn(message: string): void
 }
 
-export type Settle = (item: PlannedItem, decision: 'failed' | 'removed' | 'skipped', reason: string) => void
+/** Records what happened to a planned item; `outcome` says why it was skipped or failed (its judged reason stays). */
+export type Settle = (item: PlannedItem, decision: 'failed' | 'removed' | 'skipped', outcome: string) => void
 
 export interface Target<S = unknown, F = unknown> {
   classify(ctx: TargetContext, scanned: S[]): Promise<PlannedItem<F>[]>
@@ -144,9 +148,10 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
       options.warn?.(message)
     },
   }
-  const decide = (item: Item, decision: Decision, reason: string) => {
+  const decide = (item: Item, decision: Decision, outcome: string) => {
     item.decision = decision
-    item.reason = reason
+    // One line: an engine's multi-line error must not break the text report or a log line.
+    item.outcome = outcome.replaceAll(/\s*\n\s*/g, ' ').trim()
     options.onDecision?.(kindOf.get(item)!, item)
   }
 
@@ -207,15 +212,15 @@ async function removePlanned(
   ctx: TargetContext,
   plans: ReadonlyArray<{items: PlannedItem[]; target: Target}>,
   options: PipelineOptions,
-  decide: (item: Item, decision: Decision, reason: string) => void,
+  decide: (item: Item, decision: Decision, outcome: string) => void,
 ): Promise<void> {
   let done = 0
   const total = ctx.planned.length
   const settled = new Set<Item>()
-  const settle: Settle = (item, decision, reason) => {
+  const settle: Settle = (item, decision, outcome) => {
     if (settled.has(item)) return
     settled.add(item)
-    decide(item, decision, reason)
+    decide(item, decision, outcome)
     options.onProgress?.(++done, total)
   }
 

@@ -1,0 +1,60 @@
+// Runs the built CLI on a real pseudo-terminal: util-linux `script` gives it one (stdin, stdout and stderr are the
+// terminal unless the command line redirects them), and a test can answer a prompt once it shows.
+import {spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface TerminalRun {
+  exitCode: number
+  /** Everything the terminal showed (stderr, and stdout unless redirected), with its escape codes. */
+  output: string
+}
+
+export interface TerminalOptions {
+  /** Typed once `waitFor` shows: `y\r`, `n\r`, or `\u0003` for Ctrl-C. */
+  answer?: string
+  /** The terminal's width (stty cols). */
+  columns?: number
+  env?: NodeJS.ProcessEnv
+  /** A file stdout is redirected to, so only stderr is on the terminal. */
+  stdoutTo?: string
+  waitFor?: RegExp | string
+}
+
+const quote = (arg: string) => `'${arg.replaceAll("'", String.raw`'\''`)}'`
+
+/** `moat <args>` on a pseudo-terminal; resolves with its exit code (script --return) and what the terminal showed. */
+export function runOnTerminal(args: string[], options: TerminalOptions = {}): Promise<TerminalRun> {
+  const cli = [process.execPath, 'bin/run.js', ...args].map((arg) => quote(arg)).join(' ')
+  const command = `stty cols ${options.columns ?? 200} rows 50; exec ${cli}${options.stdoutTo ? ` > ${quote(options.stdoutTo)}` : ''}`
+  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', ...options.env}
+  delete env.DOCKER_HOST
+  delete env.DOCKER_CONTEXT
+  for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key]
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {cwd: ROOT, env})
+  let output = ''
+  const shows = (text: string) =>
+    options.waitFor === undefined ? false : typeof options.waitFor === 'string' ? text.includes(options.waitFor) : options.waitFor.test(text)
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk
+    if (options.answer !== undefined && shows(output) && !child.stdin.writableEnded) child.stdin.end(options.answer)
+  })
+  // Without an answer to give, stdin stays open until the command ends (script stops reading at its end).
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`no exit on the terminal after 60 s; it showed:\n${output}`))
+    }, 60_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({exitCode: code ?? -1, output})
+    })
+  })
+}
+
+/** The text without ANSI escape codes. */
+export function plain(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replaceAll(/\u001B\[[\d;?]*[A-Za-z]/g, '')
+}
