@@ -238,8 +238,8 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
   }
 
   /**
-   * DESIGN.md step 4: the run dirs read and the daemon asked again, and one inspect of the items (by ID and by
-   * name, to tell a replacement from a removal) and of the containers their verdicts look at. Settles every item
+   * DESIGN.md step 4: the run dirs read and the daemon asked again, and one inspect of the items by ID and of the
+   * containers their verdicts look at (plus, for IDs that vanished, one by name to tell a replacement from a removal). Settles every item
    * that drifted as skipped and returns the others; `stopped` are the items this pass has just stopped.
    */
   private async reverify(round: Round, items: Planned[], stopped: ReadonlySet<Planned>): Promise<Planned[]> {
@@ -247,10 +247,14 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     const registry = await rereadRuns(this.options, items, round.settle)
     if (!registry) return []
 
-    const wanted = new Set(
-      items.flatMap((item) => [item.id, item.name, ...this.related(item.fingerprint.runId, registry)]).filter(Boolean),
-    )
-    const containers = new ContainerIndex((await round.runtime.inspect('container', [...wanted])).values())
+    const wanted = new Set(items.flatMap((item) => [item.id, ...this.related(item.fingerprint.runId, registry)]).filter(Boolean))
+    const found = await round.runtime.inspect('container', [...wanted])
+    // A name matters only where its ID vanished (replaced or removed: skipped either way, the reason says which), so
+    // names are asked only for those, in one more call: not one request per item on every pass. On Apple the ID is
+    // the name, already asked.
+    const vanished = items.filter((item) => !found.has(item.id) && item.name && item.name !== item.id).map((item) => item.name)
+    if (vanished.length > 0) for (const [id, info] of await round.runtime.inspect('container', vanished)) found.set(id, info)
+    const containers = new ContainerIndex(found.values())
     const ready: Planned[] = []
     for (const item of items) {
       const drift = this.drift(round.ctx, item, {containers, registry}, stopped.has(item))
