@@ -131,10 +131,9 @@ function verifyMoat(r, ids, running, inUse) {
   }
   for (const [target, want] of Object.entries(expected)) {
     const items = sections[target] ?? []
-    const named = (decision) => new Set(items.filter((item) => item.decision === decision).map((item) => item.name))
     const problem =
-      sameNames(`moat's removed ${target}`, new Set(want.removed), named('removed')) ??
-      sameNames(`moat's kept ${target}`, new Set(want.kept), named('kept'))
+      sameNames(`moat's removed ${target}`, new Set(want.removed), namesDecided(items, 'removed')) ??
+      sameNames(`moat's kept ${target}`, new Set(want.kept), namesDecided(items, 'kept'))
     if (problem) return problem
     const other = items.filter((item) => item.decision !== 'removed' && item.decision !== 'kept')
     if (other.length > 0) return `moat ${target}: ${other.slice(0, 3).map((item) => `${item.name} ${item.decision} (${item.reason})`).join('; ')}`
@@ -143,6 +142,10 @@ function verifyMoat(r, ids, running, inUse) {
   // `clean` also runs targets this fixture has nothing for (helpers, state): they must plan nothing.
   const extra = doc.targets.filter((t) => !expected[t.target] && t.totals.orphans !== 0).map((t) => t.target)
   if (extra.length > 0) return `moat: unexpected orphans in target(s) ${extra.join(', ')}`
+}
+
+function namesDecided(items, decision) {
+  return new Set(items.filter((item) => item.decision === decision).map((item) => item.name))
 }
 
 /** Each prune exited 0 and said it deleted exactly its share of the set. */

@@ -20,9 +20,9 @@ import {cpus} from 'node:os'
 
 // To add a section, add a line here.
 const SECTIONS = {
+  clean: () => import('./clean.js'),
   containers: () => import('./containers.js'),
   networks: () => import('./networks.js'),
-  clean: () => import('./clean.js'),
   temp: () => import('./temp.js'),
 }
 
