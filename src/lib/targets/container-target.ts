@@ -130,7 +130,7 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
 
   async scan(ctx: TargetContext): Promise<ScannedContainer[]> {
     const scanned = await scanEngine(ctx, this.options, async (runtime) => {
-      const containers = await runtime.list('container')
+      const containers = await scanList(ctx, runtime)
       const index = new ContainerIndex(containers)
       return containers.flatMap((container) => {
         const candidate = this.candidate(runtime, container)
@@ -264,6 +264,28 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
 
     return ready
   }
+}
+
+/** Per pass (one context) and runtime, the container list the container targets' scans share. */
+const scanLists = new WeakMap<TargetContext, Map<Runtime, Promise<ContainerInfo[]>>>()
+
+/**
+ * The containers of a runtime for this pass's scans: listed (and inspected) once, not once per container target
+ * of `clean`. Only the plan is made from it, read-only: every planned item is inspected again by ID right before
+ * its stop or removal (reverify), and each scan still reads the run dirs after this list was taken (§10.1).
+ */
+function scanList(ctx: TargetContext, runtime: Runtime): Promise<ContainerInfo[]> {
+  let lists = scanLists.get(ctx)
+  if (!lists) scanLists.set(ctx, (lists = new Map()))
+  let list = lists.get(runtime)
+  if (!list) {
+    list = runtime.list('container')
+    lists.set(runtime, list)
+    // A failed list is not shared: the next target asks again and reports its own error.
+    list.catch(() => lists.delete(runtime))
+  }
+
+  return list
 }
 
 /**
