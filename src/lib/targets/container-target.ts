@@ -2,8 +2,9 @@ import type {RunRegistry} from '../moat/registry.js'
 // What the two container targets share (moat-resources.md §3): run containers (run-containers.ts) and BuildKit
 // sidecars and service containers (sidecars.ts). Each says which containers are its candidates and whether a
 // candidate's run has ended; this module lists, ages, re-verifies, stops and removes them, with a fixed number of
-// engine calls whatever the number of candidates: one list (ps + inspect), then per runtime one inspect, one stop
-// (only when running orphans are to be stopped) and one more inspect, and one remove.
+// engine calls whatever the number of candidates: one list (ps + inspect, shared by the container targets of one
+// pass), then per runtime one inspect (one more, by name, only when IDs vanished), one stop (only when running
+// orphans are to be stopped) and one more inspect, and one remove.
 import type {Detail, PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
