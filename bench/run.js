@@ -6,7 +6,7 @@
 //   node bench/run.js --quick         small fixtures and few repetitions: checks the bench itself, not the targets
 //
 // Run `npm run build` first: the sections measure dist/. Fixtures go to os.tmpdir() ($TMPDIR, else /tmp).
-// The networks and containers sections start a private Docker engine with test/engine/engine.sh (root; it installs
+// The networks, containers and clean sections start a private Docker engine with test/engine/engine.sh (root; it installs
 // docker.io when missing) in /tmp/mbe-*, and stop it when they end, also on failure or Ctrl-C.
 //
 // A section is a module in this directory exporting `title` and `async run({interrupted, log, quick})` that
@@ -20,6 +20,7 @@ import {cpus} from 'node:os'
 
 // To add a section, add a line here.
 const SECTIONS = {
+  clean: () => import('./clean.js'),
   containers: () => import('./containers.js'),
   networks: () => import('./networks.js'),
   temp: () => import('./temp.js'),

@@ -26,7 +26,8 @@ const REPO = dirname(dirname(fileURLToPath(import.meta.url)))
 const RUN_JS = join(REPO, 'bin', 'run.js')
 const TEMP_DIRS_JS = join(REPO, 'dist', 'lib', 'targets', 'temp-dirs.js')
 
-const TARGETS = {deleteRatio: 1.5, peakMb: 150, scanRatio: 2, startupRatio: 3}
+/** Issue 13: scan at most 1.2x find+du, delete at most 1.1x find+rm, peak memory under 100 MB, start-up at most 2.0x node -e 0. */
+const TARGETS = {deleteRatio: 1.1, peakMb: 100, scanRatio: 1.2, startupRatio: 2}
 const SIZES = {
   full: {deleteReps: 3, filesPerDir: 20, moatDirs: 1000, scanReps: 5, startupReps: 10, unrelated: 100_000},
   quick: {deleteReps: 1, filesPerDir: 20, moatDirs: 100, scanReps: 2, startupReps: 3, unrelated: 10_000},

@@ -2,8 +2,9 @@ import type {RunRegistry} from '../moat/registry.js'
 // What the two container targets share (moat-resources.md §3): run containers (run-containers.ts) and BuildKit
 // sidecars and service containers (sidecars.ts). Each says which containers are its candidates and whether a
 // candidate's run has ended; this module lists, ages, re-verifies, stops and removes them, with a fixed number of
-// engine calls whatever the number of candidates: one list (ps + inspect), then per runtime one inspect, one stop
-// (only when running orphans are to be stopped) and one more inspect, and one remove.
+// engine calls whatever the number of candidates: one list (ps + inspect, shared by the container targets of one
+// pass), then per runtime one inspect (one more, by name, only when IDs vanished), one stop (only when running
+// orphans are to be stopped) and one more inspect, and one remove.
 import type {Detail, PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
@@ -130,7 +131,7 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
 
   async scan(ctx: TargetContext): Promise<ScannedContainer[]> {
     const scanned = await scanEngine(ctx, this.options, async (runtime) => {
-      const containers = await runtime.list('container')
+      const containers = await scanList(ctx, runtime)
       const index = new ContainerIndex(containers)
       return containers.flatMap((container) => {
         const candidate = this.candidate(runtime, container)
@@ -238,8 +239,8 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
   }
 
   /**
-   * DESIGN.md step 4: the run dirs read and the daemon asked again, and one inspect of the items (by ID and by
-   * name, to tell a replacement from a removal) and of the containers their verdicts look at. Settles every item
+   * DESIGN.md step 4: the run dirs read and the daemon asked again, and one inspect of the items by ID and of the
+   * containers their verdicts look at (plus, for IDs that vanished, one by name to tell a replacement from a removal). Settles every item
    * that drifted as skipped and returns the others; `stopped` are the items this pass has just stopped.
    */
   private async reverify(round: Round, items: Planned[], stopped: ReadonlySet<Planned>): Promise<Planned[]> {
@@ -247,10 +248,14 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     const registry = await rereadRuns(this.options, items, round.settle)
     if (!registry) return []
 
-    const wanted = new Set(
-      items.flatMap((item) => [item.id, item.name, ...this.related(item.fingerprint.runId, registry)]).filter(Boolean),
-    )
-    const containers = new ContainerIndex((await round.runtime.inspect('container', [...wanted])).values())
+    const wanted = new Set(items.flatMap((item) => [item.id, ...this.related(item.fingerprint.runId, registry)]).filter(Boolean))
+    const found = await round.runtime.inspect('container', [...wanted])
+    // A name matters only where its ID vanished (replaced or removed: skipped either way, the reason says which), so
+    // names are asked only for those, in one more call: not one request per item on every pass. On Apple the ID is
+    // the name, already asked.
+    const vanished = items.filter((item) => !found.has(item.id) && item.name && item.name !== item.id).map((item) => item.name)
+    if (vanished.length > 0) for (const [id, info] of await round.runtime.inspect('container', vanished)) found.set(id, info)
+    const containers = new ContainerIndex(found.values())
     const ready: Planned[] = []
     for (const item of items) {
       const drift = this.drift(round.ctx, item, {containers, registry}, stopped.has(item))
@@ -260,6 +265,28 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
 
     return ready
   }
+}
+
+/** Per pass (one context) and runtime, the container list the container targets' scans share. */
+const scanLists = new WeakMap<TargetContext, Map<Runtime, Promise<ContainerInfo[]>>>()
+
+/**
+ * The containers of a runtime for this pass's scans: listed (and inspected) once, not once per container target
+ * of `clean`. Only the plan is made from it, read-only: every planned item is inspected again by ID right before
+ * its stop or removal (reverify), and each scan still reads the run dirs after this list was taken (§10.1).
+ */
+function scanList(ctx: TargetContext, runtime: Runtime): Promise<ContainerInfo[]> {
+  let lists = scanLists.get(ctx)
+  if (!lists) scanLists.set(ctx, (lists = new Map()))
+  let list = lists.get(runtime)
+  if (!list) {
+    list = runtime.list('container')
+    lists.set(runtime, list)
+    // A failed list is not shared: the next target asks again and reports its own error.
+    list.catch(() => lists.delete(runtime))
+  }
+
+  return list
 }
 
 /**

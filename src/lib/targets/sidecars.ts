@@ -44,8 +44,10 @@ export class SidecarTarget extends ContainerTarget {
   }
 
   protected override related(runId: string, registry: RunRegistry): string[] {
-    const containerId = registry.runs.get(runId)?.metadata?.containerId
-    return containerId ? [containerId, runId] : [runId]
+    // Only a stopped or failed run's verdict looks at its main container; an ended one's (no run dir) never does.
+    const metadata = registry.runs.get(runId)?.metadata
+    if (!metadata?.state || !FINISHED_STATES.has(metadata.state)) return []
+    return metadata.containerId ? [metadata.containerId, runId] : [runId]
   }
 
   protected verdict({containers, registry, runId}: RunFacts): Verdict {
