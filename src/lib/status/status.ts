@@ -113,12 +113,20 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
   const allItems = report.targets.flatMap((section) => section.items)
   const totals = countsOf(allItems)
   return {
-    runtimes: await Promise.all(runtimes.map(async (runtime) => addressPoolsOf(runtime, orphanIds, runtimes.length > 1))),
+    runtimes: await readAddressPools(runtimes, orphanIds),
     somethingToClean: totals.orphans > 0,
     targets: sections,
     totals,
     warnings: [...new Set([...report.warnings, ...warnings])],
   }
+}
+
+/**
+ * Each runtime's address-pool pressure, read now: per Docker engine one `/info` and one network list. `orphanIds`:
+ * the networks judged orphans (still there after a pass: not removed).
+ */
+export function readAddressPools(runtimes: readonly Runtime[], orphanIds: ReadonlySet<string>): Promise<RuntimeStatus[]> {
+  return Promise.all(runtimes.map(async (runtime) => addressPoolsOf(runtime, orphanIds, runtimes.length > 1)))
 }
 
 async function addressPoolsOf(runtime: Runtime, orphanIds: ReadonlySet<string>, several: boolean): Promise<RuntimeStatus> {
