@@ -13,8 +13,7 @@ import type {RuntimeStatus} from '../status/status.js'
 import {InputError} from '../exit-codes.js'
 import {exitCodeOf} from '../pipeline/pipeline.js'
 import {hasAnswered} from '../runtime/select.js'
-import {readAddressPools} from '../status/status.js'
-import {isTargetKind, targetSpec} from '../targets/index.js'
+import {itemsByRuntime, readAddressPools} from '../status/status.js'
 
 export interface PassMetrics {
   durationMs: number
@@ -63,14 +62,7 @@ function perTarget(report: Report, engineRuntimes: readonly string[]): Array<{co
   const rows: Array<{counts: Record<string, number>; labels: Labels}> = []
   for (const section of report.targets) {
     // Zeros too, so each series is there in every pass and `sum by (target)` never jumps.
-    const names = isTargetKind(section.target) && targetSpec(section.target).needsRuntime ? engineRuntimes : ['host']
-    const byRuntime = new Map<string, Item[]>(names.map((name) => [name, []]))
-    for (const item of section.items) {
-      const runtime = typeof item.details.runtime === 'string' ? item.details.runtime : 'host'
-      byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), item])
-    }
-
-    for (const [runtime, items] of byRuntime) {
+    for (const [runtime, items] of itemsByRuntime(section, engineRuntimes)) {
       const count = (decision: Item['decision']) => items.filter((item) => item.decision === decision).length
       const bytes = items.filter((item) => item.decision === 'removed').reduce((sum, item) => sum + (item.bytes ?? 0), 0)
       rows.push({

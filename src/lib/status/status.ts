@@ -1,18 +1,16 @@
 // `moat system status`: what exists and what is orphaned now, per target and runtime, and each Docker engine's
 // address-pool pressure. Read-only by construction: the pass is a dry run of every target (the same scan and
 // classify a clean runs; a dry run takes no lock and deletes nothing), and the pools are read after it.
-import type {Item} from '../pipeline/pipeline.js'
+import type {Item, TargetReport} from '../pipeline/pipeline.js'
 import type {Runtime} from '../runtime/types.js'
 
 import {runPass} from '../pipeline/pass.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
 import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
-import {buildTargets, TARGET_KINDS, targetSpec} from '../targets/index.js'
+import {buildTargets, isTargetKind, TARGET_KINDS, targetSpec} from '../targets/index.js'
 import {poolUsage, type PoolUsage} from './address-pools.js'
 
 export interface StatusOptions {
-  /** The runtimes --runtime chooses from; default docker (and the engines runs name) and Apple. */
-  available?: readonly Runtime[]
   minAgeMs: number
   moatHome: string
   runtime: RuntimeChoice
@@ -90,22 +88,12 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
   if (outcome.busy) throw new Error('status: a dry run found the lock taken')
   const {report} = outcome
   const engineNames = [...new Set(runtimes.map((runtime) => runtime.name))]
-  const sections: TargetStatus[] = report.targets.map((section) => {
-    const spec = targetSpec(section.target as (typeof kinds)[number])
-    const names = spec.needsRuntime ? engineNames : ['host']
-    const byRuntime = new Map<string, Item[]>(names.map((name) => [name, []]))
-    for (const item of section.items) {
-      const runtime = typeof item.details.runtime === 'string' ? item.details.runtime : 'host'
-      byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), item])
-    }
-
-    return {
-      target: section.target,
-      ...countsOf(section.items),
-      command: spec.command,
-      runtimes: [...byRuntime].map(([runtime, items]) => ({runtime, ...countsOf(items)})),
-    }
-  })
+  const sections: TargetStatus[] = report.targets.map((section) => ({
+    target: section.target,
+    ...countsOf(section.items),
+    command: targetSpec(section.target as (typeof kinds)[number]).command,
+    runtimes: [...itemsByRuntime(section, engineNames)].map(([runtime, items]) => ({runtime, ...countsOf(items)})),
+  }))
   const orphanNetworks = report.targets
     .find((section) => section.target === 'networks')
     ?.items.filter((item) => item.decision === 'orphan')
@@ -119,6 +107,21 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
     totals,
     warnings: [...new Set([...report.warnings, ...warnings])],
   }
+}
+
+/**
+ * A target's items by the runtime that holds them (`host` for temp dirs and state), with an empty entry for each
+ * runtime asked that holds none, so every runtime shows up with its zeros.
+ */
+export function itemsByRuntime(section: Pick<TargetReport, 'items' | 'target'>, engineNames: readonly string[]): Map<string, Item[]> {
+  const names = isTargetKind(section.target) && targetSpec(section.target).needsRuntime ? engineNames : ['host']
+  const byRuntime = new Map<string, Item[]>(names.map((name) => [name, []]))
+  for (const item of section.items) {
+    const runtime = typeof item.details.runtime === 'string' ? item.details.runtime : 'host'
+    byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), item])
+  }
+
+  return byRuntime
 }
 
 /**
@@ -145,7 +148,7 @@ async function chooseRuntimes(options: StatusOptions, warn: (message: string) =>
   const silent: string[] = []
   try {
     // selectRuntimes warns only for a runtime that is there but does not answer (--runtime auto).
-    const chosen = await selectRuntimes(options.runtime, (message) => silent.push(message), options.available ?? defaultRuntimes(options.moatHome))
+    const chosen = await selectRuntimes(options.runtime, (message) => silent.push(message), defaultRuntimes(options.moatHome))
     if (silent.length > 0) throw new RuntimeUnreachableError(options.runtime, silent.join('; '))
     return chosen
   } catch (error) {
