@@ -6,6 +6,8 @@ export const EXIT = {
   ok: 0,
   /** Partial: some deletions failed. Skips on drift are not failures. */
   partial: 3,
+  /** `status` only: something is orphaned now (a CI step can gate on it). */
+  toClean: 4,
   /** Usage error, or refusing to prompt without a terminal. */
   usage: 2,
 } as const

@@ -28,6 +28,7 @@ function recordingRuntime(name: 'apple' | 'docker', events: string[], answers = 
   }
 
   return {
+    addressSpace: async () => unused(),
     disconnect: async (): Promise<BatchOutcome> => unused(),
     inspect: async () => unused(),
     list: async () => unused(),

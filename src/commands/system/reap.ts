@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
 
+import type {Runtime} from '../../lib/runtime/types.js'
+
 import {BaseCommand} from '../../base-command.js'
 import {durationFlag, targetSelectionFlags} from '../../lib/cli/flags.js'
 import {buildTargets, chooseKinds, listKinds, TARGETS} from '../../lib/targets/index.js'
@@ -13,11 +15,17 @@ An engine that fails mid-pass ends only that pass: every removal it confirmed is
 
 The audit trail: one line per decision and one per pass (time, pass, target, id, name, decision, reason, bytes), appended to --log-file (its missing parent directories are created 0700) or written to stderr as each happens; JSON lines unless stderr is a terminal or --log-format text. Each decision's line is written before the next deletion starts; when a line cannot be written (a full disk), nothing more is deleted, the pass says why and the reaper stops (exit 3).
 
+Monitoring: --metrics-file writes Prometheus metrics (moat_system_*, the node_exporter textfile-collector format) after every pass, replaced atomically (a temp file in the same directory, then a rename): per target and runtime what the pass found, removed, kept, failed and skipped and the bytes freed, the pass duration, the last pass and last successful pass times, the passes so far (kept across --once runs by the file itself) and each Docker engine's address-pool usage. A metrics file that cannot be written is a usage error at start (exit 2) and a note in the audit trail later.
+
 Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error, a second signal, or (--once) a pass that could not finish; 2 usage error (also a --log-file that is a directory or not writable); 3 the audit log could not be written, or (--once) some removals failed (also those an engine that died did not confirm) or the pass was refused by --max-delete.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --once --log-file ~/.moat/reap.log', description: 'One pass, for cron.'},
     {command: '<%= config.bin %> <%= command.id %> --interval 15m', description: 'Sweep every 15 minutes until stopped.'},
     {command: '<%= config.bin %> <%= command.id %> --once --dry-run --log-format text', description: 'What a pass would do.'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --once --metrics-file /var/lib/node_exporter/textfile/moat-system.prom',
+      description: 'One pass, with metrics for node_exporter --collector.textfile.directory.',
+    },
   ]
   static override flags = {
     ...targetSelectionFlags,
@@ -33,23 +41,32 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       description: 'auto: text when the log goes to a terminal, else JSON lines.',
       options: ['auto', 'json', 'text'] as const,
     })(),
+    'metrics-file': Flags.string({
+      description: 'After every pass, write Prometheus metrics to this file (node_exporter textfile collector: name it *.prom), replaced atomically.',
+    }),
     once: Flags.boolean({default: false, description: 'Run a single pass and exit (cron).'}),
   }
   static override summary = 'Sweep for leaks every --interval until stopped, logging every decision.'
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
-    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}] = await Promise.all([
+    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}, {defaultRuntimes}] = await Promise.all([
       import('../../lib/output/audit-log.js'),
       import('../../lib/pipeline/pass.js'),
       import('../../lib/pipeline/reaper.js'),
       import('../../lib/pipeline/pipeline.js'),
       import('../../lib/output/render.js'),
       import('../../lib/cli/session.js'),
+      import('../../lib/runtime/select.js'),
     ])
     const {flags} = this
     // Bad --only/--skip values are a usage error now, before the log is opened or any pass runs.
     const kinds = chooseKinds(flags.only, flags.skip, flags.include)
+    // A metrics file that cannot be written is a usage error now, as a bad --log-file is.
+    const {MetricsFile, writePassMetrics} = await import('../../lib/output/metrics.js')
+    const metrics = flags['metrics-file'] ? new MetricsFile(flags['metrics-file']) : undefined
+    /** The runtimes the current pass could ask, and whether every target it was to run was built. */
+    let current = {available: [] as Runtime[], complete: true}
     const toTerminal = !flags['log-file'] && process.stderr.isTTY
     const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
     const log = new AuditLog(format, flags['log-file'], flags['dry-run'])
@@ -69,6 +86,10 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
         intervalMs: flags.interval.ms,
         log,
         once: flags.once,
+        async onPass(pass, result) {
+          if (!metrics) return
+          for (const problem of await writePassMetrics(metrics, current, result)) log.note(pass, problem)
+        },
         runPass: async (pass) => {
           // Notes of the runtime selection go to the log at once and into the pass's warnings, as in `clean --json`.
           const notes: string[] = []
@@ -77,7 +98,11 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
             log.note(pass, message)
           }
 
-          const outcome = await runPass(await buildTargets(kinds, {...this.targetOptions(), tmpDirs: flags['tmp-dir'], warn}), {
+          const available = defaultRuntimes(this.moatHome)
+          const targets = await buildTargets(kinds, {...this.targetOptions(), available, tmpDirs: flags['tmp-dir'], warn})
+          // A runtime that did not answer drops the targets that need one: not a successful pass for the metrics.
+          current = {available, complete: targets.length === kinds.length}
+          const outcome = await runPass(targets, {
             ...passOptions(this.session()),
             confirm: async () => true,
             maxDelete: flags['max-delete'] ?? 100,

@@ -15,6 +15,8 @@ export interface ReaperOptions {
   jitter?: number
   log: AuditLog
   once: boolean
+  /** After each pass is logged, whatever its outcome (`reap --metrics-file`); `outcome` is absent when it threw. */
+  onPass?(pass: number, result: {durationMs: number; outcome?: PassOutcome}): Promise<void> | void
   /** One clean pass; `pass` numbers them from 1. */
   runPass(pass: number): Promise<PassOutcome>
   /**
@@ -68,8 +70,11 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
       // eslint-disable-next-line no-await-in-loop
       outcome = await options.runPass(pass)
     } catch (error) {
+      const durationMs = Date.now() - started
       if (stopsTheReaper(error) || options.once) {
-        options.log.pass(pass, {durationMs: Date.now() - started, error: firstLineOf(error)})
+        options.log.pass(pass, {durationMs, error: firstLineOf(error)})
+        // eslint-disable-next-line no-await-in-loop
+        await options.onPass?.(pass, {durationMs})
         throw error
       }
 
@@ -78,7 +83,9 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
       summary.error = error as Error
       failedInARow++
       const waitMs = nextWaitMs(options.intervalMs, failedInARow)
-      options.log.pass(pass, {durationMs: Date.now() - started, error: firstLineOf(error), nextPassInMs: waitMs})
+      options.log.pass(pass, {durationMs, error: firstLineOf(error), nextPassInMs: waitMs})
+      // eslint-disable-next-line no-await-in-loop
+      await options.onPass?.(pass, {durationMs})
       // eslint-disable-next-line no-await-in-loop
       await sleep(waitMs, options.signal)
       if (options.signal.aborted) return summary
@@ -97,6 +104,9 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
       options.log.pass(pass, {durationMs, refused: report.refused, totals: report.totals})
       for (const key of Object.keys(summary.totals) as Array<keyof Totals>) summary.totals[key] += report.totals[key]
     }
+
+    // eslint-disable-next-line no-await-in-loop
+    await options.onPass?.(pass, {durationMs, outcome})
 
     if (options.log.problem) return {...summary, logProblem: options.log.problem}
     if (options.once || options.signal.aborted) return summary

@@ -82,6 +82,14 @@ export class AppleCli implements MountProbe, Runtime {
     this.retryBaseMs = options.retryBaseMs ?? DELETE_BACKOFF_MS
   }
 
+  /**
+   * Apple container has no address pool to ask: each network is its own vmnet with a /24 (moat-resources.md §4.1),
+   * so its leaks show only as the count of networks.
+   */
+  async addressSpace(): Promise<undefined> {
+    return undefined
+  }
+
   async disconnect(_network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome> {
     // §4.4: Apple has no disconnect primitive (its ForceRemoveNetwork is a plain delete).
     const failure: Failure = {kind: 'error', message: 'Apple container cannot disconnect a container from a network'}

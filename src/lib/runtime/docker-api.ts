@@ -9,6 +9,7 @@ import {Agent, request} from 'node:http'
 import {createRequire} from 'node:module'
 
 import type {
+  AddressSpace,
   BatchOutcome,
   Endpoint,
   Failure,
@@ -23,7 +24,7 @@ import type {
 
 import {failureOf, parseTimestamp} from './batch.js'
 import {type DockerEndpoint, DockerEndpointError, resolveDockerEndpoint} from './docker-endpoint.js'
-import {DockerCli, type RawContainer, toInfo} from './docker.js'
+import {DockerCli, type RawAddressPools, type RawContainer, toAddressSpace, toInfo} from './docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 
 /** The newest API version this adapter is written against; an older engine gets its own (negotiated in ping). */
@@ -88,6 +89,16 @@ export class DockerApi implements MountProbe, Runtime {
     private readonly fixed?: DockerEndpoint,
     private readonly timeouts: Timeouts = {},
   ) {}
+
+  /** The pools and every network's subnets: two requests (the network list carries each network's IPAM). */
+  async addressSpace(): Promise<AddressSpace> {
+    const prefix = await this.prefix()
+    const [info, networks] = await Promise.all([this.call('GET', `${prefix}/info`), this.call('GET', `${prefix}/networks`)])
+    if (!ok(info)) throw new Error(`docker info failed: ${daemonSays(info)}`)
+    if (!ok(networks)) throw new Error(`docker network ls failed: ${daemonSays(networks)}`)
+    const pools = (JSON.parse(info.body) as {DefaultAddressPools?: RawAddressPools}).DefaultAddressPools
+    return toAddressSpace(pools, JSON.parse(networks.body) as unknown[], this.connect().endpoint.host)
+  }
 
   async disconnect(network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome> {
     const prefix = await this.prefix()

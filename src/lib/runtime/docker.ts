@@ -3,6 +3,8 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import type {
+  AddressPool,
+  AddressSpace,
   BatchOutcome,
   ContainerInfo,
   Endpoint,
@@ -10,6 +12,7 @@ import type {
   ListFilter,
   MountProbe,
   NetworkInfo,
+  NetworkSubnets,
   ObjectInfo,
   ObjectKind,
   Runtime,
@@ -71,9 +74,14 @@ interface RawNetwork {
   Containers?: null | Record<string, {Name?: string}>
   Created?: string
   Id: string
+  IPAM?: {Config?: Array<{Subnet?: string}> | null}
   Labels?: null | Record<string, string>
   Name: string
+  Scope?: string
 }
+
+/** `DefaultAddressPools` of `docker info` / GET /info: null or absent when the daemon uses its built-in pools. */
+export type RawAddressPools = Array<{Base?: string; Size?: number}> | null | undefined
 
 interface RawVolume {
   CreatedAt?: string
@@ -104,6 +112,23 @@ export class DockerCli implements MountProbe, Runtime {
     } catch {}
 
     return !existsSync('/var/run/docker.sock')
+  }
+
+  /** The pools and every network's subnets: one `info`, one `network ls` and one batched `network inspect`. */
+  async addressSpace(): Promise<AddressSpace> {
+    const [info, ids] = await Promise.all([
+      this.checked(['info', '--format', '{{json .DefaultAddressPools}}']),
+      this.checked(['network', 'ls', '--no-trunc', '--quiet']),
+    ])
+    const networks: unknown[] = []
+    for (const batch of chunks(ids.stdout.split('\n').filter(Boolean))) {
+      // A network removed between the list and the inspect holds no subnet any more: its error is not one.
+      // eslint-disable-next-line no-await-in-loop
+      const result = await this.call(['network', 'inspect', ...batch])
+      networks.push(...parseJsonArray(result.stdout))
+    }
+
+    return toAddressSpace(JSON.parse(info.stdout.trim() || 'null') as RawAddressPools, networks)
   }
 
   /** Runs one docker CLI call; throws RuntimeUnreachableError when the engine cannot be asked. */
@@ -315,6 +340,21 @@ function networkInfo(raw: RawNetwork): NetworkInfo {
     id: raw.Id,
     labels: raw.Labels ?? {},
     name: raw.Name,
+  }
+}
+
+/** The engine's pools and its networks' subnets, from the raw `DefaultAddressPools` and network objects. */
+export function toAddressSpace(pools: RawAddressPools, networks: readonly unknown[], engine?: string): AddressSpace {
+  return {
+    engine,
+    networks: networks.map((raw): NetworkSubnets => {
+      const network = raw as RawNetwork
+      const subnets = (network.IPAM?.Config ?? []).flatMap((config) => (config.Subnet ? [config.Subnet] : []))
+      return {id: network.Id, name: network.Name, scope: network.Scope ?? 'local', subnets}
+    }),
+    pools: (pools ?? [])
+      .filter((pool) => typeof pool.Base === 'string' && typeof pool.Size === 'number')
+      .map((pool): AddressPool => ({base: pool.Base!, size: pool.Size!})),
   }
 }
 

@@ -13,6 +13,11 @@ export type RuntimeChoice = 'auto' | RuntimeName
 /** Runtimes that already answered a ping in this process (their clock offset is measured). */
 const answered = new WeakSet<Runtime>()
 
+/** True once this runtime answered a ping in this process (selectRuntimes chose it): it may be asked without a wait. */
+export function hasAnswered(runtime: Runtime): boolean {
+  return answered.has(runtime)
+}
+
 /**
  * Docker as the docker CLI would reach it, one more Docker adapter for each other engine a run of this moat home
  * used (moat-resources.md §11: metadata.json `docker_host`), and Apple container.

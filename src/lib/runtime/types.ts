@@ -80,7 +80,33 @@ export interface ListFilter {
   label?: string
 }
 
+/** One of the engine's default address pools: `base` split into subnets of prefix length `size` (Docker `/info`). */
+export interface AddressPool {
+  base: string
+  size: number
+}
+
+/** A network and the subnets its IPAM gave it (IPv4 and IPv6, as the engine lists them). */
+export interface NetworkSubnets {
+  id: string
+  name: string
+  /** `local` for bridge networks; `swarm`/`global` ones take their subnets from other pools. */
+  scope: string
+  subnets: string[]
+}
+
+/** What a status needs to tell address-pool pressure: the pools the engine allocates from and the networks that hold subnets. */
+export interface AddressSpace {
+  /** The endpoint asked, when the adapter knows it (to tell several Docker engines apart). */
+  engine?: string
+  networks: NetworkSubnets[]
+  /** The daemon's `default-address-pools`; empty when it allocates from its built-in ones. */
+  pools: AddressPool[]
+}
+
 export interface Runtime {
+  /** The engine's address pools and every network's subnets (two calls); undefined for a runtime without pools (Apple). */
+  addressSpace(): Promise<AddressSpace | undefined>
   /** Detach these containers from a network (one CLI call per container where the CLI takes only one). */
   disconnect(network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome>
   /** Full facts for these IDs in one call; an ID missing from the result no longer exists. */

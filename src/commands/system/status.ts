@@ -1,0 +1,48 @@
+import {BaseCommand} from '../../base-command.js'
+import {targetSelectionFlags} from '../../lib/cli/flags.js'
+import {EXIT} from '../../lib/exit-codes.js'
+import {listKinds, TARGET_KINDS} from '../../lib/targets/index.js'
+
+export default class Status extends BaseCommand<typeof Status> {
+  // Only the shared flags that mean something to a read-only look (it never removes, prompts or takes the lock):
+  // oclif rejects --force, --dry-run, --lock-timeout and --max-delete here as unknown flags. The cast keeps
+  // BaseCommand's flag types; status reads none of the flags it leaves out.
+  static override baseFlags = {
+    'min-age': BaseCommand.baseFlags['min-age'],
+    'moat-home': BaseCommand.baseFlags['moat-home'],
+    runtime: BaseCommand.baseFlags.runtime,
+  } as unknown as typeof BaseCommand.baseFlags
+  static override description = `A read-only overview, like \`docker system df\`: for every target (${listKinds(TARGET_KINDS, ' and ')}, volumes included) and runtime, how many moat objects exist, how many are orphans right now (what the clean commands would remove with the same --min-age), and their size where known. Then each Docker engine's address-pool pressure: how many of the subnets it can give bridge networks are taken, and how many by moat's orphaned networks (the leak users feel first: once the pools are used up, no new network, and so no moat run with services, can be made). The pools are the daemon's default-address-pools, or Docker's built-in ones (31 subnets) when it has none; Apple container has no pool.
+
+It runs the same scan and classification as a dry run of every clean: it removes nothing, takes no lock and never asks, so it needs no terminal.
+
+Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that is there but does not answer (nothing can be said about it, so never "nothing to clean"), 2 usage error, 4 something to clean (a CI step or a monitoring check can gate on it).`
+  static override examples = [
+    {command: '<%= config.bin %> <%= command.id %>', description: 'What is there, what is orphaned, and the address pools.'},
+    {command: '<%= config.bin %> <%= command.id %> --json', description: 'The same as a JSON document.'},
+    {command: '<%= config.bin %> <%= command.id %> --runtime docker --min-age 24h', description: 'Only Docker, only what has been orphaned for over a day.'},
+  ]
+  static override flags = {
+    'tmp-dir': targetSelectionFlags['tmp-dir'],
+  }
+  static override summary = 'Show what moat left behind per target and runtime, and the engine\'s address-pool pressure.'
+  static override unattended = true
+
+  async run(): Promise<Record<string, unknown>> {
+    const [{collectStatus}, {describeStatus}] = await Promise.all([
+      import('../../lib/status/status.js'),
+      import('../../lib/output/status.js'),
+    ])
+    const {flags} = this
+    const status = await collectStatus({
+      minAgeMs: flags['min-age'].ms,
+      moatHome: this.moatHome,
+      runtime: flags.runtime,
+      tmpDirs: flags['tmp-dir'],
+      warn: (message) => this.note(message),
+    })
+    for (const line of describeStatus(status)) this.log(line)
+    process.exitCode = status.somethingToClean ? EXIT.toClean : EXIT.ok
+    return {minAge: flags['min-age'].text, moatHome: this.moatHome, ...status}
+  }
+}

@@ -1,0 +1,215 @@
+// `reap --metrics-file`: the node_exporter textfile-collector format (the Prometheus text exposition format), written
+// after every pass. Atomically: the text goes to a temp file in the same directory, then rename(2) replaces the file,
+// so node_exporter (which reads only `*.prom`) never sees half a file. Each pass's file starts from the previous one's
+// pass count and last success time, so they survive `reap --once` from cron as well as a reaper restart.
+import {closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
+
+import type {PassOutcome} from '../pipeline/pass.js'
+import type {Item, Report} from '../pipeline/pipeline.js'
+import type {Runtime} from '../runtime/types.js'
+import type {RuntimeStatus} from '../status/status.js'
+
+import {InputError} from '../exit-codes.js'
+import {exitCodeOf} from '../pipeline/pipeline.js'
+import {hasAnswered} from '../runtime/select.js'
+import {itemsByRuntime, readAddressPools} from '../status/status.js'
+
+export interface PassMetrics {
+  durationMs: number
+  /** When the pass ended (ms since epoch). */
+  endedMs: number
+  /** The runtimes the pass asked (docker, apple): every engine target has a sample for each, zeros included. */
+  engineRuntimes: readonly string[]
+  /** Each engine's address pools read after the pass (only the engines the pass asked). */
+  pools: readonly RuntimeStatus[]
+  /** The pass's report; absent when it could not finish or found another clean running. */
+  report?: Report
+  /** It finished, every target it was to run ran, and nothing failed or was refused. */
+  success: boolean
+}
+
+const EXAMPLE = 'e.g. --metrics-file /var/lib/node_exporter/textfile/moat-system.prom'
+
+type Labels = Record<string, string | undefined>
+
+/** One metric family: HELP, TYPE, then its samples. */
+function family(name: string, type: 'counter' | 'gauge', help: string, samples: ReadonlyArray<[Labels, number]>): string[] {
+  if (samples.length === 0) return []
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, value]) => `${name}${labelText(labels)} ${value}`)]
+}
+
+/** The exposition format escapes backslash, double quote and newline in label values. */
+function escape(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('"', String.raw`\"`).replaceAll('\n', String.raw`\n`)
+}
+
+function labelText(labels: Labels): string {
+  const pairs = Object.entries(labels).filter((entry): entry is [string, string] => entry[1] !== undefined)
+  if (pairs.length === 0) return ''
+  return `{${pairs.map(([key, value]) => `${key}="${escape(value)}"`).join(',')}}`
+}
+
+/** A value of an unlabelled sample in a file this writer wrote before, if it is there. */
+function previousValue(text: string, name: string): number | undefined {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+  const value = match ? Number(match[1]) : Number.NaN
+  return Number.isFinite(value) ? value : undefined
+}
+
+/** Per target and runtime (`host` for temp dirs and state), what the pass decided. */
+function perTarget(report: Report, engineRuntimes: readonly string[]): Array<{counts: Record<string, number>; labels: Labels}> {
+  const rows: Array<{counts: Record<string, number>; labels: Labels}> = []
+  for (const section of report.targets) {
+    // Zeros too, so each series is there in every pass and `sum by (target)` never jumps.
+    for (const [runtime, items] of itemsByRuntime(section, engineRuntimes)) {
+      const count = (decision: Item['decision']) => items.filter((item) => item.decision === decision).length
+      const bytes = items.filter((item) => item.decision === 'removed').reduce((sum, item) => sum + (item.bytes ?? 0), 0)
+      rows.push({
+        counts: {failed: count('failed'), found: items.length, kept: count('kept'), orphans: count('orphan'), removed: count('removed'), removedBytes: bytes, skipped: count('skipped')},
+        labels: {runtime, target: section.target},
+      })
+    }
+  }
+
+  return rows
+}
+
+/** The file's text for one pass; `previous` carries the pass count and last success time over. */
+export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; passes: number}): string {
+  const ended = Math.floor(pass.endedMs / 1000)
+  const rows = pass.report ? perTarget(pass.report, pass.engineRuntimes) : []
+  const perTargetFamily = (key: string, name: string, help: string) =>
+    family(`moat_system_pass_${name}`, 'gauge', `${help} in the last pass, per target and runtime.`, rows.map((row) => [row.labels, row.counts[key]!]))
+  const pools = pass.pools.flatMap((runtime) => (runtime.addressPools ? [{labels: {engine: runtime.engine, runtime: runtime.runtime}, usage: runtime.addressPools}] : []))
+  const lines = [
+    ...perTargetFamily('found', 'found', 'Moat objects found'),
+    ...perTargetFamily('removed', 'removed', 'Objects removed'),
+    ...perTargetFamily('kept', 'kept', 'Objects kept (alive, young, in use, not moat\'s ...)'),
+    ...perTargetFamily('failed', 'failed', 'Removals that failed'),
+    ...perTargetFamily('skipped', 'skipped', 'Objects skipped (changed since the scan, refused by --max-delete, interrupted)'),
+    ...perTargetFamily('orphans', 'orphans', 'Orphans left planned, not removed (a dry run)'),
+    ...perTargetFamily('removedBytes', 'removed_bytes', 'Bytes freed'),
+    ...family('moat_system_pass_duration_seconds', 'gauge', 'How long the last pass took.', [[{}, pass.durationMs / 1000]]),
+    ...family('moat_system_last_pass_timestamp_seconds', 'gauge', 'When the last pass ended (unix time).', [[{}, ended]]),
+    ...family('moat_system_last_pass_success', 'gauge', '1 when the last pass finished with every target run and nothing failed, else 0.', [[{}, pass.success ? 1 : 0]]),
+    ...family('moat_system_last_success_timestamp_seconds', 'gauge', 'When the last successful pass ended (unix time; 0: none yet).', [
+      [{}, pass.success ? ended : previous.lastSuccessS],
+    ]),
+    ...family('moat_system_passes_total', 'counter', 'Passes run, kept across runs of reap by this file.', [[{}, previous.passes + 1]]),
+    ...family('moat_system_address_pool_subnets', 'gauge', "Subnets the engine's default address pools can give bridge networks.", pools.map((pool) => [pool.labels, pool.usage.capacity])),
+    ...family('moat_system_address_pool_subnets_used', 'gauge', 'Pool subnets held by networks.', pools.map((pool) => [pool.labels, pool.usage.used])),
+    ...family('moat_system_address_pool_subnets_moat_orphans', 'gauge', "Pool subnets held by moat's orphaned networks after the pass.", pools.map((pool) => [pool.labels, pool.usage.usedByMoatOrphans])),
+  ]
+  return `${lines.join('\n')}\n`
+}
+
+/**
+ * The metrics file of one reaper. Built at start, where a file that cannot be written is a usage error (exit 2),
+ * as for --log-file; a write that fails later returns its reason for the audit log and the reaper goes on.
+ */
+export class MetricsFile {
+  private lastSuccessS = 0
+  private passes = 0
+  private readonly temp: string
+
+  constructor(readonly path: string) {
+    const dir = dirname(path)
+    // Not `*.prom`: node_exporter skips it while it is being written.
+    this.temp = join(dir, `.${basename(path)}.${process.pid}.tmp`)
+    try {
+      if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), {code: 'ENOTDIR'})
+    } catch (error) {
+      throw new InputError(`--metrics-file: the directory ${dir} does not exist (${(error as NodeJS.ErrnoException).code}); give a file in an existing directory, ${EXAMPLE}`)
+    }
+
+    let existing: string | undefined
+    try {
+      if (statSync(path).isDirectory()) throw new InputError(`--metrics-file: ${path} is a directory; give a file, ${EXAMPLE}`)
+      existing = readFileSync(path, 'utf8')
+    } catch (error) {
+      if (error instanceof InputError) throw error
+    }
+
+    if (existing) {
+      this.passes = previousValue(existing, 'moat_system_passes_total') ?? 0
+      this.lastSuccessS = previousValue(existing, 'moat_system_last_success_timestamp_seconds') ?? 0
+    }
+
+    // Proves now that the temp file can be made beside it, which is all a later write needs.
+    const problem = this.writeAtomically()
+    if (problem) throw new InputError(`--metrics-file: cannot write a file in ${dir} (${problem}); give a file in a writable directory, ${EXAMPLE}`)
+  }
+
+  /** Writes the file for this pass; returns why it could not be written, if it could not. */
+  write(pass: PassMetrics): string | undefined {
+    const text = metricsText(pass, {lastSuccessS: this.lastSuccessS, passes: this.passes})
+    const problem = this.writeAtomically(text)
+    if (problem) return `the metrics file ${this.path} cannot be written (${problem})`
+    this.passes++
+    if (pass.success) this.lastSuccessS = Math.floor(pass.endedMs / 1000)
+    return undefined
+  }
+
+  /** The text to a temp file in the same directory, flushed, then renamed over the file; no text: only the check. */
+  private writeAtomically(text?: string): string | undefined {
+    let fd: number | undefined
+    try {
+      // 0644: node_exporter usually runs as another user; the counts are not secret.
+      fd = openSync(this.temp, 'w', 0o644)
+      if (text === undefined) return undefined
+      const data = Buffer.from(text)
+      if (writeSync(fd, data) !== data.length) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+      fsyncSync(fd)
+      closeSync(fd)
+      fd = undefined
+      renameSync(this.temp, this.path)
+      return undefined
+    } catch (error) {
+      const {code, message} = error as NodeJS.ErrnoException
+      return code ?? message
+    } finally {
+      if (fd !== undefined) closeSync(fd)
+      try {
+        // Gone after a rename; left by the check or a failed write.
+        unlinkSync(this.temp)
+      } catch {}
+    }
+  }
+}
+
+/**
+ * Writes the metrics of one reaper pass: `runtimes` are those the pass could ask, of which only the Docker engines
+ * that answered have their pools read (one /info and one network list each); `complete` is false when a runtime
+ * that did not answer made the pass drop targets. Returns the problems, for the audit log.
+ */
+export async function writePassMetrics(
+  file: MetricsFile,
+  pass: {available: readonly Runtime[]; complete: boolean},
+  result: {durationMs: number; outcome?: PassOutcome},
+): Promise<string[]> {
+  const problems: string[] = []
+  const report = result.outcome && !result.outcome.busy ? result.outcome.report : undefined
+  const networks = report?.targets.find((section) => section.target === 'networks')?.items ?? []
+  // Still there after the pass: planned orphans that were not removed (a dry run, a failure, a skip).
+  const orphanIds = new Set(networks.filter((item) => item.decision !== 'kept' && item.decision !== 'removed').map((item) => item.id))
+  const asked = pass.available.filter((runtime) => hasAnswered(runtime))
+  const engines = report ? asked.filter((runtime) => runtime.name === 'docker') : []
+  let pools: RuntimeStatus[] = []
+  try {
+    pools = await readAddressPools(engines, orphanIds)
+  } catch (error) {
+    problems.push(`address pools not read for the metrics: ${(error as Error).message.split('\n')[0]}`)
+  }
+
+  const problem = file.write({
+    durationMs: result.durationMs,
+    endedMs: Date.now(),
+    engineRuntimes: [...new Set(asked.map((runtime) => runtime.name))],
+    pools,
+    report,
+    success: Boolean(report) && pass.complete && exitCodeOf(report!) === 0,
+  })
+  if (problem) problems.push(problem)
+  return problems
+}

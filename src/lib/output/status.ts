@@ -1,0 +1,61 @@
+// The human rendering of `moat system status`, in the manner of `docker system df`: one row per target and runtime,
+// then each engine's address-pool pressure, then what to run. Pure: the command prints the lines.
+import prettyBytes from 'pretty-bytes'
+
+import type {RuntimeStatus, Status, StatusCounts} from '../status/status.js'
+
+/** `moat system <command>`: how the lines name the command that removes a target's orphans. */
+const SYSTEM = 'moat system'
+
+function size(bytes: null | number): string {
+  return bytes === null ? '-' : prettyBytes(bytes)
+}
+
+export function describeStatus(status: Status): string[] {
+  const rows = [['TARGET', 'RUNTIME', 'FOUND', 'ORPHANS', 'SIZE', 'RECLAIMABLE']]
+  for (const target of status.targets) {
+    for (const row of target.runtimes) {
+      rows.push([target.target, row.runtime, String(row.found), String(row.orphans), size(row.bytes), size(row.orphanBytes)])
+    }
+  }
+
+  const lines = table(rows, [2, 3])
+  lines.push('')
+  for (const runtime of status.runtimes) lines.push(describePools(runtime, status))
+  const toClean = status.targets.filter((target) => target.orphans > 0)
+  if (toClean.length === 0) {
+    lines.push('Nothing to clean.')
+    return lines
+  }
+
+  lines.push(`To clean: ${total(status.totals)}. Run ${toClean.map((target) => `${SYSTEM} ${target.command} (${target.orphans})`).join(', ')}.`)
+  return lines
+}
+
+/** e.g. `networks: 27 of 31 subnets used, 19 by moat orphans: run moat system clean-networks`. */
+export function describePools(runtime: RuntimeStatus, status: Pick<Status, 'targets'>): string {
+  const where = runtime.engine ? ` (${runtime.runtime} at ${runtime.engine})` : runtime.runtime === 'docker' ? '' : ` (${runtime.runtime})`
+  const pools = runtime.addressPools
+  if (!pools) return `networks${where}: ${runtime.note}.`
+  const builtIn = pools.source === 'built-in' ? " of Docker's built-in pools" : ''
+  const head = `networks${where}: ${pools.used} of ${pools.capacity} subnets${builtIn} used`
+  if (pools.usedByMoatOrphans === 0) return `${head}, none by moat orphans`
+  const command = status.targets.find((target) => target.target === 'networks')?.command ?? 'clean-networks'
+  return `${head}, ${pools.usedByMoatOrphans} by moat orphans: run ${SYSTEM} ${command}`
+}
+
+function total(totals: StatusCounts): string {
+  const what = `${totals.orphans} orphan${totals.orphans === 1 ? '' : 's'}`
+  return totals.orphanBytes === null ? what : `${what}, ${prettyBytes(totals.orphanBytes)}`
+}
+
+/** Columns padded to their widest cell; the `right` ones (numbers) aligned right. */
+function table(rows: readonly string[][], right: readonly number[]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) =>
+    row
+      .map((cell, column) => (right.includes(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd(),
+  )
+}

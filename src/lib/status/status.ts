@@ -1,0 +1,168 @@
+// `moat system status`: what exists and what is orphaned now, per target and runtime, and each Docker engine's
+// address-pool pressure. Read-only by construction: the pass is a dry run of every target (the same scan and
+// classify a clean runs; a dry run takes no lock and deletes nothing), and the pools are read after it.
+import type {Item, TargetReport} from '../pipeline/pipeline.js'
+import type {Runtime} from '../runtime/types.js'
+
+import {runPass} from '../pipeline/pass.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
+import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {buildTargets, isTargetKind, TARGET_KINDS, targetSpec} from '../targets/index.js'
+import {poolUsage, type PoolUsage} from './address-pools.js'
+
+export interface StatusOptions {
+  minAgeMs: number
+  moatHome: string
+  runtime: RuntimeChoice
+  tmpDirs?: readonly string[]
+  /** A note for the user, once each. */
+  warn(message: string): void
+}
+
+/** Counts for one target on one runtime (`host` for what lives on this host's file system: temp dirs, state). */
+export interface StatusCounts {
+  /** Sum of the sizes known, or null when no item has one (engine objects have none). */
+  bytes: null | number
+  found: number
+  orphanBytes: null | number
+  orphans: number
+}
+
+export interface TargetStatus extends StatusCounts {
+  /** The command that removes them. */
+  command: string
+  runtimes: Array<StatusCounts & {runtime: string}>
+  target: string
+}
+
+export interface RuntimeStatus {
+  /** Address-pool pressure; null for a runtime without pools (Apple), with `note` saying so. */
+  addressPools: null | (PoolUsage & {moatOrphanNetworks: string[]})
+  /** The Docker endpoint, when several engines are asked. */
+  engine?: string
+  note?: string
+  runtime: string
+}
+
+export interface Status {
+  runtimes: RuntimeStatus[]
+  /** True when anything is orphaned now: the command exits 4. */
+  somethingToClean: boolean
+  targets: TargetStatus[]
+  totals: StatusCounts
+  warnings: string[]
+}
+
+/**
+ * Scans and classifies every target (volumes too) as a dry run, then reads each Docker engine's pools. Fails closed:
+ * a runtime that is there but does not answer throws RuntimeUnreachableError (a status that could not look is not
+ * "nothing to clean"); only when no runtime exists here at all are the engine targets left out, with a warning.
+ */
+export async function collectStatus(options: StatusOptions): Promise<Status> {
+  const warnings: string[] = []
+  const warn = (message: string) => {
+    if (warnings.includes(message)) return
+    warnings.push(message)
+    options.warn(message)
+  }
+
+  const runtimes = await chooseRuntimes(options, warn)
+  const kinds = TARGET_KINDS.filter((kind) => runtimes.length > 0 || !targetSpec(kind).needsRuntime)
+  const targets = await buildTargets(kinds, {
+    available: runtimes,
+    moatHome: options.moatHome,
+    runtime: options.runtime,
+    tmpDirs: options.tmpDirs,
+    warn,
+  })
+  const outcome = await runPass(targets, {
+    command: 'status',
+    confirm: async () => false,
+    dryRun: true,
+    lockTimeoutMs: 0,
+    minAgeMs: options.minAgeMs,
+    moatHome: options.moatHome,
+    warn,
+  })
+  // A dry run never takes the lock, so it is never busy.
+  if (outcome.busy) throw new Error('status: a dry run found the lock taken')
+  const {report} = outcome
+  const engineNames = [...new Set(runtimes.map((runtime) => runtime.name))]
+  const sections: TargetStatus[] = report.targets.map((section) => ({
+    target: section.target,
+    ...countsOf(section.items),
+    command: targetSpec(section.target as (typeof kinds)[number]).command,
+    runtimes: [...itemsByRuntime(section, engineNames)].map(([runtime, items]) => ({runtime, ...countsOf(items)})),
+  }))
+  const orphanNetworks = report.targets
+    .find((section) => section.target === 'networks')
+    ?.items.filter((item) => item.decision === 'orphan')
+  const orphanIds = new Set((orphanNetworks ?? []).map((item) => item.id))
+  const allItems = report.targets.flatMap((section) => section.items)
+  const totals = countsOf(allItems)
+  return {
+    runtimes: await readAddressPools(runtimes, orphanIds),
+    somethingToClean: totals.orphans > 0,
+    targets: sections,
+    totals,
+    warnings: [...new Set([...report.warnings, ...warnings])],
+  }
+}
+
+/**
+ * A target's items by the runtime that holds them (`host` for temp dirs and state), with an empty entry for each
+ * runtime asked that holds none, so every runtime shows up with its zeros.
+ */
+export function itemsByRuntime(section: Pick<TargetReport, 'items' | 'target'>, engineNames: readonly string[]): Map<string, Item[]> {
+  const names = isTargetKind(section.target) && targetSpec(section.target).needsRuntime ? engineNames : ['host']
+  const byRuntime = new Map<string, Item[]>(names.map((name) => [name, []]))
+  for (const item of section.items) {
+    const runtime = typeof item.details.runtime === 'string' ? item.details.runtime : 'host'
+    byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), item])
+  }
+
+  return byRuntime
+}
+
+/**
+ * Each runtime's address-pool pressure, read now: per Docker engine one `/info` and one network list. `orphanIds`:
+ * the networks judged orphans (still there after a pass: not removed).
+ */
+export function readAddressPools(runtimes: readonly Runtime[], orphanIds: ReadonlySet<string>): Promise<RuntimeStatus[]> {
+  return Promise.all(runtimes.map(async (runtime) => addressPoolsOf(runtime, orphanIds, runtimes.length > 1)))
+}
+
+async function addressPoolsOf(runtime: Runtime, orphanIds: ReadonlySet<string>, several: boolean): Promise<RuntimeStatus> {
+  const space = await runtime.addressSpace()
+  if (!space) return {addressPools: null, note: `${runtime.name} has no address pool to run out of: each network is its own subnet`, runtime: runtime.name}
+  const usage = poolUsage(space, orphanIds)
+  const moatOrphanNetworks = space.networks.filter((network) => orphanIds.has(network.id)).map((network) => network.name)
+  return {runtime: runtime.name, ...(several && space.engine ? {engine: space.engine} : {}), addressPools: {...usage, moatOrphanNetworks}}
+}
+
+/**
+ * The runtimes to look at, each pinged once (the targets reuse them without asking again). Unlike a clean, which
+ * skips a silent runtime with a note, a status fails: its exit 0 must mean nothing is left anywhere it could look.
+ */
+async function chooseRuntimes(options: StatusOptions, warn: (message: string) => void): Promise<Runtime[]> {
+  const silent: string[] = []
+  try {
+    // selectRuntimes warns only for a runtime that is there but does not answer (--runtime auto).
+    const chosen = await selectRuntimes(options.runtime, (message) => silent.push(message), defaultRuntimes(options.moatHome))
+    if (silent.length > 0) throw new RuntimeUnreachableError(options.runtime, silent.join('; '))
+    return chosen
+  } catch (error) {
+    if (!(error instanceof RuntimeAbsentError) || options.runtime !== 'auto') throw error
+    warn(`${error.message} Not checked: ${TARGET_KINDS.filter((kind) => targetSpec(kind).needsRuntime).join(', ')}.`)
+    return []
+  }
+}
+
+function countsOf(items: readonly Item[]): StatusCounts {
+  const orphans = items.filter((item) => item.decision === 'orphan')
+  const sum = (list: readonly Item[]) =>
+    list.some((item) => item.bytes !== undefined) ? list.reduce((total, item) => total + (item.bytes ?? 0), 0) : null
+  // In this order in the JSON document: what is there, then what of it is orphaned.
+  // eslint-disable-next-line perfectionist/sort-objects
+  return {found: items.length, orphans: orphans.length, bytes: sum(items), orphanBytes: sum(orphans)}
+}
