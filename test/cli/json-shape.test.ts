@@ -30,10 +30,10 @@ function expectSection(section: Record<string, unknown>, kind: string): void {
   expect(Object.keys(section.totals as object).sort()).toEqual(TOTALS)
 }
 
-describeEngine('--json documents', () => {
-  const run = (args: string[]) => runCli(args, engineEnv({MOAT_HOME: moat.home}))
-  const tempArgs = (kind: string) => (kind === 'temp' ? ['--tmp-dir', root] : [])
+const run = (args: string[]) => runCli(args, engineEnv({MOAT_HOME: moat.home}))
+const tempArgs = (kind: string) => (kind === 'temp' ? ['--tmp-dir', root] : [])
 
+describeEngine('--json documents', () => {
   it('each single-target command: the head, then its section at the top level', () => {
     for (const spec of TARGETS) {
       const result = run(['system', spec.command, '--dry-run', '--json', '--min-age', '90m', ...tempArgs(spec.kind)])
