@@ -2,15 +2,19 @@
 // BaseCommand's unknown-flag error use. A few lines of Levenshtein instead of @oclif/plugin-not-found's: that plugin
 // always names the nearest id however far it is, and prints no suggestion at all without a terminal.
 
-/** Edit distance (insertions, deletions, substitutions) between a and b. */
+/** Edit distance (insertions, deletions, substitutions, and swapping two neighbours: the commonest typo) of a and b. */
 export function editDistance(a: string, b: string): number {
+  // Rows i-2, i-1 and i of the optimal-string-alignment table.
+  let before: number[] = []
   let previous = Array.from({length: b.length + 1}, (_, index) => index)
   for (let i = 1; i <= a.length; i++) {
     const current = [i]
     for (let j = 1; j <= b.length; j++) {
       current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) current[j] = Math.min(current[j]!, before[j - 2]! + 1)
     }
 
+    before = previous
     previous = current
   }
 
