@@ -66,8 +66,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
     'min-age': durationFlag({
       default: '1h',
-      description: 'Keep anything younger than this Go-style duration (90s, 15m, 1h30m, 168h, 0s).',
-      examples: '90s, 15m, 1h30m or 168h (0s for no minimum)',
+      description: 'Keep anything younger than this duration: 90s, 15m, 1h30m, 7d, 2w or 1w2d (0s: no minimum).',
+      examples: '90s, 15m, 1h30m, 7d or 2w (0s for no minimum)',
       helpGroup: 'GLOBAL',
     }),
     'moat-home': Flags.string({
