@@ -118,6 +118,19 @@ describe('moat system clean-temp', () => {
     expect(existsSync(fresh) && existsSync(weekOld)).toBe(true)
   })
 
+  it('a quoted --tmp-dir glob scans every directory it matches; one that matches nothing is a note, exit 0', () => {
+    const mine = makeTempDir(join(root, 'one', 'T'), 'moat-aws-1')
+    const theirs = makeTempDir(join(root, 'two', 'T'), 'moat-aws-2')
+    const nothing = join(root, 'none', '*')
+    const result = runCli(['system', 'clean-temp', '--force', '--json', '--tmp-dir', join(root, '*', 'T'), '--tmp-dir', nothing])
+    expect(result.exitCode).toBe(0)
+    const doc = jsonOf(result)
+    expect(Object.fromEntries((doc.items ?? []).map((item) => [item.name, item.decision]))).toEqual({[mine]: 'removed', [theirs]: 'removed'})
+    expect(doc.warnings).toContain(`--tmp-dir '${nothing}' matches no directory: nothing scanned for it.`)
+    expect(result.stderr).toContain(`Note: --tmp-dir '${nothing}' matches no directory`)
+    expect(existsSync(mine) || existsSync(theirs)).toBe(false)
+  })
+
   it('a --tmp-dir that does not exist is a usage error', () => {
     const result = runCli(['system', 'clean-temp', '--dry-run', '--tmp-dir', join(root, 'missing')])
     expect(result.exitCode).toBe(2)

@@ -79,5 +79,8 @@ export const targetSelectionFlags = {
     multiple: true,
   }),
   skip: Flags.string({description: 'Skip these targets (comma-separated).', multiple: true}),
-  'tmp-dir': Flags.string({description: 'Directory to scan for temp dirs instead of $TMPDIR and /tmp; repeatable.', multiple: true}),
+  'tmp-dir': Flags.string({
+    description: "Directory to scan for temp dirs instead of $TMPDIR and /tmp; repeatable. A quoted glob ('/var/folders/*/*/T') scans every directory it matches.",
+    multiple: true,
+  }),
 }

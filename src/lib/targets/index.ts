@@ -20,7 +20,7 @@ export interface TargetBuildOptions {
   runtime: RuntimeChoice
   /** Runtimes chosen once for a pass over several targets; without them a target chooses when it scans. */
   runtimes?: readonly Runtime[]
-  /** `--tmp-dir`: directories to scan instead of $TMPDIR and /tmp. */
+  /** `--tmp-dir`: directories (or globs of them) to scan instead of $TMPDIR and /tmp. */
   tmpDirs?: readonly string[]
 }
 
