@@ -15,8 +15,8 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
     {command: '<%= config.bin %> <%= command.id %> --force --json --min-age 24h', description: 'Unattended, as JSON.'},
     {command: '<%= config.bin %> <%= command.id %> --dry-run --tmp-dir /var/tmp', description: 'Scan another directory.'},
     {
-      command: "<%= config.bin %> <%= command.id %> --force --tmp-dir '/var/folders/*/*/T'",
-      description: "Every user's macOS temp dir (a system-wide cron unit, as root); the quotes keep the glob from the shell.",
+      command: "<%= config.bin %> <%= command.id %> --dry-run --tmp-dir '/var/folders/*/*/T'",
+      description: 'Every directory a quoted glob matches (macOS per-user temp dirs); dirs of other users in them are still kept.',
     },
   ]
   static override flags = {
