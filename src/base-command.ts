@@ -7,6 +7,7 @@ import type {AnyTarget, PipelineHooks} from './lib/pipeline/pipeline.js'
 import type {TargetBuildOptions} from './lib/targets/index.js'
 
 import {durationFlag, usageError, UsageError} from './lib/cli/flags.js'
+import {closest} from './lib/cli/suggest.js'
 import {EXIT} from './lib/exit-codes.js'
 import {checkMoatHome} from './lib/moat/home.js'
 
@@ -28,6 +29,11 @@ export function oneLine(message: string): string {
     .map((line) => line.trim())
     .filter(Boolean)
     .join('. ')
+}
+
+/** core's NonExistentFlagsError (not exported): the unknown flags as given. */
+function isUnknownFlags(err: Error): err is Error & {flags: string[]} {
+  return err.message.startsWith('Nonexistent flag') && Array.isArray((err as {flags?: unknown}).flags)
 }
 
 /**
@@ -60,8 +66,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
     'min-age': durationFlag({
       default: '1h',
-      description: 'Keep anything younger than this Go-style duration (90s, 15m, 1h30m, 168h, 0s).',
-      examples: '90s, 15m, 1h30m or 168h (0s for no minimum)',
+      description: 'Keep anything younger than this duration: 90s, 15m, 1h30m, 7d, 2w or 1w2d (0s: no minimum).',
+      examples: '90s, 15m, 1h30m, 7d or 2w (0s for no minimum)',
       helpGroup: 'GLOBAL',
     }),
     'moat-home': Flags.string({
@@ -99,6 +105,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (err.name === 'InputError') return this.catch(usageError(err.message))
     // oclif wraps what a flag's parser throws in "Parsing --x ... See more help"; the usage error is one line.
     if (err instanceof UsageError) err.message = err.line
+    if (isUnknownFlags(err)) this.suggestFlags(err)
     // Core's --json path reads only err.exitCode, losing exit 2/3 (style-guide pitfall 2).
     process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT.error
     if (!this.jsonEnabled() && (err as {code?: string}).code !== 'EEXIT') {
@@ -194,5 +201,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         ...(e.suggestions?.length ? {suggestions: e.suggestions} : {}),
       },
     }
+  }
+
+  /** "Did you mean --dry-run?" for a mistyped flag, in the message and in the JSON error's suggestions. */
+  private suggestFlags(err: Error & {flags: string[]; suggestions?: string[]}): void {
+    const known = Object.entries({...(this.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags}).flatMap(([name, flag]) => [
+      `--${name}`,
+      ...(flag.char ? [`-${flag.char}`] : []),
+    ])
+    known.push('--json', '--help')
+    const suggestions = err.flags.map((given) => closest(given.split('=')[0]!, known)).filter((flag) => flag !== undefined)
+    if (suggestions.length === 0) return
+    err.suggestions = suggestions
+    const [first, ...rest] = err.message.split('\n')
+    err.message = [`${first} (did you mean ${suggestions.join(', ')}?)`, ...rest].join('\n')
   }
 }

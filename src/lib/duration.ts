@@ -1,18 +1,24 @@
-// Go-style durations (time.ParseDuration) as moat's own `--min-age` takes them: 90s, 15m, 1h30m, 168h, 0s.
+// Go-style durations (time.ParseDuration) as moat's own `--min-age` takes them: 90s, 15m, 1h30m, 168h, 0s; plus days
+// and weeks (7d, 2w, 1w2d), which Go lacks but people type: systemd-tmpfiles ages take them.
 const UNIT_MS: Record<string, number> = {
+  d: 86_400_000,
   h: 3_600_000,
   m: 60_000,
   ms: 1,
   ns: 1e-6,
   s: 1000,
   us: 1e-3,
+  w: 604_800_000,
   µs: 1e-3,
 }
 
-const DURATION = /^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*$/
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g
+// `ms` before `m`: the alternation takes the first unit that matches.
+const UNIT = '(?:ns|us|µs|ms|s|m|h|d|w)'
+const AMOUNT = String.raw`(?:\d+(?:\.\d*)?|\.\d+)`
+const DURATION = new RegExp(`^(?:${AMOUNT}${UNIT})+$`)
+const PART = new RegExp(`(${AMOUNT})(${UNIT})`, 'g')
 
-/** Milliseconds for a Go-style duration, or undefined when the text is not one (negative values included). */
+/** Milliseconds for a duration, or undefined when the text is not one (negative values included). */
 export function parseDuration(text: string): number | undefined {
   const value = text.trim()
   if (value === '0') return 0
@@ -31,9 +37,14 @@ export function formatAge(ms: number): string {
   return `${Math.floor(seconds / 86_400)}d`
 }
 
-/** A duration the way Go prints it (1h0m0s becomes 1h): for echoing --min-age back to the user. */
+/**
+ * A duration the way Go prints it (1h0m0s becomes 1h, 7d becomes 168h, under a second 250ms): the one normalised
+ * form --min-age is echoed back in, whatever units it was given in.
+ */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s'
+  if (ms < 1) return ms < 1e-3 ? `${Math.round(ms * 1e6)}ns` : `${Number((ms * 1000).toFixed(3))}µs`
+  if (ms < 1000) return `${Number(ms.toFixed(6))}ms`
   const hours = Math.floor(ms / 3_600_000)
   const minutes = Math.floor((ms % 3_600_000) / 60_000)
   const seconds = (ms % 60_000) / 1000

@@ -29,7 +29,7 @@ describe('moat system clean-state', () => {
   it('bad run-dir flags are usage errors, exit 2', () => {
     const grace = run(['--dry-run', '--include-run-dirs', '--run-dir-grace', 'soon'])
     expect(grace.exitCode).toBe(2)
-    expect(grace.stderr).toMatch(/^Error: --run-dir-grace: "soon" is not a duration; use a Go-style one such as 24h, 72h or 168h\.\n$/)
+    expect(grace.stderr).toMatch(/^Error: --run-dir-grace: "soon" is not a duration; use one such as 24h, 3d or 1w\.\n$/)
     expect(run(['--dry-run', '--purge-run-dirs']).exitCode).toBe(2)
   })
 })

@@ -1,7 +1,7 @@
 import {execFileSync, spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
-import {dirname, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
@@ -23,6 +23,12 @@ afterEach(() => {
 })
 
 const cleanTemp = (...args: string[]) => runCli(['system', 'clean-temp', '--tmp-dir', root, ...args])
+
+/** A dry run's decisions by dir name, and the --min-age its document echoes. */
+function byName(minAge: string) {
+  const doc = jsonOf(cleanTemp('--dry-run', '--json', '--min-age', minAge))
+  return {decisions: Object.fromEntries((doc.items ?? []).map((item) => [basename(item.name as string), item.decision])), minAge: doc.minAge}
+}
 
 describe('moat system clean-temp', () => {
   it('--dry-run prints the plan on stdout, notes on stderr, and deletes nothing', () => {
@@ -91,7 +97,7 @@ describe('moat system clean-temp', () => {
   it.each([
     [['--runtime', 'podman'], /--runtime=podman to be one of: auto, docker, apple/],
     [['--max-delete', '-3'], /--max-delete.*greater than or equal to 0/],
-    [['--lock-timeout', 'soon'], /--lock-timeout: "soon" is not a duration; use a Go-style one such as 0s/],
+    [['--lock-timeout', 'soon'], /--lock-timeout: "soon" is not a duration; use one such as 0s/],
     [['--bogus'], /Nonexistent flag: --bogus/],
   ])('bad input %j: exit 2 with one line naming it', (args, message) => {
     const old = makeTempDir(root, 'moat-aws-1')
@@ -102,11 +108,27 @@ describe('moat system clean-temp', () => {
     expect(existsSync(old)).toBe(true)
   })
 
-  it('accepts Go-style durations such as 1h30m and 0s', () => {
+  it('accepts Go-style durations and days and weeks, and echoes --min-age normalised', () => {
     const fresh = makeTempDir(root, 'moat-aws-1', 60_000)
-    expect(jsonOf(cleanTemp('--dry-run', '--json', '--min-age', '1h30m')).items?.[0]).toMatchObject({decision: 'kept'})
-    expect(jsonOf(cleanTemp('--dry-run', '--json', '--min-age', '0s')).items?.[0]).toMatchObject({decision: 'orphan'})
-    expect(existsSync(fresh)).toBe(true)
+    const weekOld = makeTempDir(root, 'moat-aws-2', 8 * 86_400_000)
+    expect(byName('90m')).toEqual({decisions: {'moat-aws-1': 'kept', 'moat-aws-2': 'orphan'}, minAge: '1h30m'})
+    expect(byName('0s')).toEqual({decisions: {'moat-aws-1': 'orphan', 'moat-aws-2': 'orphan'}, minAge: '0s'})
+    expect(byName('7d')).toEqual({decisions: {'moat-aws-1': 'kept', 'moat-aws-2': 'orphan'}, minAge: '168h'})
+    expect(byName('1w2d')).toEqual({decisions: {'moat-aws-1': 'kept', 'moat-aws-2': 'kept'}, minAge: '216h'})
+    expect(existsSync(fresh) && existsSync(weekOld)).toBe(true)
+  })
+
+  it('a quoted --tmp-dir glob scans every directory it matches; one that matches nothing is a note, exit 0', () => {
+    const mine = makeTempDir(join(root, 'one', 'T'), 'moat-aws-1')
+    const theirs = makeTempDir(join(root, 'two', 'T'), 'moat-aws-2')
+    const nothing = join(root, 'none', '*')
+    const result = runCli(['system', 'clean-temp', '--force', '--json', '--tmp-dir', join(root, '*', 'T'), '--tmp-dir', nothing])
+    expect(result.exitCode).toBe(0)
+    const doc = jsonOf(result)
+    expect(Object.fromEntries((doc.items ?? []).map((item) => [item.name, item.decision]))).toEqual({[mine]: 'removed', [theirs]: 'removed'})
+    expect(doc.warnings).toContain(`--tmp-dir '${nothing}' matches no directory: nothing scanned for it.`)
+    expect(result.stderr).toContain(`Note: --tmp-dir '${nothing}' matches no directory`)
+    expect(existsSync(mine) || existsSync(theirs)).toBe(false)
   })
 
   it('a --tmp-dir that does not exist is a usage error', () => {

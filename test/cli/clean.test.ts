@@ -125,6 +125,26 @@ describeEngine('moat system clean', () => {
     expect(bad.stderr).toContain(`--only: "everything" is not a target; use ${listKinds()} (e.g. --only networks,temp)`)
   })
 
+  it.each([
+    [['--only', 'temp', '--skip', 'temp'], '--only temp --skip temp leaves no target to run; skip fewer (e.g. --only networks,temp --skip temp)'],
+    [['--only='], '--only: names no target; use '],
+    [['--only', ','], '--only: names no target; use '],
+    [['--skip', DEFAULT_KINDS.join(',')], `--skip ${DEFAULT_KINDS.join(',')} leaves no target to run; skip fewer (e.g. --skip temp)`],
+  ])('an empty target selection %j is a usage error: exit 2, one line, nothing removed, in clean and reap', (selection, message) => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    for (const command of [['clean', '--force'], ['reap', '--once']]) {
+      const human = runCli(['system', ...command, '--tmp-dir', root, ...selection], {MOAT_HOME: moat.home})
+      expect(human.exitCode).toBe(2)
+      expect(human.stderr).toMatch(/^Error: [^\n]+\n$/)
+      expect(human.stderr).toContain(`Error: ${message}`)
+      const json = runCli(['system', ...command, '--json', '--tmp-dir', root, ...selection], {MOAT_HOME: moat.home})
+      expect(json.exitCode).toBe(2)
+      expect(jsonOf(json)).toEqual({error: {code: 'USAGE', exitCode: 2, message: expect.stringContaining(message), name: 'Error'}})
+    }
+
+    expect(existsSync(old)).toBe(true)
+  })
+
   it('reap --interval 1s over the engine: a dead run made while it runs is removed within two intervals, a live one never', async () => {
     const live = await makeRun(true)
     const reaper = startCli(

@@ -40,7 +40,7 @@ describeEngine('--json documents', () => {
       expect(result.exitCode, `${spec.command}: ${result.stderr}`).toBe(0)
       const doc = jsonOf(result)
       expect(Object.keys(doc).sort(), spec.command).toEqual([...HEAD, ...SECTION].sort())
-      expect(doc).toMatchObject({canceled: false, dryRun: true, minAge: '90m'})
+      expect(doc).toMatchObject({canceled: false, dryRun: true, minAge: '1h30m'})
       expectSection(doc, spec.kind)
     }
   })

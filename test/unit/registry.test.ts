@@ -108,7 +108,28 @@ describe('chooseKinds', () => {
     expect(chooseKinds(undefined, ['temp'], ['volumes'])).toEqual(['containers', 'sidecars', 'helpers', 'networks', 'volumes', 'state'])
     expect(chooseKinds(['volumes'])).toEqual(['volumes'])
     expect(chooseKinds(['networks,temp'], ['temp'])).toEqual(['networks'])
-    expect(chooseKinds(['temp'], ['temp'])).toEqual([])
+    // --skip of a target only --include or --only would add is no error while something is left.
+    expect(chooseKinds(undefined, ['volumes'])).toEqual(DEFAULT_KINDS)
+  })
+
+  it('a selection that leaves nothing to run is a usage error naming it, with an example', () => {
+    expect(() => chooseKinds(['temp'], ['temp'])).toThrow(
+      new InputError('--only temp --skip temp leaves no target to run; skip fewer (e.g. --only networks,temp --skip temp)'),
+    )
+    expect(() => chooseKinds(['temp,networks'], ['networks', 'temp,state'])).toThrow(
+      new InputError('--only networks,temp --skip networks,state,temp leaves no target to run; skip fewer (e.g. --only networks,temp --skip temp)'),
+    )
+    expect(() => chooseKinds(undefined, [DEFAULT_KINDS.join(',')])).toThrow(
+      new InputError(`--skip ${DEFAULT_KINDS.join(',')} leaves no target to run; skip fewer (e.g. --skip temp)`),
+    )
+  })
+
+  it.each([[['']], [[',']], [[' , ,']], [['', '']]])('a flag value naming no target (%j) is a usage error, not an empty pass', (value) => {
+    expect(() => chooseKinds(value)).toThrow(
+      new InputError(`--only: names no target; use ${TARGET_KINDS.join(', ')} (e.g. --only networks,temp)`),
+    )
+    expect(() => chooseKinds(undefined, value)).toThrow(/^--skip: names no target; use containers, .* \(e\.g\. --skip networks,temp\)$/)
+    expect(() => chooseKinds(undefined, undefined, value)).toThrow(/^--include: names no target; .* \(e\.g\. --include volumes\)$/)
   })
 })
 

@@ -30,8 +30,8 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
     }),
     'run-dir-grace': durationFlag({
       default: '24h',
-      description: 'How long a run dir without metadata.json must be unchanged before it counts as crashed (Go-style).',
-      examples: '24h, 72h or 168h',
+      description: 'How long a run dir without metadata.json must be unchanged before it counts as crashed (24h, 3d, 1w).',
+      examples: '24h, 3d or 1w',
     }),
   }
   static override summary = "Clean moat's own leftovers: socket dirs, daemon temp files and registrations, crashed run dirs."

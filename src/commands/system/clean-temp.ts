@@ -14,10 +14,14 @@ Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected
     {command: '<%= config.bin %> <%= command.id %>', description: 'Remove after a [y/N] confirmation.'},
     {command: '<%= config.bin %> <%= command.id %> --force --json --min-age 24h', description: 'Unattended, as JSON.'},
     {command: '<%= config.bin %> <%= command.id %> --dry-run --tmp-dir /var/tmp', description: 'Scan another directory.'},
+    {
+      command: "<%= config.bin %> <%= command.id %> --dry-run --tmp-dir '/var/folders/*/*/T'",
+      description: 'Every directory a quoted glob matches (macOS per-user temp dirs); dirs of other users in them are still kept.',
+    },
   ]
   static override flags = {
     'tmp-dir': Flags.string({
-      description: 'Directory to scan instead of $TMPDIR and /tmp; repeat for several.',
+      description: "Directory to scan instead of $TMPDIR and /tmp; repeat for several. A quoted glob ('/var/folders/*/*/T') scans every directory it matches.",
       multiple: true,
     }),
   }

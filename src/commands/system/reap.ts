@@ -31,7 +31,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     ...targetSelectionFlags,
     interval: durationFlag({
       default: '10m',
-      description: 'Time between passes, Go-style (30s, 10m, 1h).',
+      description: 'Time between passes (30s, 10m, 1h, 1d).',
       examples: '30s, 10m or 1h',
       min: {example: '--interval 10m', ms: 1000},
     }),

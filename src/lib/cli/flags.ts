@@ -20,16 +20,17 @@ export function usageError(message: string): UsageError {
   return new UsageError(message)
 }
 
-/** A parsed Go-style duration, and the text it was given as (echoed in --json as given). */
+/** A parsed duration. */
 export interface Duration {
   ms: number
+  /** Normalised (formatDuration: 90m is 1h30m, 7d is 168h), never as typed: what --json documents echo. */
   text: string
 }
 
 export interface DurationFlagOptions {
   default: string
   description: string
-  /** Shown in the error: `use a Go-style one such as <examples>.` */
+  /** Shown in the error: `use one such as <examples>.` */
   examples: string
   helpGroup?: string
   /** Shortest value allowed, with the example the error gives (`--interval: must be at least 1s, e.g. ...`). */
@@ -40,17 +41,17 @@ export interface DurationFlagOptions {
 export function parseDurationFlag(name: string, text: string, options: Pick<DurationFlagOptions, 'examples' | 'min'>): Duration {
   const ms = parseDuration(text)
   if (ms === undefined) {
-    throw usageError(`--${name}: ${JSON.stringify(text)} is not a duration; use a Go-style one such as ${options.examples}.`)
+    throw usageError(`--${name}: ${JSON.stringify(text)} is not a duration; use one such as ${options.examples}.`)
   }
 
   if (options.min && ms < options.min.ms) {
     throw usageError(`--${name}: must be at least ${formatDuration(options.min.ms)}, e.g. ${options.min.example}`)
   }
 
-  return {ms, text}
+  return {ms, text: formatDuration(ms)}
 }
 
-/** A Go-style duration flag (90s, 15m, 1h30m, 168h, 0s), parsed once into milliseconds. */
+/** A duration flag (90s, 15m, 1h30m, 7d, 2w, 0s), parsed once into milliseconds. */
 export function durationFlag(options: DurationFlagOptions) {
   return Flags.custom<Duration>({
     // oclif does not parse defaults; the default is already valid, so it cannot fail here.
@@ -78,5 +79,8 @@ export const targetSelectionFlags = {
     multiple: true,
   }),
   skip: Flags.string({description: 'Skip these targets (comma-separated).', multiple: true}),
-  'tmp-dir': Flags.string({description: 'Directory to scan for temp dirs instead of $TMPDIR and /tmp; repeatable.', multiple: true}),
+  'tmp-dir': Flags.string({
+    description: "Directory to scan for temp dirs instead of $TMPDIR and /tmp; repeatable. A quoted glob ('/var/folders/*/*/T') scans every directory it matches.",
+    multiple: true,
+  }),
 }

@@ -20,7 +20,7 @@ export interface TargetBuildOptions {
   runtime: RuntimeChoice
   /** Runtimes chosen once for a pass over several targets; without them a target chooses when it scans. */
   runtimes?: readonly Runtime[]
-  /** `--tmp-dir`: directories to scan instead of $TMPDIR and /tmp. */
+  /** `--tmp-dir`: directories (or globs of them) to scan instead of $TMPDIR and /tmp. */
   tmpDirs?: readonly string[]
 }
 
@@ -167,23 +167,30 @@ export function listKinds(kinds: readonly string[] = TARGET_KINDS, last = ', '):
 
 /**
  * Parses `--only`/`--skip`/`--include` values (comma-separated or repeated) into the kinds to run, in clean order:
- * `--include` adds targets that do not run by default to the default set.
+ * `--include` adds targets that do not run by default to the default set. A selection that leaves nothing to run is
+ * a usage error, never a pass that silently does nothing (a cron line with a typo, or an empty shell variable).
  */
 export function chooseKinds(only?: readonly string[], skip?: readonly string[], include?: readonly string[]): TargetKind[] {
   const wanted = new Set(only ? parseKinds('only', only) : [...DEFAULT_KINDS, ...(include ? parseKinds('include', include) : [])])
   const skipped = new Set(skip ? parseKinds('skip', skip) : [])
-  return TARGET_KINDS.filter((kind) => wanted.has(kind) && !skipped.has(kind))
+  const kinds = TARGET_KINDS.filter((kind) => wanted.has(kind) && !skipped.has(kind))
+  if (kinds.length === 0) {
+    const named = (set: ReadonlySet<TargetKind>) => TARGET_KINDS.filter((kind) => set.has(kind)).join(',')
+    const selection = `${only ? `--only ${named(wanted)} ` : ''}--skip ${named(skipped)}`
+    throw new InputError(`${selection} leaves no target to run; skip fewer (e.g. ${only ? '--only networks,temp --skip temp' : '--skip temp'})`)
+  }
+
+  return kinds
 }
 
 function parseKinds(flag: string, values: readonly string[]): TargetKind[] {
-  return values
-    .flatMap((value) => value.split(','))
-    .map((value) => value.trim())
-    .filter(Boolean)
-    .map((value) => {
-      if (isTargetKind(value)) return value
-      throw new InputError(`--${flag}: "${value}" is not a target; use ${listKinds()} (e.g. --${flag} ${flag === 'include' ? 'volumes' : 'networks,temp'})`)
-    })
+  const example = `--${flag} ${flag === 'include' ? 'volumes' : 'networks,temp'}`
+  const names = values.flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean)
+  if (names.length === 0) throw new InputError(`--${flag}: names no target; use ${listKinds()} (e.g. ${example})`)
+  return names.map((value) => {
+    if (isTargetKind(value)) return value
+    throw new InputError(`--${flag}: "${value}" is not a target; use ${listKinds()} (e.g. ${example})`)
+  })
 }
 
 /** Builds one target alone (a single-target command): it chooses its runtimes itself when it scans. */

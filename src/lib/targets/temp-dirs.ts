@@ -6,6 +6,7 @@ import type {HostMount, MountProbe} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
 import {InputError} from '../exit-codes.js'
+import {expandDirGlobs, hasGlobMagic} from '../host/dir-globs.js'
 import {mountPointsIn, type MountTable, readMountTable, resolveHostPath} from '../host/mounts.js'
 import {describeUse, ProcessUsage} from '../host/proc.js'
 import {shortPath} from '../host/raw-path.js'
@@ -80,7 +81,7 @@ export interface TempDirOptions {
   probes?: readonly MountProbe[]
   /** Test hooks inside the deletion (host/safe-remove.ts). */
   removeHooks?: SafeRemoveHooks
-  /** Directories to scan; default `$TMPDIR` and `/tmp` (moat-resources.md §1.1, §10.6). */
+  /** Directories to scan, or globs of them; default `$TMPDIR` and `/tmp` (moat-resources.md §1.1, §10.6). */
   roots?: readonly string[]
 }
 
@@ -126,12 +127,17 @@ interface ResolvedMount extends HostMount {
 export class TempDirTarget implements Target<Scanned, TempFingerprint> {
   readonly kind = 'temp'
   readonly noun = ['temporary directory', 'temporary directories'] as const
+  /** --tmp-dir globs, expanded afresh at every scan (a reaper's pass sees users who logged in since). */
+  private readonly globs: readonly string[]
+  private readonly literalRoots: readonly string[]
   private readonly probes: readonly MountProbe[]
-  private readonly rootPaths: readonly string[]
+  private rootPaths: readonly string[]
 
   /** Throws InputError for a --tmp-dir that is empty, missing or not a directory: before any lock or engine. */
   constructor(private readonly options: TempDirOptions) {
-    this.rootPaths = resolveRoots(options.roots)
+    this.globs = options.roots?.filter((root) => hasGlobMagic(root)) ?? []
+    this.literalRoots = resolveRoots(options.roots?.filter((root) => !hasGlobMagic(root)))
+    this.rootPaths = this.literalRoots
     this.probes = options.probes ?? defaultProbes(options)
   }
 
@@ -196,7 +202,8 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     })
   }
 
-  async scan(_ctx: TargetContext): Promise<Scanned[]> {
+  async scan(ctx: TargetContext): Promise<Scanned[]> {
+    if (this.globs.length > 0) this.rootPaths = [...this.literalRoots, ...(await expandDirGlobs(this.globs, (message) => ctx.warn(message)))]
     const found: Scanned[] = []
     for (const root of this.roots()) {
       const names = readdirSync(root.path)

@@ -1,0 +1,105 @@
+// What users of other oclif CLIs expect, on the built binary: "did you mean" for a mistyped command or flag (one
+// line, exit 2, the JSON error under --json), --version and version, and shell completion.
+import {spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {describe, expect, it} from 'vitest'
+
+import {jsonOf, runCli} from '../helpers/cli.js'
+
+const VERSION = /^moat-system\/\d+\.\d+\.\d+ \S+ node-v\d+/
+const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
+const BASH_COMPLETE = fileURLToPath(new URL('../fixtures/bash-complete.sh', import.meta.url))
+
+describe('a mistyped command or flag', () => {
+  it.each([
+    [['sytem', 'clean', '--dry-run'], '"sytem clean" is not a moat command. Did you mean "moat system clean"? See moat --help for the list.'],
+    [['system', 'clean-tmp'], '"system clean-tmp" is not a moat command. Did you mean "moat system clean-temp"? See moat --help for the list.'],
+    [['clean'], '"clean" is not a moat command. Did you mean "moat system clean"? See moat --help for the list.'],
+    [['sytem'], '"sytem" is not a moat command. Did you mean "moat system"? See moat --help for the list.'],
+    [['frobnicate'], '"frobnicate" is not a moat command. See moat --help for the list.'],
+  ])('%j: one line naming the nearest command, exit 2', (args, message) => {
+    const result = runCli(args)
+    expect(result).toEqual({exitCode: 2, stderr: `Error: ${message}\n`, stdout: ''})
+  })
+
+  it('under --json (or MOAT_CONTENT_TYPE=json): the JSON error on stdout, exit 2', () => {
+    const expected = {
+      error: {
+        code: 'USAGE',
+        exitCode: 2,
+        message: '"system clena" is not a moat command. Did you mean "moat system clean"? See moat --help for the list.',
+        name: 'CommandNotFoundError',
+        suggestions: ['moat system clean'],
+      },
+    }
+    for (const result of [runCli(['system', 'clena', '--json']), runCli(['system', 'clena'], {MOAT_CONTENT_TYPE: 'json'})]) {
+      expect(result.exitCode).toBe(2)
+      expect(result.stderr).toBe('')
+      expect(jsonOf(result)).toEqual(expected)
+    }
+  })
+
+  it('a mistyped flag names the real one; an unknown one far from any gets no guess', () => {
+    const typo = runCli(['system', 'clean-temp', '--dryrun'])
+    expect(typo).toEqual({exitCode: 2, stderr: 'Error: Nonexistent flag: --dryrun (did you mean --dry-run?). See more help with --help\n', stdout: ''})
+    const json = runCli(['system', 'clean-temp', '--min-ag', '2h', '--json'])
+    expect(json.exitCode).toBe(2)
+    expect(jsonOf(json)).toMatchObject({error: {exitCode: 2, message: expect.stringContaining('(did you mean --min-age?)'), suggestions: ['--min-age']}})
+    expect(runCli(['system', 'clean-temp', '--bogus']).stderr).toBe('Error: Nonexistent flag: --bogus. See more help with --help\n')
+  })
+})
+
+describe('version and completion', () => {
+  it('--version and version print the version, version --json as JSON', () => {
+    expect(runCli(['--version'])).toMatchObject({exitCode: 0, stdout: expect.stringMatching(VERSION)})
+    expect(runCli(['version'])).toMatchObject({exitCode: 0, stdout: expect.stringMatching(VERSION)})
+    expect(jsonOf(runCli(['version', '--json']))).toMatchObject({cliVersion: expect.stringMatching(/^moat-system\//)})
+  })
+
+  it('autocomplete prints the set-up and writes completions that name every command', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'mth-ac-'))
+    try {
+      const env = {HOME: cache, XDG_CACHE_HOME: cache}
+      const setup = runCli(['autocomplete', 'bash'], env)
+      expect(setup.exitCode).toBe(0)
+      expect(setup.stdout).toContain('moat autocomplete script bash')
+      const script = runCli(['autocomplete', 'script', 'bash'], env)
+      expect(script.stdout).toContain(join(cache, 'moat', 'autocomplete', 'bash_setup'))
+      expect(runCli(['autocomplete', '--refresh-cache'], env).exitCode).toBe(0)
+      // What bash offers at <TAB>, from the completion function the set-up installs.
+      const complete = (...words: string[]) =>
+        spawnSync('bash', [BASH_COMPLETE, join(cache, 'moat/autocomplete/bash_setup'), ...words], {encoding: 'utf8'}).stdout.trim()
+      expect(complete('moat', 'system', 'clean-t')).toBe('clean-temp')
+      expect(complete('moat', 'system', 'clean', '--dry')).toBe('--dry-run')
+    } finally {
+      rmSync(cache, {force: true, recursive: true})
+    }
+  })
+})
+
+describe('start-up stays cheap', () => {
+  it('an ordinary command loads no plugin code, no not-found hook and no fast-glob; a --tmp-dir glob loads fast-glob', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mth-startup-'))
+    try {
+      mkdirSync(join(dir, 'T'))
+      const loaded = (tmpDir: string) => {
+        const trace = join(dir, `imports-${Math.random()}.log`)
+        const env = {MOAT_HOME: join(dir, 'home'), MOAT_TRACE_IMPORTS: trace, NODE_OPTIONS: `--import ${REGISTER}`}
+        const result = runCli(['system', 'clean-temp', '--dry-run', '--runtime', 'docker', '--tmp-dir', tmpDir], env)
+        expect(result.exitCode, result.stderr).toBe(0)
+        return readFileSync(trace, 'utf8')
+          .split('\n')
+          .filter((url) => /\/node_modules\/(fast-glob|@oclif\/plugin-[^/]+\/lib)\/|\/hooks\//.test(url))
+          .map((url) => url.replace(/^.*\/node_modules\/((@oclif\/)?[^/]+)\/.*$/, '$1'))
+      }
+
+      expect(loaded(join(dir, 'T'))).toEqual([])
+      expect(new Set(loaded(join(dir, '*')))).toEqual(new Set(['fast-glob']))
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
+  })
+})
