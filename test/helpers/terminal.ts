@@ -36,11 +36,15 @@ export function runOnTerminal(args: string[], options: TerminalOptions = {}): Pr
   let output = ''
   const shows = (text: string) =>
     options.waitFor === undefined ? false : typeof options.waitFor === 'string' ? text.includes(options.waitFor) : options.waitFor.test(text)
+  let answered = false
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk
-    if (options.answer !== undefined && shows(output) && !child.stdin.writableEnded) child.stdin.end(options.answer)
+    if (options.answer === undefined || answered || !shows(output)) return
+    answered = true
+    // Typed, and stdin left open until the command ends: an end of input right after a lone Esc would reach the
+    // prompt as Esc+^D (Meta-^D) within readline's escape timeout, and the prompt would ignore it.
+    child.stdin.write(options.answer)
   })
-  // Without an answer to give, stdin stays open until the command ends (script stops reading at its end).
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -48,6 +52,7 @@ export function runOnTerminal(args: string[], options: TerminalOptions = {}): Pr
     }, 60_000)
     child.on('close', (code) => {
       clearTimeout(timer)
+      child.stdin.destroy()
       resolve({exitCode: code ?? -1, output})
     })
   })
