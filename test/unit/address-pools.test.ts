@@ -48,6 +48,11 @@ describe('poolUsage', () => {
     })
   })
 
+  it('lists the holders by name, whatever order the engine listed them in (the API and the CLI differ)', () => {
+    const networks = [net('someone-elses', ['10.224.1.0/24']), net('moat-run_1', ['10.224.0.0/24'])]
+    expect(poolUsage({networks, pools: [{base: '10.224.0.0/22', size: 24}]}, new Set()).networks).toEqual(['moat-run_1', 'someone-elses'])
+  })
+
   it('handles addresses above 128.0.0.0 (no signed 32-bit arithmetic)', () => {
     const usage = poolUsage({networks: [net('x', ['192.168.255.0/24'])], pools: [{base: '192.168.0.0/16', size: 24}]}, new Set(['id-x']))
     expect(usage).toMatchObject({capacity: 256, used: 1, usedByMoatOrphans: 1})

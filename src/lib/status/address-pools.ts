@@ -105,7 +105,8 @@ export function poolUsage(space: AddressSpace, orphanIds: ReadonlySet<string>): 
     capacity: pools.reduce((sum, pool) => sum + pool.subnets, 0),
     used: used.size,
     usedByMoatOrphans: orphaned.size,
-    networks: holders,
+    // Sorted: the engine lists networks in no stable order (the Engine API and `docker network ls` differ).
+    networks: holders.sort(),
   }
   /* eslint-enable perfectionist/sort-objects */
 }

@@ -136,7 +136,7 @@ async function addressPoolsOf(runtime: Runtime, orphanIds: ReadonlySet<string>, 
   const space = await runtime.addressSpace()
   if (!space) return {addressPools: null, note: `${runtime.name} has no address pool to run out of: each network is its own subnet`, runtime: runtime.name}
   const usage = poolUsage(space, orphanIds)
-  const moatOrphanNetworks = space.networks.filter((network) => orphanIds.has(network.id)).map((network) => network.name)
+  const moatOrphanNetworks = space.networks.filter((network) => orphanIds.has(network.id)).map((network) => network.name).sort()
   return {runtime: runtime.name, ...(several && space.engine ? {engine: space.engine} : {}), addressPools: {...usage, moatOrphanNetworks}}
 }
 
