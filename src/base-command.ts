@@ -1,4 +1,7 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import type {Interfaces} from '@oclif/core'
+
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 

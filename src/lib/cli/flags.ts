@@ -1,6 +1,7 @@
 // Flags more than one command takes, parsed once by oclif into the values the code uses, and the usage error they
 // fail with (DESIGN.md "Flags every clean command shares": one line naming the flag and an example, exit 2).
-import {Errors, Flags} from '@oclif/core'
+import * as Errors from '@oclif/core/errors'
+import * as Flags from '@oclif/core/flags'
 
 import {formatDuration, parseDuration} from '../duration.js'
 import {EXIT} from '../exit-codes.js'
