@@ -1,13 +1,13 @@
 // What users of other oclif CLIs expect, on the built binary: "did you mean" for a mistyped command or flag (one
 // line, exit 2, the JSON error under --json), --version and version, and shell completion.
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 
-import {jsonOf, runCli} from '../helpers/cli.js'
+import {jsonOf, loadedSources, runCli} from '../helpers/cli.js'
 
 const VERSION = /^moat-system\/\d+\.\d+\.\d+ \S+ node-v\d+/
 const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
@@ -90,8 +90,7 @@ describe('start-up stays cheap', () => {
         const env = {MOAT_HOME: join(dir, 'home'), MOAT_TRACE_IMPORTS: trace, NODE_OPTIONS: `--import ${REGISTER}`}
         const result = runCli(['system', 'clean-temp', '--dry-run', '--runtime', 'docker', '--tmp-dir', tmpDir], env)
         expect(result.exitCode, result.stderr).toBe(0)
-        return readFileSync(trace, 'utf8')
-          .split('\n')
+        return loadedSources(trace)
           .filter((url) => /\/node_modules\/(fast-glob|@oclif\/plugin-[^/]+\/lib)\/|\/hooks\//.test(url))
           .map((url) => url.replace(/^.*\/node_modules\/((@oclif\/)?[^/]+)\/.*$/, '$1'))
       }

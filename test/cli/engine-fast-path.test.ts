@@ -1,12 +1,12 @@
 // The engine commands' fast path, the built binary against the test engine: the Engine API adapter does the work,
 // and neither execa nor any docker process is needed (DESIGN.md "Runtimes").
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, expect, it} from 'vitest'
 
-import {jsonOf, runCli} from '../helpers/cli.js'
+import {jsonOf, loadedSources, runCli} from '../helpers/cli.js'
 import {describeEngine, requireEngine} from '../helpers/engine.js'
 
 const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
@@ -35,7 +35,7 @@ describeEngine('engine commands on the Engine API', () => {
       })
       expect(result.exitCode, result.stderr).toBe(0)
       expect(jsonOf(result)).toMatchObject({dryRun: true})
-      const loaded = readFileSync(trace, 'utf8').split('\n')
+      const loaded = loadedSources(trace)
       expect(loaded.some((url) => url.endsWith('/dist/lib/runtime/docker-api.js'))).toBe(true)
       expect(loaded.filter((url) => url.includes('/node_modules/execa/'))).toEqual([])
     })

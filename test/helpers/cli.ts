@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -73,4 +73,22 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<C
   child.stdin!.end()
   const done = collectOutput(child).then(({code, signal, stderr, stdout}) => ({exitCode: code ?? (signal ? -1 : 0), stderr, stdout}))
   return Object.assign(done, {child})
+}
+
+const ROOT = new URL('../../', import.meta.url)
+
+/**
+ * The modules a traced run loaded (test/fixtures/trace-imports), as source URLs: a file of the bundle (dist/moat.js
+ * and its chunks, scripts/bundle.js) stands for every source it holds, so a test can say "docker-api.js was used, no
+ * execa" on either path.
+ */
+export function loadedSources(trace: string): string[] {
+  const holds: Record<string, string[]> = JSON.parse(readFileSync(new URL('dist/moat-bundle.json', ROOT), 'utf8'))
+  return readFileSync(trace, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((url) => {
+      const output = url.startsWith(ROOT.href) ? url.slice(ROOT.href.length) : undefined
+      return output && holds[output] ? holds[output].map((input) => new URL(input, ROOT).href) : [url]
+    })
 }
