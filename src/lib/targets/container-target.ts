@@ -2,7 +2,7 @@ import type {RunRegistry} from '../moat/registry.js'
 // What the two container targets share (moat-resources.md §3): run containers (run-containers.ts) and BuildKit
 // sidecars and service containers (sidecars.ts). Each says which containers are its candidates and whether a
 // candidate's run has ended; this module lists, ages, re-verifies, stops and removes them, with a fixed number of
-// engine calls whatever the number of candidates: one list (ps + inspect, shared by the container targets of one
+// engine calls whatever the number of candidates: one list (ps + inspect, shared by the engine targets of one
 // pass), then per runtime one inspect (one more, by name, only when IDs vanished), one stop (only when running
 // orphans are to be stopped) and one more inspect, and one remove.
 import type {Detail, PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
@@ -10,7 +10,7 @@ import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
 import {sameLabels} from '../runtime/labels.js'
-import {type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {containersForScan, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
 
 /**
  * A running orphan gets this long after SIGTERM before the engine kills it. Short: it is removed right after, and
@@ -131,7 +131,7 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
 
   async scan(ctx: TargetContext): Promise<ScannedContainer[]> {
     const scanned = await scanEngine(ctx, this.options, async (runtime) => {
-      const containers = await scanList(ctx, runtime)
+      const containers = await containersForScan(ctx, runtime)
       const index = new ContainerIndex(containers)
       return containers.flatMap((container) => {
         const candidate = this.candidate(runtime, container)
@@ -265,28 +265,6 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
 
     return ready
   }
-}
-
-/** Per pass (one context) and runtime, the container list the container targets' scans share. */
-const scanLists = new WeakMap<TargetContext, Map<Runtime, Promise<ContainerInfo[]>>>()
-
-/**
- * The containers of a runtime for this pass's scans: listed (and inspected) once, not once per container target
- * of `clean`. Only the plan is made from it, read-only: every planned item is inspected again by ID right before
- * its stop or removal (reverify), and each scan still reads the run dirs after this list was taken (§10.1).
- */
-function scanList(ctx: TargetContext, runtime: Runtime): Promise<ContainerInfo[]> {
-  let lists = scanLists.get(ctx)
-  if (!lists) scanLists.set(ctx, (lists = new Map()))
-  let list = lists.get(runtime)
-  if (!list) {
-    list = runtime.list('container')
-    lists.set(runtime, list)
-    // A failed list is not shared: the next target asks again and reports its own error.
-    list.catch(() => lists.delete(runtime))
-  }
-
-  return list
 }
 
 /**

@@ -1,8 +1,9 @@
-// What every engine target (containers, sidecars, networks) shares: the scan scaffold (list each runtime's objects,
-// then read the run registry, DESIGN.md "A run is alive"), the re-check right before a removal that the runs read
-// at scan time are still ended, the grouping by runtime, and the mapping of a batch's outcome to a decision.
+// What every engine target (containers, sidecars, networks, volumes) shares: the scan scaffold (list each runtime's
+// objects, then read the run registry, DESIGN.md "A run is alive"), the one container list a pass's scans share, the
+// re-check right before a removal that the runs read at scan time are still ended, the grouping by runtime, and the
+// mapping of a batch's outcome to a decision.
 import type {PlannedItem, Settle, TargetContext} from '../pipeline/pipeline.js'
-import type {Failure, Runtime} from '../runtime/types.js'
+import type {ContainerInfo, Failure, Runtime} from '../runtime/types.js'
 
 import {RunRegistry} from '../moat/registry.js'
 import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
@@ -95,4 +96,27 @@ export function settleRemoval(settle: Settle, item: PlannedItem, failure: Failur
   else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before removal')
   else if (failure.kind === 'in-use') settle(item, 'skipped', `drift: the engine refused, in use: ${failure.message}`)
   else settle(item, 'failed', failure.message)
+}
+
+/** Per pass (one context) and runtime, the container list the engine targets' scans share. */
+const scanLists = new WeakMap<TargetContext, Map<Runtime, Promise<ContainerInfo[]>>>()
+
+/**
+ * The containers of a runtime for this pass's scans: listed (and inspected) once, not once per engine target of
+ * `clean` (every scan of a pass runs before its first removal). Only the plan is made from it, read-only: each target
+ * asks the engine again right before a stop or removal (its re-verify), and each scan still reads the run dirs after
+ * this list was taken (§10.1).
+ */
+export function containersForScan(ctx: TargetContext, runtime: Runtime): Promise<ContainerInfo[]> {
+  let lists = scanLists.get(ctx)
+  if (!lists) scanLists.set(ctx, (lists = new Map()))
+  let list = lists.get(runtime)
+  if (!list) {
+    list = runtime.list('container')
+    lists.set(runtime, list)
+    // A failed list is not shared: the next target asks again and reports its own error.
+    list.catch(() => lists.delete(runtime))
+  }
+
+  return list
 }

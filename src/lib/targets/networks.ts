@@ -8,7 +8,7 @@ import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from '../runtime/typ
 import {formatAge, formatDuration} from '../duration.js'
 import {belongsToRun, runOfNetworkName} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
-import {type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {containersForScan, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
 
 /** §4.1, §10.3: the label moat puts on every Docker network it creates. */
 const MOAT_MANAGED = 'moat.managed=true'
@@ -65,7 +65,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
   async scan(ctx: TargetContext): Promise<ScannedNetwork[]> {
     const scanned = await scanEngine(ctx, this.options, async (runtime) => {
       const networks = (await runtime.list('network', {label: MOAT_MANAGED})).filter((network) => isCandidate(runtime, network))
-      const containers = networks.length > 0 ? await runtime.list('container') : []
+      const containers = networks.length > 0 ? await containersForScan(ctx, runtime) : []
       return networks.map((network) => ({containers, network}))
     })
     if (!scanned) return []

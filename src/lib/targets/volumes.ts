@@ -16,7 +16,7 @@ import {hasExtractionSnapshot} from '../moat/metadata.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
 import {HELPER_LABEL, VolumeArchiver} from '../runtime/volume-archive.js'
-import {type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {containersForScan, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
 
 /** §5.1, §10.3: the label and name prefix moat gives workspace volumes. */
 const WORKSPACE_LABEL = 'moat=workspace'
@@ -73,7 +73,7 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
       }
 
       const volumes = (await runtime.list('volume', {label: WORKSPACE_LABEL})).filter((volume) => isCandidate(volume))
-      const containers = volumes.length > 0 ? await runtime.list('container') : []
+      const containers = volumes.length > 0 ? await containersForScan(ctx, runtime) : []
       return volumes.map((volume) => ({containers, volume}))
     })
     if (!scanned) return []
