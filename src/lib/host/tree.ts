@@ -2,6 +2,7 @@ import {accessSync, closeSync, constants, lstatSync, openSync, rmdirSync, type S
 import {setImmediate as nextTick} from 'node:timers/promises'
 
 import {joinRaw, listNames, type RawPath, shortPath, showPath} from './raw-path.js'
+import {procFdWorks, removeTreeByFd} from './remove-by-fd.js'
 
 export interface Identity {
   dev: number
@@ -106,6 +107,8 @@ export interface RemoveTreeHooks {
 }
 
 export interface RemoveTreeOptions {
+  /** Walk by descriptor (Linux) or by working directory; the default is the first wherever /proc allows it. */
+  byDescriptor?: boolean
   hooks?: RemoveTreeHooks
   /**
    * `dev:ino` of every mount point on this file system, read afresh from mountinfo (host/mounts.ts): a directory
@@ -141,9 +144,10 @@ export class Pacer {
   }
 }
 
-class TreeMoved extends Error {}
+/** The walk found something other than what it checked a moment before: it stops there. */
+export class TreeMoved extends Error {}
 
-function expectSame(stat: Stats, expected: Identity, what: RawPath): void {
+export function expectSame(stat: Stats, expected: Identity, what: RawPath): void {
   if (!sameIdentity(stat, expected)) throw new TreeMoved(`${shortPath(showPath(what))} changed during deletion; stopped there`)
 }
 
@@ -169,14 +173,16 @@ function enter(name: RawPath): void {
 /**
  * Deletes a directory tree without ever following a symlink, leaving its file system or entering a mount point.
  *
- * Node has no unlinkat/openat, so the walk works from the process's working directory instead: it enters each
- * directory, checks with lstat('.') that it landed in the very directory it inspected (dev+ino), and then removes
- * entries by their single-component name. A symlink swapped in for a subdirectory is caught by that check before
- * anything is removed through it; a symlink that is an entry is unlinked itself. It yields every ~20 ms (checking
- * again where it stands after each yield) and stops after the entry under way once `signal` is aborted, returning
- * false: the rest stays in place. Throws on the first problem, leaving the rest in place too.
+ * Node has no unlinkat/openat, so every entry is reached through a directory already checked by identity (dev+ino)
+ * and then by its single-component name: on Linux through that directory's descriptor (`/proc/self/fd/<fd>/<name>`,
+ * remove-by-fd.ts, several unlinks at a time); elsewhere by entering it as the working directory and checking
+ * lstat('.'). A symlink swapped in for a subdirectory is caught before anything is removed through it; a symlink that
+ * is an entry is unlinked itself. It yields every ~20 ms and stops after the entries under way once `signal` is
+ * aborted, returning false: the rest stays in place. Throws on the first problem, leaving the rest in place too.
  *
- * While it runs the process's working directory is inside the tree: nothing else may use relative paths meanwhile.
+ * The walk by working directory leaves the process's working directory inside the tree while it runs: nothing else
+ * may use relative paths meanwhile. Either way `hooks.beforeDescend` runs with the working directory at the
+ * directory holding the entry it names.
  */
 export async function removeTree(
   path: string,
@@ -184,7 +190,19 @@ export async function removeTree(
   parent: Identity,
   options: RemoveTreeOptions = {},
 ): Promise<boolean> {
-  const {hooks = {}, mountRoots, pacer = new Pacer(), signal} = options
+  const paced = {...options, pacer: options.pacer ?? new Pacer()}
+  const byDescriptor = options.byDescriptor ?? procFdWorks()
+  return byDescriptor ? removeTreeByFd(path, expected, parent, paced) : removeTreeByCwd(path, expected, parent, paced)
+}
+
+/** removeTree where there is no /proc (macOS): the walk described above, by working directory. */
+async function removeTreeByCwd(
+  path: string,
+  expected: Identity,
+  parent: Identity,
+  options: RemoveTreeOptions & {pacer: Pacer},
+): Promise<boolean> {
+  const {hooks = {}, mountRoots, pacer, signal} = options
   let home: string | undefined
   try {
     home = process.cwd()
