@@ -3,7 +3,7 @@
 // with V8's code cache (dist/moat-<hash>.cjs.cache, made here by a warm run): Node 20 caches no ES module's code, so
 // this is what spares each run the compile of the bundle. Packages loaded only on demand (execa, prompts, fast-glob)
 // stay ES modules of their own under dist/chunks/, read only when a command needs them.
-import {tokenizer, tokTypes} from 'acorn'
+import {parse} from 'acorn'
 import {build} from 'esbuild'
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -80,10 +80,28 @@ const scriptName = basename(script.path)
 
 // A classic script compiled by vm.Script has no import(): Node 20 gives it none that works with a code cache
 // (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() becomes __moatImport(), dist/moat.js's own import().
+// Found by parsing, not by text: "import(" in a string stays as it is.
+const nodesOf = (program, type) => {
+  const found = []
+  const visit = (value) => {
+    if (Array.isArray(value)) for (const item of value) visit(item)
+    else if (value && typeof value.type === 'string') {
+      if (value.type === type) found.push(value)
+      for (const [key, child] of Object.entries(value)) if (key !== 'type' && child && typeof child === 'object') visit(child)
+    }
+  }
+
+  visit(program)
+  return found
+}
+
+const parseScript = (text) => parse(text, {allowReturnOutsideFunction: true, ecmaVersion: 'latest', sourceType: 'script'})
 let code = script.text
-const tokens = [...tokenizer(code, {ecmaVersion: 'latest'})]
-const dynamicImports = tokens.filter((token, i) => token.type === tokTypes._import && tokens[i + 1]?.type === tokTypes.parenL)
-for (const token of dynamicImports.reverse()) code = `${code.slice(0, token.start)}__moatImport${code.slice(token.end)}`
+for (const {start} of nodesOf(parseScript(code), 'ImportExpression').sort((a, b) => b.start - a.start)) {
+  code = `${code.slice(0, start)}__moatImport${code.slice(start + 'import'.length)}`
+}
+
+if (nodesOf(parseScript(code), 'ImportExpression').length > 0) throw new Error(`${scriptName} still has an import()`)
 writeFileSync(script.path, code)
 
 // bin/run.js imports this module, and oclif takes the command to run from the script through require (already in
