@@ -1,47 +1,182 @@
-// Builds dist/moat.js: moat-system's commands (as listed in oclif.manifest.json, so no second list to keep) and
-// @oclif/core in one ES module, for bin/run.js's fast path (src/lib/cli/bundled.ts). Modules loaded only on demand
-// (execa, prompts, fast-glob) stay in chunks of their own under dist/chunks/, read only when a command needs them.
+// Builds bin/run.js's fast path (src/lib/cli/bundled.ts): moat-system's commands (as listed in oclif.manifest.json,
+// so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.js compiles
+// with V8's code cache (dist/moat-<hash>.cjs.cache, made here by a warm run): Node 20 caches no ES module's code, so
+// this is what spares each run the compile of the bundle. Packages loaded only on demand (execa, prompts, fast-glob)
+// stay ES modules of their own under dist/chunks/, read only when a command needs them.
+import {parse} from 'acorn'
 import {build} from 'esbuild'
-import {readFileSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {basename, dirname, join} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(root, 'dist')
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8'))
 const commands = Object.entries(manifest.commands)
 const entry = [
   ...commands.map(([, command], i) => `import C${i} from './${command.relativePath.join('/')}'`),
   `export const COMMANDS = {${commands.map(([id], i) => `${JSON.stringify(id)}: C${i}`).join(', ')}}`,
-  `export {runBundled} from './dist/lib/cli/bundled.js'`,
+  `export {COMMAND, runBundled} from './dist/lib/cli/bundled.js'`,
 ].join('\n')
 
-const result = await build({
-  // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
-  banner: {js: "import {createRequire as __moatCreateRequire} from 'node:module'; const require = __moatCreateRequire(import.meta.url);"},
+const common = {
   bundle: true,
-  chunkNames: 'chunks/[name]-[hash]',
-  entryNames: 'moat',
-  // Loaded by @oclif/core only to run TypeScript sources in development; never on this path.
-  external: ['typescript', 'ts-node'],
-  format: 'esm',
   // Class names are what oclif and our error messages print.
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
   minify: true,
-  outdir: join(root, 'dist'),
   platform: 'node',
-  splitting: true,
-  stdin: {contents: entry, loader: 'js', resolveDir: root, sourcefile: 'moat-entry.js'},
   target: 'node20',
+}
+
+// The packages a command imports only sometimes: one ES module each (and chunks they share) under dist/chunks/.
+const LAZY = ['execa', 'fast-glob', 'prompts']
+const lazy = await build({
+  ...common,
+  // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
+  banner: {js: "import {createRequire as __moatCreateRequire} from 'node:module'; const require = __moatCreateRequire(import.meta.url);"},
+  chunkNames: 'chunk-[hash]',
+  entryNames: '[name]-[hash]',
+  entryPoints: Object.fromEntries(LAZY.map((name) => [name, name])),
+  format: 'esm',
+  outdir: join(dist, 'chunks'),
+  splitting: true,
 })
+const lazyOutput = Object.fromEntries(
+  Object.entries(lazy.metafile.outputs)
+    .filter(([, output]) => output.entryPoint)
+    .map(([output]) => [basename(output).replace(/-[A-Z\d]+\.js$/, ''), `./chunks/${basename(output)}`]),
+)
+
+const main = await build({
+  ...common,
+  define: {'import.meta.url': '__moatImportMetaUrl'},
+  entryNames: 'moat-[hash]',
+  // Loaded by @oclif/core only to run TypeScript sources in development; never on this path.
+  external: ['typescript', 'ts-node'],
+  format: 'cjs',
+  outdir: dist,
+  outExtension: {'.js': '.cjs'},
+  plugins: [
+    {
+      name: 'lazy-packages',
+      setup(esbuild) {
+        esbuild.onResolve({filter: new RegExp(`^(${LAZY.join('|')})$`)}, ({kind, path}) => {
+          if (kind !== 'dynamic-import') return {errors: [{text: `${path} must be imported with import() only: it is a chunk of its own`}]}
+          return {external: true, path: lazyOutput[path]}
+        })
+      },
+    },
+  ],
+  stdin: {contents: entry, loader: 'js', resolveDir: root, sourcefile: 'moat-entry.js'},
+  write: false,
+})
+const [script] = main.outputFiles
+const scriptName = basename(script.path)
+
+// A classic script compiled by vm.Script has no import(): Node 20 gives it none that works with a code cache
+// (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() becomes __moatImport(), dist/moat.js's own import().
+// Found by parsing, not by text: "import(" in a string stays as it is.
+const nodesOf = (program, type) => {
+  const found = []
+  const visit = (value) => {
+    if (Array.isArray(value)) for (const item of value) visit(item)
+    else if (value && typeof value.type === 'string') {
+      if (value.type === type) found.push(value)
+      for (const [key, child] of Object.entries(value)) if (key !== 'type' && child && typeof child === 'object') visit(child)
+    }
+  }
+
+  visit(program)
+  return found
+}
+
+const parseScript = (text) => parse(text, {allowReturnOutsideFunction: true, ecmaVersion: 'latest', sourceType: 'script'})
+let code = script.text
+for (const {start} of nodesOf(parseScript(code), 'ImportExpression').sort((a, b) => b.start - a.start)) {
+  code = `${code.slice(0, start)}__moatImport${code.slice(start + 'import'.length)}`
+}
+
+if (nodesOf(parseScript(code), 'ImportExpression').length > 0) throw new Error(`${scriptName} still has an import()`)
+writeFileSync(script.path, code)
+
+// bin/run.js imports this module, and oclif takes the command to run from the script through require (already in
+// its cache).
+writeFileSync(
+  join(dist, 'moat.js'),
+  `// Generated by scripts/bundle.js: runs ${scriptName} with V8's code cache (${scriptName}.cache) when this Node accepts it.
+import {readFileSync} from 'node:fs'
+import {createRequire, Module} from 'node:module'
+import {fileURLToPath} from 'node:url'
+import {Script} from 'node:vm'
+
+const dir = fileURLToPath(new URL('.', import.meta.url))
+const filename = dir + ${JSON.stringify(scriptName)}
+let cachedData
+try {
+  cachedData = readFileSync(filename + '.cache')
+} catch {}
+
+const script = new Script(
+  '(function (exports, require, module, __filename, __dirname, __moatImport, __moatImportMetaUrl) {"use strict";' + readFileSync(filename, 'utf8') + '\\n})',
+  {cachedData, filename},
+)
+const require = createRequire(filename)
+const module = new Module(filename)
+module.filename = filename
+require.cache[filename] = module
+script.runInThisContext().call(module.exports, module.exports, require, module, filename, dir, (specifier) => import(specifier), import.meta.url)
+module.loaded = true
+
+export const {COMMANDS} = module.exports
+export const codeCache = {
+  create: () => script.createCachedData(),
+  file: filename + '.cache',
+  status: cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted',
+}
+export function runBundled(args, root) {
+  return module.exports.runBundled(COMMANDS, args, root, ${JSON.stringify(`./dist/${scriptName}`)})
+}
+`,
+)
 
 // bin/run.js reads this list to choose the bundle without loading it.
-writeFileSync(join(root, 'dist', 'moat-commands.json'), JSON.stringify(commands.map(([id]) => id)) + '\n')
+writeFileSync(join(dist, 'moat-commands.json'), JSON.stringify(commands.map(([id]) => id)) + '\n')
 
-// Which sources each output file holds, for the tests that prove what a command loads (test/helpers/cli.ts).
-const holds = Object.fromEntries(
-  Object.entries(result.metafile.outputs).map(([output, {inputs}]) => [output, Object.keys(inputs).filter((input) => !input.startsWith('<'))]),
-)
-writeFileSync(join(root, 'dist', 'moat-bundle.json'), JSON.stringify(holds) + '\n')
+// Which sources each file bin/run.js may import holds, for the tests that prove what a command loads
+// (test/helpers/cli.ts): dist/moat.js stands for the script it runs.
+const inputs = ({inputs}) => Object.keys(inputs).filter((input) => !input.startsWith('<'))
+const holds = {
+  'dist/moat.js': inputs(main.metafile.outputs[`dist/${scriptName}`]),
+  ...Object.fromEntries(Object.entries(lazy.metafile.outputs).map(([output, data]) => [output, inputs(data)])),
+}
+writeFileSync(join(dist, 'moat-bundle.json'), JSON.stringify(holds) + '\n')
+
+// The code cache: compiled after a dry run of clean-temp on empty directories, so that it holds the functions a run
+// compiles lazily too, not only the top level. No container engine is asked (DOCKER_HOST leads nowhere).
+const scratch = mkdtempSync(join(tmpdir(), 'moat-code-cache-'))
+try {
+  const warm = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '--eval',
+      `import {writeFileSync} from 'node:fs'
+const {codeCache, runBundled} = await import(${JSON.stringify(pathToFileURL(join(dist, 'moat.js')).href)})
+if (codeCache.status !== 'missing') throw new Error('a code cache is already there: ' + codeCache.file)
+await runBundled(['system', 'clean-temp', '--dry-run', '--json', '--tmp-dir', ${JSON.stringify(scratch)}], new URL(${JSON.stringify(pathToFileURL(root + '/').href)}))
+if (process.exitCode) throw new Error('the warm run failed')
+writeFileSync(codeCache.file, codeCache.create())`,
+    ],
+    {encoding: 'utf8', env: {...process.env, DOCKER_HOST: `unix://${join(scratch, 'no-engine.sock')}`, MOAT_HOME: join(scratch, 'home')}},
+  )
+  if (warm.status !== 0 || !warm.stdout.includes('"dryRun": true')) {
+    throw new Error(`the code cache's warm run failed (exit ${warm.status}):\n${warm.stdout}${warm.stderr}`)
+  }
+} finally {
+  rmSync(scratch, {force: true, recursive: true})
+}

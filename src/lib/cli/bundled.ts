@@ -1,31 +1,49 @@
-// The published CLI's fast path (issue 13: start-up). scripts/bundle.js folds dist/ and @oclif/core into one file,
-// dist/moat.js, whose COMMANDS are moat-system's own commands; bin/run.js loads it for those commands only, so Node
-// reads one file instead of some 300. Help, version, completion and mistyped commands keep oclif's normal path, where
+// The published CLI's fast path (issue 13: start-up). scripts/bundle.js folds dist/ and @oclif/core into one script,
+// dist/moat-<hash>.cjs, whose COMMANDS are moat-system's own commands; bin/run.js loads it (through dist/moat.js, with
+// V8's code cache) for those commands only, so Node reads one file instead of some 300 and compiles next to nothing. Help, version, completion and mistyped commands keep oclif's normal path, where
 // the plugins live: a bundled @oclif/core never meets the plugins' own copy in one process.
-import {Config} from '@oclif/core/config'
+import type {Command} from '@oclif/core/command'
+
+import {Config, Plugin} from '@oclif/core/config'
 import {handle} from '@oclif/core/errors'
 import {flush} from '@oclif/core/flush'
 import {settings} from '@oclif/core/settings'
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
+/** The command of this run, where oclif looks for it (the root plugin's `identifier` in `target`): see runBundled. */
+export const COMMAND: Record<string, Command.Class> = {}
+
 /**
- * Runs `[topic, name, ...argv]`, one of moat-system's commands, the way oclif's `execute` does once it has found the
+ * Runs `[topic, name, ...argv]`, one of moat-system's `commands`, the way oclif's `execute` does once it has found the
  * command (the init hook, `runCommand` with its prerun and postrun hooks, the finally hook, then flush or oclif's
- * error handler), with the root plugin told to take its commands from the bundle itself (already loaded: the same
- * module) and no plugins loaded: none of them has a hook that could fire for a command that was found, and
- * moat-system ships no way to install user plugins (no plugin-plugins), so neither user nor dev plugins are looked for.
+ * error handler), with the root plugin told to take its commands from the bundle itself (`target`, the script's path
+ * from the root: already loaded, and in require's cache) and no plugins loaded: none of them has a hook that could
+ * fire for a command that was found, and moat-system ships no way to install user plugins (no plugin-plugins), so
+ * neither user nor dev plugins are looked for. The root plugin is given this one command (COMMAND) and builds its
+ * manifest from it instead of reading oclif.manifest.json: with one command there is nothing to sort, and oclif sorts
+ * commands with localeCompare, whose first call sets up ICU's collation (some 8 ms, a tenth of a run).
  */
-export async function runBundled(args: string[], root: URL): Promise<void> {
+export async function runBundled(commands: Record<string, Command.Class>, args: string[], root: URL, target: string): Promise<void> {
   // The bundle is the compiled code: never look for TypeScript sources to run instead (oclif would, and warn, when
   // NODE_ENV is "test" or "development").
   settings.enableAutoTranspile = false
   try {
-    const pjson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
-    pjson.oclif = {...pjson.oclif, commands: {identifier: 'COMMANDS', strategy: 'explicit', target: './dist/moat.js'}, plugins: []}
-    const config = await Config.load({devPlugins: false, jitPlugins: false, pjson, root: fileURLToPath(root), userPlugins: false})
     const [topic, name, ...argv] = args
     const id = `${topic}:${name}`
+    if (Object.hasOwn(commands, id)) COMMAND[id] = commands[id]!
+    const pjson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
+    pjson.oclif = {...pjson.oclif, commands: {identifier: 'COMMAND', strategy: 'explicit', target}, plugins: []}
+    const rootPlugin = new Plugin({ignoreManifest: true, isRoot: true, pjson, root: fileURLToPath(root)})
+    await rootPlugin.load()
+    const config = await Config.load({
+      devPlugins: false,
+      jitPlugins: false,
+      pjson,
+      plugins: new Map([[rootPlugin.name, rootPlugin]]),
+      root: rootPlugin.root,
+      userPlugins: false,
+    })
     await config.runHook('init', {argv, id})
     const command = config.findCommand(id, {must: true})
     let failure: Error | undefined

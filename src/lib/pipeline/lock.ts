@@ -1,5 +1,5 @@
-import {randomBytes} from 'node:crypto'
 import {lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
@@ -113,6 +113,8 @@ export function tryLock(lockParent: string, command: string): LockAttempt {
     if (current ? ownerAlive(current) : !ownerlessTooLong(dir)) return {ok: false, owner: current}
     // Stale: move it aside atomically; only one taker wins the rename. If what was moved is not the stale lock
     // (another taker already replaced it), put it back.
+    // node:crypto only here, for a stale lock: loading it costs every run some 2 ms of start-up.
+    const {randomBytes} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
     const aside = `${dir}.stale-${randomBytes(4).toString('hex')}`
     try {
       renameSync(dir, aside)
