@@ -68,4 +68,16 @@ describe('the clean lock', () => {
     mkdirSync(join(home, LOCK_NAME))
     expect(tryLock(home, 'system:clean').ok).toBe(false)
   })
+
+  it('found between its mkdir and its owner file: the owner written a moment later is reported', async () => {
+    mkdirSync(join(home, LOCK_NAME))
+    const owner = JSON.stringify({command: 'system:reap', host: hostname(), pid: process.pid, startedAt: new Date().toISOString()})
+    // Another process plays the creator's second step, 50 ms after the first.
+    const writer = spawn('sh', ['-c', 'sleep 0.05; printf %s "$1" > "$2"', 'sh', owner, join(home, LOCK_NAME, 'owner.json')])
+    const exited = new Promise((resolve) => {
+      writer.on('exit', resolve)
+    })
+    expect(tryLock(home, 'system:clean')).toMatchObject({ok: false, owner: {command: 'system:reap', pid: process.pid}})
+    expect(await exited).toBe(0)
+  })
 })

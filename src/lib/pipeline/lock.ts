@@ -109,7 +109,7 @@ export function tryLock(lockParent: string, command: string): LockAttempt {
       )
     }
 
-    const current = readOwner(dir)
+    const current = readOwner(dir) ?? ownerOfNewLock(dir)
     if (current ? ownerAlive(current) : !ownerlessTooLong(dir)) return {ok: false, owner: current}
     // Stale: move it aside atomically; only one taker wins the rename. If what was moved is not the stale lock
     // (another taker already replaced it), put it back.
@@ -135,6 +135,25 @@ export function tryLock(lockParent: string, command: string): LockAttempt {
   }
 
   return {ok: false, owner: readOwner(dir)}
+}
+
+/** How long a run that finds a lock without its owner file waits for the file: its creator is between two syscalls. */
+const NEW_LOCK_WAIT_MS = 200
+const pause = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * The owner of a lock made a moment ago: mkdir and the owner file's write are two steps, and a run started at the
+ * same instant can look in between (seen on a 2-core machine); the loser then reports who holds the lock.
+ */
+function ownerOfNewLock(dir: string): LockOwner | undefined {
+  const deadline = Date.now() + NEW_LOCK_WAIT_MS
+  while (Date.now() < deadline && lstatSync(dir, {throwIfNoEntry: false}) && !ownerlessTooLong(dir)) {
+    Atomics.wait(pause, 0, 0, 5)
+    const owner = readOwner(dir)
+    if (owner) return owner
+  }
+
+  return undefined
 }
 
 /** A lock dir without an owner file is being created right now, or its creator died in between. */
