@@ -1,4 +1,4 @@
-import {lstatSync, readdirSync, realpathSync, type Stats} from 'node:fs'
+import {lstatSync, realpathSync, type Stats} from 'node:fs'
 import {join} from 'node:path'
 
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
@@ -9,7 +9,7 @@ import {InputError} from '../exit-codes.js'
 import {expandDirGlobs, hasGlobMagic} from '../host/dir-globs.js'
 import {mountPointsIn, type MountTable, readMountTable, resolveHostPath} from '../host/mounts.js'
 import {describeUse, ProcessUsage} from '../host/proc.js'
-import {shortPath} from '../host/raw-path.js'
+import {namesWhere, shortPath} from '../host/raw-path.js'
 import {
   findQuarantines,
   type MovedEntry,
@@ -64,9 +64,13 @@ function environOf(items: ReadonlyArray<PlannedItem<TempFingerprint>>): string[]
 const YIELD_EVERY_MS = 20
 
 export function matchPattern(name: string): TempPattern | undefined {
-  // Cheap prefix test first: a tmp dir may hold 100,000 unrelated names.
-  if (!name.startsWith('moat-') && !name.startsWith('agentops-')) return undefined
+  if (!mayMatter(name)) return undefined
   return TEMP_PATTERNS.find((pattern) => pattern.test.test(name))
+}
+
+/** A cheap prefix test for every name a scan looks at (the patterns, and our quarantines): a tmp dir may hold a million unrelated names. */
+function mayMatter(name: string): boolean {
+  return name.startsWith('moat-') || name.startsWith('agentops-')
 }
 
 
@@ -206,7 +210,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     if (this.globs.length > 0) this.rootPaths = [...this.literalRoots, ...(await expandDirGlobs(this.globs, (message) => ctx.warn(message)))]
     const found: Scanned[] = []
     for (const root of this.roots()) {
-      const names = readdirSync(root.path)
+      const names = namesWhere(root.path, mayMatter)
       for (const quarantine of findQuarantines(root.path, root, names)) {
         for (const entry of quarantineEntries(quarantine)) {
           const facts = entry.stat.isDirectory() && !entry.held ? walkTree(entry.path, entry.stat) : undefined
