@@ -8,6 +8,7 @@ import {namesWhere} from '../../src/lib/host/raw-path.js'
 import {makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 
 let root: string
+const isMoatName = (name: string): boolean => name.startsWith('moat-')
 
 beforeEach(() => {
   root = makeTmpRoot()
@@ -21,9 +22,8 @@ describe('namesWhere', () => {
   it('returns exactly the accepted names among 5,000, in the order readdirSync gives', () => {
     for (let i = 0; i < 5000; i++) writeFileSync(join(root, `unrelated-${i}`), '')
     for (const name of ['moat-aws-9', 'moat-aws-10', 'moat-Zeta-1', 'moat-é-2', 'moat-a']) mkdirSync(join(root, name))
-    const wanted = (name: string) => name.startsWith('moat-')
-    const kept = namesWhere(root, wanted)
-    expect(kept).toEqual(readdirSync(root).filter(wanted))
+    const kept = namesWhere(root, isMoatName)
+    expect(kept).toEqual(readdirSync(root).filter((name) => isMoatName(name)))
     expect(kept).toEqual(['moat-Zeta-1', 'moat-a', 'moat-aws-10', 'moat-aws-9', 'moat-é-2'])
   })
 
