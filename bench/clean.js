@@ -16,8 +16,8 @@ const BUILT = join(REPO, 'dist', 'commands', 'system', 'clean.js')
 /** Issue 13: at most 0.8x the three prunes at 100 dead runs. */
 const TARGET_RATIO = 0.8
 const SIZES = {
-  full: {counts: [10, 100], reps: 3, runs: 100},
-  quick: {counts: [3, 6], reps: 1, runs: 5},
+  full: {counts: [10, 100, 500], reps: 3, runs: 100},
+  quick: {counts: [3, 6, 12], reps: 1, runs: 5},
 }
 /** Run containers carry no labels for moat (moat-resources.md §3.1): this one is only for prune's filter. */
 const RUN_LABEL = 'bench=moat'

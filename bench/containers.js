@@ -7,7 +7,7 @@
 import {join} from 'node:path'
 
 import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
-import {countRow, requestRow} from './networks.js'
+import {countRow, requestRow, sizeList} from './networks.js'
 import {alternate, describe, fmtMs, fmtSamples, median} from './temp.js'
 
 export const title = 'moat system clean-containers vs docker container prune (private engine)'
@@ -16,8 +16,8 @@ const BUILT = join(REPO, 'dist', 'commands', 'system', 'clean-containers.js')
 /** Issue 13: at most 0.7x `docker container prune` at 100 exited containers, 1.0x at 10. */
 const TARGET_RATIO = {10: 1, 100: 0.7}
 const SIZES = {
-  full: {containers: 100, counts: [10, 200], reps: 5, timed: [10, 100]},
-  quick: {containers: 10, counts: [3, 12], reps: 1, timed: [10]},
+  full: {containers: 100, counts: [10, 100, 500], reps: 5, timed: [10, 100]},
+  quick: {containers: 10, counts: [3, 6, 12], reps: 1, timed: [10]},
 }
 const LABEL = 'bench=moat'
 const MIN_AGE = ['--min-age', '0s', '--json']
@@ -139,7 +139,7 @@ export async function run({interrupted, log, quick}) {
         check('every docker process moat started ended', unfinished > 0 ? `${command.name}: ${unfinished} never logged their end` : undefined)
         const problem = verifyCounted(command.name, r, n)
         const after = command.args.includes('--force') ? await afterRun(`${command.name} at ${n}`, problem, fixture.afterForce) : problem
-        check(`${command.name} at ${size.counts.join(' and ')} candidates plans or removes exactly the fixture`, after)
+        check(`${command.name} at ${sizeList(size.counts)} candidates plans or removes exactly the fixture`, after)
       }
 
       // What the removal left (sidecars, networks) goes before the next size; the last size goes with the engine.

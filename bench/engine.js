@@ -18,6 +18,11 @@ export const ENGINE_SH = join(REPO, 'test', 'engine', 'engine.sh')
 export const IMAGE = 'moat-test-busybox:latest'
 /** Concurrent docker processes while building fixtures: more only queue on the daemon's locks and the CPUs. */
 export const SETUP_PARALLEL = 4
+/**
+ * The bench engine's address pool: 2,048 /24 networks, so the 500-run fixtures (500 networks) fit; the test
+ * harness's default /16 holds 256. MOAT_BENCH_ADDRESS_POOL picks another where this one is in use.
+ */
+const ADDRESS_POOL = process.env.MOAT_BENCH_ADDRESS_POOL ?? '10.160.0.0/13'
 
 /**
  * Pause between making a set and timing a tool on it: the engine's after-work (containerd shims exiting, bridges
@@ -123,7 +128,12 @@ export class Engine {
     process.once('exit', stopSync)
     const started = process.hrtime.bigint()
     // stderr passes through: a first start may spend a minute in apt-get and should not look hung.
-    const r = spawnSync('bash', [ENGINE_SH, 'start', dir], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000})
+    const r = spawnSync('bash', [ENGINE_SH, 'start', dir], {
+      encoding: 'utf8',
+      env: {...process.env, MOAT_TEST_ADDRESS_POOL: ADDRESS_POOL},
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 600_000,
+    })
     const host = /^DOCKER_HOST=(\S+)$/.exec(lastLine(r.stdout ?? ''))?.[1]
     if (r.status !== 0 || !host) {
       stopSync()
