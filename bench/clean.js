@@ -6,8 +6,8 @@
 // profiled moat run per size: its Engine API requests and where its time goes. Every run is checked.
 import {join} from 'node:path'
 
-import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
-import {requestRow} from './networks.js'
+import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL, verifyFloor} from './engine.js'
+import {floorRow, requestRow} from './networks.js'
 import {alternate, describe, fmtMs, fmtSamples, median} from './temp.js'
 
 export const title = 'moat system clean --skip temp vs the three docker prunes (private engine)'
@@ -31,7 +31,7 @@ const PRUNES = [
 
 export async function run({interrupted, log, quick}) {
   const size = quick ? SIZES.quick : SIZES.full
-  return engineSection({built: BUILT, interrupted, log, name: 'clean'}, async ({base, check, engine, moat, notes, prune, rows, tick}) => {
+  return engineSection({built: BUILT, interrupted, log, name: 'clean'}, async ({base, check, engine, floor, moat, notes, prune, rows, tick}) => {
     // Decoys both must keep through every run: a running labelled run container (moat keeps it without
     // --include-running, prune because it runs), an exited unlabelled container that is none of moat's, and a
     // labelled network of a dead run that a running container uses (moat keeps it for that container, prune because
@@ -63,7 +63,7 @@ export async function run({interrupted, log, quick}) {
     }
 
     // 1. Timing: fresh identical sets, alternating which goes first; the prunes' time is the three processes' sum.
-    const ms = {moat: [], prune: []}
+    const ms = {floor: [], moat: [], prune: []}
     await alternate(size.reps, [
       async () => {
         const ids = await freshSet(size.runs)
@@ -81,6 +81,15 @@ export async function run({interrupted, log, quick}) {
         ms.prune.push(results.reduce((sum, r) => sum + r.ms, 0))
         check('the three prunes remove exactly the same set', await afterRun('the prunes', verifyPrunes(results, ids)))
       },
+      async () => {
+        const ids = await freshSet(size.runs)
+        await settle()
+        await tick()
+        const r = floor('clean')
+        ms.floor.push(r.ms)
+        const expected = ids.flatMap((id) => [id, `moat-buildkit-${id}`, `moat-${id}`])
+        check('bench/floor.js removes exactly the same set', await afterRun('floor.js', verifyFloor(r, expected)))
+      },
     ], tick)
     log(`clean --force --skip temp at ${size.runs} dead runs: moat ${fmtSamples(ms.moat)} ms; the three prunes ${fmtSamples(ms.prune)} ms`)
     const ratio = median(ms.moat) / median(ms.prune)
@@ -91,7 +100,7 @@ export async function run({interrupted, log, quick}) {
       reference: `${fmtMs(median(ms.prune))} (3 prunes)`,
       target: `<= ${TARGET_RATIO}x`,
       value: fmtMs(median(ms.moat)),
-    })
+    }, floorRow(`${size.runs} dead runs`, ms.floor, ms.prune, '3 prunes'))
 
     // 2. One profiled moat run per size: its requests (a fixed part plus a part per candidate) and its time.
     const requests = []
@@ -112,7 +121,8 @@ export async function run({interrupted, log, quick}) {
     notes.push(
       `private engine ${engine.host} (engine.sh); per run a fresh set of n dead runs, each a created run container run_<id> (labelled ${RUN_LABEL} only for prune's filter) and a BuildKit sidecar moat-buildkit-run_<id> (moat.run-id, ${SIDECAR_ROLE}) on a labelled network moat-run_<id>, MOAT_HOME with an empty runs/; decoys kept through every run: a running labelled run container, an exited unlabelled bench-unrelated, a labelled moat-run_ network a running container uses. A set of ${size.runs} runs (${3 * size.runs} objects) made with ${SETUP_PARALLEL} docker processes at a time in ${fmtMs(median(setupMs))} (median)`,
       `reference: ${PRUNES.map((args) => `docker ${args.join(' ')}`).join(', then ')}; its time is the sum of the three processes`,
-      `samples (ms): moat ${fmtSamples(ms.moat)} vs the three prunes ${fmtSamples(ms.prune)}; order alternated (moat first in odd-numbered repetitions), each run ${SETTLE_MS} ms after its set was made; per-repetition ratios ${ms.moat.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}`,
+      `samples (ms): moat ${fmtSamples(ms.moat)} vs the three prunes ${fmtSamples(ms.prune)} vs floor.js ${fmtSamples(ms.floor)}; order rotated (moat, prunes, floor.js, then reversed), each run ${SETTLE_MS} ms after its set was made; per-repetition ratios to the prunes: moat ${ms.moat.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}, floor.js ${ms.floor.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}`,
+      'floor: bench/floor.js makes the same Engine API calls as moat (info, the container list, an inspect of every container, the network list and an inspect of each; then per container target a re-verify inspect of each and its DELETE; then a re-verify inspect of each network with a container list, and its DELETE; 8 in flight) from bare node:http, without oclif, the run registry, the lock or any check',
       ...size.counts.map((n, i) => `profiled at ${n} dead runs: ${profiles[i].text}`),
     )
   })

@@ -6,8 +6,8 @@
 // --dry-run and clean --dry-run --skip temp, counted by a shim first on its PATH. Every run is checked.
 import {join} from 'node:path'
 
-import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL} from './engine.js'
-import {countRow, requestRow, sizeList} from './networks.js'
+import {breakdown, deadRunsHome, engineSection, IMAGE, parseJson, REPO, runId, sameNames, settle, SETTLE_MS, SETUP_PARALLEL, verifyFloor} from './engine.js'
+import {countRow, floorRow, requestRow, sizeList} from './networks.js'
 import {alternate, describe, fmtMs, fmtSamples, median} from './temp.js'
 
 export const title = 'moat system clean-containers vs docker container prune (private engine)'
@@ -33,7 +33,7 @@ const COUNTED = [
 
 export async function run({interrupted, log, quick}) {
   const size = quick ? SIZES.quick : SIZES.full
-  return engineSection({built: BUILT, interrupted, log, name: 'containers'}, async ({base, check, engine, moat, notes, prune, rows, tick}) => {
+  return engineSection({built: BUILT, interrupted, log, name: 'containers'}, async ({base, check, engine, floor, moat, notes, prune, rows, tick}) => {
 
     // Decoys both tools must keep through every run: a running run container with the label (moat keeps it without
     // --include-running, prune because it runs), an exited unlabelled container that is not a run container, and a
@@ -60,7 +60,7 @@ export async function run({interrupted, log, quick}) {
 
     const samples = new Map()
     for (const n of size.timed) {
-      const ms = {moat: [], prune: []}
+      const ms = {floor: [], moat: [], prune: []}
       samples.set(n, ms)
       await alternate(size.reps, [
         async () => {
@@ -79,6 +79,14 @@ export async function run({interrupted, log, quick}) {
           ms.prune.push(r.ms)
           check('docker container prune removes exactly the same set', await afterRun('prune', verifyPrune(r, set.ids)))
         },
+        async () => {
+          const set = await freshSet(n)
+          await settle()
+          await tick()
+          const r = floor('containers')
+          ms.floor.push(r.ms)
+          check('bench/floor.js removes exactly the same set', await afterRun('floor.js', verifyFloor(r, set.names)))
+        },
       ], tick)
       log(`clean-containers --force at ${n}: moat ${fmtSamples(ms.moat)} ms; docker container prune ${fmtSamples(ms.prune)} ms`)
       const ratio = median(ms.moat) / median(ms.prune)
@@ -90,7 +98,7 @@ export async function run({interrupted, log, quick}) {
         reference: `${fmtMs(median(ms.prune))} (docker container prune)`,
         target: `<= ${target.toFixed(1)}x`,
         value: fmtMs(median(ms.moat)),
-      })
+      }, floorRow(`${n} exited`, ms.floor, ms.prune, 'docker container prune'))
     }
 
     // 2. One more moat run on a fresh set, under the shim: its docker processes and where its time goes.
@@ -157,7 +165,8 @@ export async function run({interrupted, log, quick}) {
 
     notes.push(
       `private engine ${engine.host} (engine.sh); per run a fresh set of exited containers run_<12 hex> (random valid run IDs, busybox true, labelled ${LABEL}), MOAT_HOME with an empty runs/, --min-age 0s (exited ones age by FinishedAt); decoys kept through every run: a running labelled run container, an exited unlabelled bench-unrelated, an unlabelled BuildKit sidecar. A set of ${size.containers} made and run ${SETUP_PARALLEL} docker processes at a time in ${fmtMs(median(setupMs))} (median)`,
-      ...[...samples].map(([n, ms]) => `samples at ${n} (ms): moat ${fmtSamples(ms.moat)} vs docker container prune ${fmtSamples(ms.prune)}; order alternated (moat first in odd-numbered repetitions), each run ${SETTLE_MS} ms after its set was made; per-repetition ratios ${ms.moat.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}`),
+      ...[...samples].map(([n, ms]) => `samples at ${n} (ms): moat ${fmtSamples(ms.moat)} vs docker container prune ${fmtSamples(ms.prune)} vs floor.js ${fmtSamples(ms.floor)}; order rotated (moat, prune, floor.js, then reversed), each run ${SETTLE_MS} ms after its set was made; per-repetition ratios to prune: moat ${ms.moat.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}, floor.js ${ms.floor.map((m, i) => (m / ms.prune[i]).toFixed(2)).join('/')}`),
+      `floor: bench/floor.js makes the same Engine API calls as moat (info, the list, an inspect of every container, a re-verify inspect of each candidate, its DELETE; 8 in flight) from bare node:http, without oclif, the run registry, the lock or any check: what a Node CLI that re-verifies right before each removal cannot go below on this engine`,
       `where moat's time goes (one untimed run under the shim, ${size.containers} exited): ${profile.text}`,
       `process-count fixture per size n: n dead runs, each a created run container run_<id> and a BuildKit sidecar moat-buildkit-run_<id> (labels moat.run-id, moat.role=buildkit-sidecar) on a labelled network moat-run_<id>; so clean --dry-run --skip temp plans 3n items`,
       ...profiles.map((p) => `profiled ${p}`),

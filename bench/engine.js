@@ -364,6 +364,20 @@ export function referenceRunner({engine, interrupted}) {
   return (args) => plain(engine.docker, args)
 }
 
+/** bench/floor.js, a whole process timed as the prunes are: the same Engine API calls as moat, and nothing else. */
+export function floorRunner({engine, interrupted}) {
+  const plain = makeRunner({env: engine.env, interrupted})
+  return (what) => plain(process.execPath, [join(REPO, 'bench', 'floor.js'), what])
+}
+
+/** undefined when floor.js removed exactly `expected` (names), else what differs. */
+export function verifyFloor(r, expected) {
+  const {doc, error} = parseJson(r)
+  if (error) return `floor.js: ${error}`
+  if (r.status !== 0) return `floor.js: ${describe(r)}`
+  return sameNames('what floor.js removed', new Set(expected), new Set(doc.removed))
+}
+
 /** Parses moat's --json stdout; {error} when it is not JSON. */
 export function parseJson(r) {
   try {
@@ -464,7 +478,8 @@ export async function engineSection({built, interrupted, log, name}, body) {
     requests = await requestLog(join(base, 'requests'), engine.host)
     const moat = moatRunner({engine, interrupted, requests, shim})
     const prune = referenceRunner({engine, interrupted})
-    await body({base, check, engine, moat, notes, prune, rows, shim, tick})
+    const floor = floorRunner({engine, interrupted})
+    await body({base, check, engine, floor, moat, notes, prune, rows, shim, tick})
     notes.push(`machine load: before ${loadBefore}; after ${machineLoad()} (other work on this machine inflates and scatters the figures)`)
     if (!existsSync(built) || statSync(built).mtimeMs !== builtAt) {
       notes.push('WARNING: dist/ was rebuilt while the bench ran (another `npm run build`?): figures may mix two builds')

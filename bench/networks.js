@@ -136,6 +136,22 @@ export async function run({interrupted, log, quick}) {
   })
 }
 
+/**
+ * The floor row: bench/floor.js (the same Engine API calls as moat from bare node:http) against the reference, in
+ * the same run. No target: it says how far below the reference any Node CLI with moat's re-verification can go.
+ */
+export function floorRow(what, floorMs, referenceMs, referenceName) {
+  const ratio = median(floorMs) / median(referenceMs)
+  return {
+    name: `floor: bench/floor.js, same engine calls, ${what}`,
+    pass: null,
+    ratio: `${ratio.toFixed(2)}x`,
+    reference: `${fmtMs(median(referenceMs))} (${referenceName})`,
+    target: '-',
+    value: fmtMs(median(floorMs)),
+  }
+}
+
 /** `10, 100 and 500`. */
 export function sizeList(sizes) {
   return sizes.length < 2 ? sizes.join('') : `${sizes.slice(0, -1).join(', ')} and ${sizes.at(-1)}`
