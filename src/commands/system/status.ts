@@ -42,7 +42,8 @@ Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that i
       warn: (message) => this.note(message),
     })
     for (const line of describeStatus(status)) this.log(line)
-    process.exitCode = status.somethingToClean ? EXIT.toClean : EXIT.ok
+    // An engine that did not answer: nothing can be said about it, so neither "nothing" nor "something" to clean.
+    process.exitCode = status.partial ? EXIT.partial : status.somethingToClean ? EXIT.toClean : EXIT.ok
     return {minAge: flags['min-age'].text, moatHome: this.moatHome, ...status}
   }
 }

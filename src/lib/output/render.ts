@@ -2,6 +2,7 @@ import prettyBytes from 'pretty-bytes'
 
 import type {LockOwner} from '../pipeline/lock.js'
 import type {Item, Report, TargetReport, Totals} from '../pipeline/pipeline.js'
+import type {EngineReport} from '../runtime/engines.js'
 
 import {formatAge} from '../duration.js'
 
@@ -179,7 +180,7 @@ export function describeGrandTotal(report: Pick<Report, 'targets' | 'totals'>, p
  * adds `clean`'s line over all targets.
  */
 export function describeReport(
-  report: Partial<Pick<Report, 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
+  report: Partial<Pick<Report, 'engines' | 'partial' | 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
   phase: Phase,
   options: {grandTotal?: boolean; look?: Look; only?: (item: Item) => boolean} = {},
 ): string[] {
@@ -201,9 +202,24 @@ export function describeReport(
 
   if (options.grandTotal && report.totals && report.targets.length > 1) lines.push(describeGrandTotal({targets: report.targets, totals: report.totals}, phase))
   if (report.refused) lines.push(`Refused: ${report.refused}.`)
+  if (report.partial?.length) lines.push(`Partial: ${report.partial.length === 1 ? 'an engine' : `${report.partial.length} engines`} did not answer; nothing of ${report.partial.length === 1 ? 'it' : 'theirs'} was judged (see the notes).`)
+  // Which engines were asked, where each address came from, which were one (issue 19).
+  if (look.verbose) for (const engine of report.engines ?? []) lines.push(describeEngine(engine))
   if (phase === 'dry-run') lines.push('Dry run: nothing was removed.')
   else if (report.canceled) lines.push('Canceled.')
   return lines
+}
+
+/**
+ * One Docker engine consulted: its kind and ID, each address and where it came from, whether several addresses were
+ * one engine, or why it did not answer. e.g. `engine docker 4f0c2a9e71b3: unix:///var/run/docker.sock (the default
+ * socket), unix:///home/me/.docker/run/docker.sock (docker context "desktop-linux"): one engine at 2 addresses`.
+ */
+export function describeEngine(engine: EngineReport): string {
+  const addresses = engine.addresses.map((entry) => `${entry.address} (${entry.source})`).join(', ')
+  if (!engine.answered) return `engine (did not answer): ${addresses}: ${engine.error ?? 'no answer'}`
+  const name = [engine.kind, engine.id?.slice(0, 12)].filter(Boolean).join(' ')
+  return `engine ${name}: ${addresses}${engine.addresses.length > 1 ? `: one engine at ${engine.addresses.length} addresses` : ''}`
 }
 
 /** The `[y/N]` question: the count per target (`clean`), with sizes where items have them. */
@@ -241,7 +257,9 @@ function itemJson(item: Item): Record<string, unknown> {
 
 /** The --json document: one section for a single-target command, a `targets` map for `clean`. */
 export function reportJson(report: Report, minAge: string, single: boolean): Record<string, unknown> {
-  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, refused: report.refused}
+  // `partial` only when an engine did not answer, as `refused` only when a pass was refused: the usual shape stays.
+  const partial = report.partial?.length ? report.partial : undefined
+  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, partial, refused: report.refused}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,

@@ -4,6 +4,8 @@ import prettyBytes from 'pretty-bytes'
 
 import type {RuntimeStatus, Status, StatusCounts} from '../status/status.js'
 
+import {describeEngine} from './render.js'
+
 /** `moat system <command>`: how the lines name the command that removes a target's orphans. */
 const SYSTEM = 'moat system'
 
@@ -21,6 +23,7 @@ export function describeStatus(status: Status): string[] {
 
   const lines = table(rows, [2, 3])
   lines.push('')
+  for (const engine of status.engines) lines.push(describeEngine(engine))
   for (const runtime of status.runtimes) lines.push(describePools(runtime, status))
   const toClean = status.targets.filter((target) => target.orphans > 0)
   if (toClean.length === 0) {
