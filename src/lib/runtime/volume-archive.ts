@@ -223,7 +223,7 @@ export class VolumeArchiver {
   private async current(volume: {createdMs: number | undefined; name: string}): Promise<{drift: true; ok: false; reason: string} | {info: VolumeInfo}> {
     const info = (await this.runtime.inspect('volume', [volume.name])).get(volume.name)
     if (!info) return {drift: true, ok: false, reason: 'gone since the scan'}
-    if (info.createdMs !== volume.createdMs) return {drift: true, ok: false, reason: 'replaced by a new volume of the same name'}
+    if (info.createdMs !== volume.createdMs) return {drift: true, ok: false, reason: 'changed since the scan: its CreatedAt moved (a new volume of that name, or an entry added at its top: Docker dates a local volume by its directory)'}
     return {info}
   }
 

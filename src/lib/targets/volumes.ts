@@ -287,7 +287,7 @@ function volumeDrift(item: Planned, now: undefined | VolumeInfo, registry: RunRe
 /** How the volume differs from the one judged: gone, replaced under its name, or relabelled. */
 function volumeChanged(item: Planned, now: undefined | VolumeInfo): string | undefined {
   if (!now) return 'gone since the scan'
-  if (now.createdMs !== item.fingerprint.createdMs) return 'replaced by a new volume of the same name'
+  if (now.createdMs !== item.fingerprint.createdMs) return 'changed since the scan: its CreatedAt moved (a new volume of that name, or an entry added at its top: Docker dates a local volume by its directory)'
   if (!sameLabels(now.labels, item.fingerprint.labels)) return 'labels changed since the scan'
   return undefined
 }
