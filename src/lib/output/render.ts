@@ -212,13 +212,13 @@ export function describeReport(
 
 /**
  * One Docker engine consulted: its kind and ID, each address and where it came from, whether several addresses were
- * one engine, or why it did not answer. e.g. `engine docker 4f0c2a9e71b3: unix:///var/run/docker.sock (the default
+ * one engine, or why it did not answer. e.g. `engine docker 4f0c2a9e-71b3-4c1d-9e0f-5a6b7c8d9e0f: unix:///var/run/docker.sock (the default
  * socket), unix:///home/me/.docker/run/docker.sock (docker context "desktop-linux"): one engine at 2 addresses`.
  */
 export function describeEngine(engine: EngineReport): string {
   const addresses = engine.addresses.map((entry) => `${entry.address} (${entry.source})`).join(', ')
   if (!engine.answered) return `engine (did not answer): ${addresses}: ${engine.error ?? 'no answer'}`
-  const name = [engine.kind, engine.id?.slice(0, 12)].filter(Boolean).join(' ')
+  const name = [engine.kind, engine.id].filter(Boolean).join(' ')
   return `engine ${name}: ${addresses}${engine.addresses.length > 1 ? `: one engine at ${engine.addresses.length} addresses` : ''}`
 }
 

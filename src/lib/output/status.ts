@@ -1,5 +1,6 @@
 // The human rendering of `moat system status`, in the manner of `docker system df`: one row per target and runtime,
-// then each engine's address-pool pressure, then what to run. Pure: the command prints the lines.
+// then each Docker engine consulted, then each engine's address-pool pressure, then what to run. Pure: the command
+// prints the lines.
 import prettyBytes from 'pretty-bytes'
 
 import type {RuntimeStatus, Status, StatusCounts} from '../status/status.js'
@@ -37,7 +38,8 @@ export function describeStatus(status: Status): string[] {
 
 /** e.g. `networks: 27 of 31 subnets used, 19 by moat orphans: run moat system clean-networks`. */
 export function describePools(runtime: RuntimeStatus, status: Pick<Status, 'targets'>): string {
-  const where = runtime.engine ? ` (${runtime.runtime} at ${runtime.engine})` : runtime.runtime === 'docker' ? '' : ` (${runtime.runtime})`
+  const kind = runtime.kind ?? runtime.runtime
+  const where = runtime.engine ? ` (${kind} at ${runtime.engine})` : kind === 'docker' ? '' : ` (${kind})`
   const pools = runtime.addressPools
   if (!pools) return `networks${where}: ${runtime.note}.`
   const builtIn = pools.source === 'built-in' ? " of Docker's built-in pools" : ''

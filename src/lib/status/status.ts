@@ -37,10 +37,12 @@ export interface TargetStatus extends StatusCounts {
 }
 
 export interface RuntimeStatus {
-  /** Address-pool pressure; null for a runtime without pools (Apple), with `note` saying so. */
+  /** Address-pool pressure; null for a runtime without pools (Apple) or whose pools are unknown (podman), with `note` saying so. */
   addressPools: null | (PoolUsage & {moatOrphanNetworks: string[]})
   /** The Docker endpoint, when several engines are asked. */
   engine?: string
+  /** `podman` for a podman engine reached through the Docker runtime (moat-resources.md §12.1). */
+  kind?: 'podman'
   note?: string
   runtime: string
 }
@@ -147,7 +149,7 @@ async function addressPoolsOf(runtime: Runtime, orphanIds: ReadonlySet<string>, 
   const where = engine ? {engine} : {}
   // moat-resources.md §12.1: podman's pools are not Docker's; a figure from Docker's arithmetic would be wrong.
   if (runtime.identity?.kind === 'podman') {
-    return {addressPools: null, ...where, note: "podman: its address pools are not Docker's, so their pressure is unknown", runtime: runtime.name}
+    return {addressPools: null, ...where, kind: 'podman', note: "its address pools are not Docker's, so their pressure is unknown", runtime: runtime.name}
   }
 
   const space = await runtime.addressSpace()
