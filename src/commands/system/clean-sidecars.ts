@@ -6,9 +6,9 @@ export default class CleanSidecars extends BaseCommand<typeof CleanSidecars> {
 
 One is removed when its run has ended (no $MOAT_HOME/runs/<run-id>/ directory and the moat daemon does not list the run), or when the run's metadata.json says stopped or failed and the run's own container is not running; and when it exited (or, never started, was created) longer than --min-age ago by the engine's clock. A running one is stopped first, with a short timeout (a BuildKit sidecar runs privileged). Each one is checked again right before the stop and right before the removal (same ID, name and labels, still running or still stopped, its run still ended) and removed by ID without force.
 
-With --runtime auto (the default) every runtime whose CLI is present and answers is checked; one that does not answer is skipped with a warning and none of its containers is judged.
+Every Docker engine moat may have used is checked, each once (see the README's Runtimes section): DOCKER_HOST, the sockets moat looks at, the docker CLI's context and every run dir's docker_host; with --runtime auto (the default) also Apple container when its CLI is present. One that is there but does not answer is skipped with a note naming it and where its address came from; none of its containers is judged, and the others are cleaned.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or no engine of the runtime answered (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 partial: some removals failed, or an engine that is there did not answer (its objects are neither judged nor removed; the others are); 130 Ctrl-C at the [y/N] prompt (nothing removed).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be stopped and removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Remove after a [y/N] confirmation.'},

@@ -7,9 +7,9 @@ const byDefault = TARGETS.filter((spec) => spec.byDefault)
 export default class Clean extends BaseCommand<typeof Clean> {
   static override description = `Runs every clean target in one plan with one confirmation, in dependency order: ${listKinds(byDefault.map((spec) => spec.title), ', then ')}, so a network freed by removing its dead run's containers goes in the same pass. Each target applies exactly the rules of its own command (see ${listKinds(byDefault.map((spec) => spec.command))}).
 
-A container runtime that cannot be reached is skipped for every engine target and named in the notes; temp dirs are still cleaned.
+Every Docker engine moat may have used is asked, each once (see the README's Runtimes section). One that is there but does not answer is named in the notes and its objects are neither judged nor removed; the others are cleaned. When no runtime answers at all, every engine target is skipped and named in the notes; temp dirs are still cleaned (those a container of an unanswering engine may mount are kept).
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed in any target, or the pass was refused by --max-delete; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 partial: some removals failed in any target, an engine that is there did not answer while others did, or the pass was refused by --max-delete; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See everything that would be removed.'},
     {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended (cron), one JSON document.'},
