@@ -186,6 +186,9 @@ describeEngine('the engines a pass consults: each once, every object through its
       expect(engines[0]!.addresses.find((entry) => entry.address === proxy.host)!.source).toMatch(/^docker_host of run run_[0-9a-f]{12}$/)
       const text = await startCli(['system', 'status', '--tmp-dir', scratch], {DOCKER_HOST: requireEngine(), MOAT_HOME: fixtures.moatHome})
       expect(text.stdout).toMatch(/^engine docker \S+: unix:.*: one engine at 4 addresses$/m)
+      // --verbose says the same under a clean's report.
+      const verbose = await startCli(['system', 'clean-networks', '--dry-run', '--verbose'], {DOCKER_HOST: requireEngine(), MOAT_HOME: fixtures.moatHome})
+      expect(verbose.stdout).toMatch(new RegExp(`^engine docker \\S+: ${requireEngine()} \\(DOCKER_HOST\\), .*: one engine at 4 addresses$`, 'm'))
     } finally {
       await proxy.close()
     }
@@ -209,6 +212,11 @@ describeEngine('the engines a pass consults: each once, every object through its
     }
 
     expect(await networkExists(network)).toBe(false)
+    const human = cli(['clean-networks', '--dry-run', '--verbose'])
+    expect(human.exitCode).toBe(3)
+    expect(human.stdout).toContain('Partial: an engine did not answer; nothing of it was judged (see the notes).\n')
+    expect(human.stdout).toMatch(new RegExp(`^engine \\(did not answer\\): unix://${dead} \\(docker_host of runs `, 'm'))
+    expect(human.stderr).toMatch(new RegExp(`^Note: Docker engine unreachable: .*\\[unix://${dead} \\(docker_host of runs .*\\]; skipped: none of its resources is judged\\.$`, 'm'))
     const status = cli(['status', '--json', '--tmp-dir', scratch])
     expect(status.exitCode).toBe(3)
     expect(jsonOf(status).engines).toEqual([
