@@ -44,13 +44,25 @@ export function dockerRuntime(env: NodeJS.ProcessEnv = process.env): DockerApi |
   }
 }
 
-/** The runtimes that answered, and the ones that exist but did not (their objects are neither judged nor removed). */
+/** A runtime that is there but did not answer: its objects are neither judged nor removed. */
+export interface Silent {
+  /** Why, naming it and where its address came from. */
+  message: string
+  runtime: Runtime
+}
+
+/** The runtimes that answered, and the ones that are there but did not. */
 export interface Selection {
   runtimes: Runtime[]
-  /** One line per runtime that did not answer, naming it and where its address came from. */
-  silent: string[]
-  /** The runtimes that did not answer, for descriptions. */
-  silentRuntimes: Runtime[]
+  silent: Silent[]
+}
+
+/**
+ * What makes a pass partial (exit 3): a Docker engine of the set that did not answer while others did. Apple container
+ * with its services not started keeps its earlier meaning (a note, as for a runtime that is not running).
+ */
+export function partialOf(selection: Pick<Selection, 'silent'>): string[] {
+  return selection.silent.filter((entry) => entry.runtime.name === 'docker').map((entry) => entry.message)
 }
 
 /**
@@ -73,7 +85,7 @@ export async function selectEngines(choice: RuntimeChoice, available: readonly R
       throw new RuntimeUnreachableError(choice, `--runtime ${choice}: ${why}`)
     }
 
-    return {runtimes: answering, silent: failed.map((entry) => skipped(entry)), silentRuntimes: failed.map((entry) => entry.runtime)}
+    return {runtimes: answering, silent: failed.map((entry) => skipped(entry))}
   }
 
   const silent = failed.filter((entry) => !(entry.error instanceof RuntimeAbsentError))
@@ -85,7 +97,7 @@ export async function selectEngines(choice: RuntimeChoice, available: readonly R
     throw new RuntimeUnreachableError('auto', `No container runtime answered. ${silent.map((entry) => silentMessage(entry)).join('; ')}`)
   }
 
-  return {runtimes: answering, silent: silent.map((entry) => skipped(entry)), silentRuntimes: silent.map((entry) => entry.runtime)}
+  return {runtimes: answering, silent: silent.map((entry) => skipped(entry))}
 }
 
 /** selectEngines, with a warning for each runtime that did not answer. */
@@ -95,10 +107,10 @@ export async function selectRuntimes(
   available: readonly Runtime[] = defaultRuntimes(),
 ): Promise<Runtime[]> {
   const selection = await selectEngines(choice, available)
-  for (const message of selection.silent) warn(message)
+  for (const entry of selection.silent) warn(entry.message)
   return selection.runtimes
 }
 
-function skipped(entry: {error: RuntimeUnreachableError; runtime: Runtime}): string {
-  return `${silentMessage(entry)}; skipped: none of its resources is judged.`
+function skipped(entry: {error: RuntimeUnreachableError; runtime: Runtime}): Silent {
+  return {message: `${silentMessage(entry)}; skipped: none of its resources is judged.`, runtime: entry.runtime}
 }

@@ -129,17 +129,17 @@ export class VolumeArchiver {
    * only then given its name; on any failure nothing is left behind and the outcome says why.
    */
   async backup(volume: {createdMs: number | undefined; name: string}, dir: string): Promise<BackupOutcome> {
-    const current = await this.current(volume)
-    if ('reason' in current) return current
-    const unreadable = unreadableByHelper(current.info)
-    if (unreadable) return {ok: false, reason: `no backup, volume kept: ${unreadable}`}
     let helper: string
     try {
+      const current = await this.current(volume)
+      if ('reason' in current) return current
+      const unreadable = unreadableByHelper(current.info)
+      if (unreadable) return {ok: false, reason: `no backup, volume kept: ${unreadable}`}
       await (this.imageReady ??= this.ensureImage())
       helper = await this.engine.create(volume.name, current.info.mountpoint!)
     } catch (error) {
       this.imageReady = undefined
-      return {ok: false, reason: `no backup, volume kept: ${(error as Error).message}`}
+      return {ok: false, reason: `no backup, volume kept: ${(error as Error).message.split('\n')[0]}`}
     }
 
     try {

@@ -112,7 +112,8 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
   const totals = countsOf(allItems)
   return {
     engines: describeEngines(available),
-    ...(selection.silent.length > 0 ? {partial: selection.silent} : {}),
+    // Any runtime that did not answer, Apple container's services too: a status never says "nothing" of what it could not see.
+    ...(selection.silent.length > 0 ? {partial: selection.silent.map((entry) => entry.message)} : {}),
     runtimes: await readAddressPools(runtimes, orphanIds),
     somethingToClean: totals.orphans > 0,
     targets: sections,
@@ -166,12 +167,12 @@ async function addressPoolsOf(runtime: Runtime, orphanIds: ReadonlySet<string>, 
 async function chooseRuntimes(options: StatusOptions, available: readonly Runtime[], warn: (message: string) => void): Promise<Selection> {
   try {
     const selection = await selectEngines(options.runtime, available)
-    for (const message of selection.silent) warn(message)
+    for (const entry of selection.silent) warn(entry.message)
     return selection
   } catch (error) {
     if (!(error instanceof RuntimeAbsentError) || options.runtime !== 'auto') throw error
     warn(`${error.message} Not checked: ${TARGET_KINDS.filter((kind) => targetSpec(kind).needsRuntime).join(', ')}.`)
-    return {runtimes: [], silent: [], silentRuntimes: []}
+    return {runtimes: [], silent: []}
   }
 }
 

@@ -7,7 +7,7 @@ import type {ContainerInfo, Failure, Runtime} from '../runtime/types.js'
 
 import {RunRegistry} from '../moat/registry.js'
 import {describeEngines, engineAddress} from '../runtime/engines.js'
-import {defaultRuntimes, type RuntimeChoice, selectEngines, type Selection} from '../runtime/select.js'
+import {defaultRuntimes, partialOf, type RuntimeChoice, selectEngines, type Silent} from '../runtime/select.js'
 
 export interface EngineTargetOptions {
   daemonTimeoutMs?: number
@@ -16,7 +16,7 @@ export interface EngineTargetOptions {
   /** The runtimes --runtime chooses from; default every Docker engine (engines.ts) and Apple. */
   runtimes?: readonly Runtime[]
   /** With `runtimes` chosen already (`clean`): the ones that did not answer then, reported by each scan. */
-  silent?: Pick<Selection, 'silent' | 'silentRuntimes'>
+  silent?: readonly Silent[]
 }
 
 export interface EngineScan<T> {
@@ -38,10 +38,16 @@ export async function scanEngine<T>(
   list: (runtime: Runtime) => Promise<T[]>,
 ): Promise<EngineScan<T> | undefined> {
   const selection = await selectEngines(options.runtime, options.runtimes ?? defaultRuntimes(options.moatHome))
-  // An engine that exists but does not answer keeps its objects (none is listed) and makes the pass partial.
-  for (const message of [...selection.silent, ...(options.silent?.silent ?? [])]) ctx.partial(message)
+  // An engine that is there but does not answer keeps its objects (none is listed) and makes the pass partial.
+  const silent = [...selection.silent, ...(options.silent ?? [])]
+  const partial = partialOf({silent})
+  for (const entry of silent) {
+    if (partial.includes(entry.message)) ctx.partial(entry.message)
+    else ctx.warn(entry.message)
+  }
+
   const {runtimes} = selection
-  ctx.consulted(describeEngines([...runtimes, ...selection.silentRuntimes, ...(options.silent?.silentRuntimes ?? [])]))
+  ctx.consulted(describeEngines([...runtimes, ...silent.map((entry) => entry.runtime)]))
   const listed = await Promise.all(runtimes.map(async (runtime) => ({found: await list(runtime), runtime})))
   if (listed.every(({found}) => found.length === 0)) return undefined
   const registry = await readRuns(options)

@@ -3,7 +3,7 @@
 // messages and tests read the list from here. A target module is imported only when its target is built, so
 // start-up stays cheap.
 import type {AnyTarget} from '../pipeline/pipeline.js'
-import type {RuntimeChoice, Selection} from '../runtime/select.js'
+import type {RuntimeChoice, Silent} from '../runtime/select.js'
 import type {Runtime} from '../runtime/types.js'
 
 import {InputError} from '../exit-codes.js'
@@ -21,7 +21,7 @@ export interface TargetBuildOptions {
   /** Runtimes chosen once for a pass over several targets; without them a target chooses when it scans. */
   runtimes?: readonly Runtime[]
   /** With `runtimes`: the engines that did not answer when they were chosen (each engine target reports them). */
-  silent?: Pick<Selection, 'silent' | 'silentRuntimes'>
+  silent?: readonly Silent[]
   /** `--tmp-dir`: directories (or globs of them) to scan instead of $TMPDIR and /tmp. */
   tmpDirs?: readonly string[]
 }
@@ -223,7 +223,7 @@ export async function buildTargets(kinds: readonly TargetKind[], options: Target
 export async function buildFromSpecs(specs: readonly TargetSpec[], options: TargetSetOptions): Promise<AnyTarget[]> {
   // Filled below, before any target scans: engine targets read them only then.
   const chosen: Runtime[] = []
-  const silent: Pick<Selection, 'silent' | 'silentRuntimes'> = {silent: [], silentRuntimes: []}
+  const silent: Silent[] = []
   const {available, warn, ...build} = options
   const targets = await Promise.all(
     specs.map((spec) => spec.build(spec.needsRuntime ? {...build, runtimes: chosen, silent} : build)),
@@ -236,10 +236,9 @@ export async function buildFromSpecs(specs: readonly TargetSpec[], options: Targ
   ])
   try {
     const selection = await selectEngines(options.runtime, available ?? defaultRuntimes(options.moatHome))
-    for (const message of selection.silent) warn(message)
+    for (const entry of selection.silent) warn(entry.message)
     chosen.push(...selection.runtimes)
-    silent.silent.push(...selection.silent)
-    silent.silentRuntimes.push(...selection.silentRuntimes)
+    silent.push(...selection.silent)
   } catch (error) {
     if (!(error instanceof RuntimeUnreachableError)) throw error
     warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)
