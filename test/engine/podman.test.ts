@@ -26,28 +26,32 @@ describeEngine('a podman engine a run names', () => {
     it('is reported as podman, its pools as unknown, one engine at both paths to its socket, in status and the metrics', async () => {
       const link = join(home.home, 'podman-link.sock')
       symlinkSync(podman.host.replace(/^unix:\/\//, ''), link)
-      await makeRunDir(home.home, newRunId(), {docker_host: podman.host}) // eslint-disable-line camelcase
-      await makeRunDir(home.home, newRunId(), {docker_host: `unix://${link}`}) // eslint-disable-line camelcase
+      // Run IDs in this order: an engine is named by its first address, the first run's (runs are read by ID).
+      await makeRunDir(home.home, 'run_000000000001', {docker_host: podman.host}) // eslint-disable-line camelcase
+      await makeRunDir(home.home, 'run_000000000002', {docker_host: `unix://${link}`}) // eslint-disable-line camelcase
 
       const status = cli(['status', '--json', '--tmp-dir', home.runsDir])
       expect(status.exitCode, status.stderr).toBe(0)
       const doc = jsonOf(status) as {engines: Array<Record<string, unknown>>; runtimes: Array<Record<string, unknown>>}
       expect(doc.engines).toEqual([
         expect.objectContaining({addresses: [{address: requireEngine(), source: 'DOCKER_HOST'}], answered: true, id: expect.any(String), kind: 'docker'}),
-        {addresses: expect.any(Array), answered: true, kind: 'podman'},
+        {
+          addresses: [
+            {address: podman.host, source: 'docker_host of run run_000000000001'},
+            {address: `unix://${link}`, source: 'docker_host of run run_000000000002'},
+          ],
+          answered: true,
+          kind: 'podman',
+        },
       ])
-      // In the order of the runs naming them (by run ID): either may come first.
-      const addresses = doc.engines[1]!.addresses as Array<{address: string; source: string}>
-      expect(addresses.map((entry) => entry.address).sort()).toEqual([podman.host, `unix://${link}`].sort())
-      for (const entry of addresses) expect(entry.source).toMatch(/^docker_host of run run_[0-9a-f]{12}$/)
       expect(doc.runtimes).toEqual([
         expect.objectContaining({addressPools: expect.objectContaining({capacity: expect.any(Number)}), engine: requireEngine(), runtime: 'docker'}),
         {addressPools: null, engine: podman.host, kind: 'podman', note: "its address pools are not Docker's, so their pressure is unknown", runtime: 'docker'},
       ])
       const text = cli(['status', '--tmp-dir', home.runsDir]).stdout
-      const line = text.split('\n').find((candidate) => candidate.startsWith('engine podman: '))
-      expect(line).toMatch(/: one engine at 2 addresses$/)
-      for (const address of [podman.host, `unix://${link}`]) expect(line).toContain(`${address} (docker_host of run `)
+      expect(text).toContain(
+        `engine podman: ${podman.host} (docker_host of run run_000000000001), unix://${link} (docker_host of run run_000000000002): one engine at 2 addresses\n`,
+      )
       expect(text).toContain(`networks (podman at ${podman.host}): its address pools are not Docker's, so their pressure is unknown.\n`)
 
       const metrics = join(home.home, 'moat-system.prom')
