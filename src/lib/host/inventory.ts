@@ -244,7 +244,8 @@ export const OUT_OF_SCOPE: Readonly<Record<string, string>> = {
 }
 
 /** Also not in scope, read inside src/lib/host/: what the kernel says about this host. */
-export const HOST_FACTS = "/proc (mountinfo, each process's fd, cwd, root, exe, maps, environ, cmdline, stat, comm; /proc/net/unix): host/proc.ts, host/mounts.ts. Where there is no /proc (macOS), process use is not checked and a warning says so."
+export const HOST_FACTS =
+  "/proc (mountinfo, each process's fd, cwd, root, exe, maps, environ, cmdline, stat, comm; /proc/net/unix): host/proc.ts, host/mounts.ts. Where there is no /proc (ENOENT: macOS), process use and listening sockets are not checked and a warning says so; a mountinfo that exists and cannot be read keeps every temp dir candidate and puts back every moved one. A process whose entries cannot be read (gone, or another user's) is left out: another user cannot reach this user's 0700 dirs."
 
 function cell(text: string): string {
   return text.replaceAll('\n', ' ')

@@ -249,7 +249,8 @@ async function freshReasons(
 ): Promise<Map<RemovalRequest, string>> {
   const why = new Map<RemovalRequest, string>()
   for (const entry of moved) {
-    const inner = mountPointsIn(mounts, entry.at)[0]
+    if (mounts.problem) why.set(entry.request, `could not be checked again (${mounts.problem})`)
+    const inner = why.has(entry.request) ? undefined : mountPointsIn(mounts, entry.at)[0]
     if (inner) why.set(entry.request, `holds a mount point at ${shortPath(inner)}`)
   }
 

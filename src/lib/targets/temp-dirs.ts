@@ -406,6 +406,7 @@ function unsafeToRemove({facts, path, root, stat}: Scanned, mountTable: MountTab
   if (stat.isSymbolicLink()) return 'symlink: never followed'
   if (!stat.isDirectory()) return 'not a directory'
   if (stat.uid !== MY_UID) return `owned by uid ${stat.uid}, not by you`
+  if (mountTable.problem) return mountTable.problem
   const points = mountPointsIn(mountTable, path)
   if (stat.dev !== root.dev || points.includes(path)) return 'a mount point'
   if (!facts) return 'not scanned'
