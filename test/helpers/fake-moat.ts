@@ -6,9 +6,9 @@ import {join} from 'node:path'
 
 import {type ChildOutput, collectOutput} from './child-output.js'
 
-/** The fake's script: the text it is made from, to check later that nothing replaced it. */
-export function fakeMoatScript(dir: string): string {
-  const record = join(dir, 'record')
+/** The fake's script, recording into `recordDir`: the text it is made from, to check later that nothing replaced it. */
+export function fakeMoatScript(recordDir: string): string {
+  const record = join(recordDir, 'record')
   return `#!/bin/sh
 # A fake moat for moat-system's tests: records its arguments (NUL-separated), environment and PID, copies stdin to
 # stdout, writes a line to stderr and exits with FAKE_MOAT_EXIT; with FAKE_MOAT_SLEEP it becomes \`sleep\` instead.
@@ -22,11 +22,11 @@ exit "\${FAKE_MOAT_EXIT:-0}"
 `
 }
 
-/** Makes `<dir>/moat`, the fake; returns its path. */
-export function makeFakeMoat(dir: string): string {
+/** Makes `<dir>/moat`, the fake, recording into `recordDir`; returns its path. */
+export function makeFakeMoat(dir: string, recordDir = dir): string {
   mkdirSync(dir, {recursive: true})
   const path = join(dir, 'moat')
-  writeFileSync(path, fakeMoatScript(dir))
+  writeFileSync(path, fakeMoatScript(recordDir))
   chmodSync(path, 0o755)
   return path
 }
@@ -42,9 +42,9 @@ function fields(file: string): string[] {
   return readFileSync(file, 'utf8').split('\0').slice(0, -1)
 }
 
-/** How the fake in `dir` was last run, or undefined when it never ran. */
-export function fakeMoatRun(dir: string): FakeMoatRun | undefined {
-  const record = join(dir, 'record')
+/** How the fake recording into `recordDir` was last run, or undefined when it never ran. */
+export function fakeMoatRun(recordDir: string): FakeMoatRun | undefined {
+  const record = join(recordDir, 'record')
   let pid: string
   try {
     pid = readFileSync(`${record}.pid`, 'utf8')
