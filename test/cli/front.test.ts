@@ -180,7 +180,7 @@ describe('the moat front never loops', () => {
     clearTimeout(stop)
     expect(result.code).toBe(127)
     expect(result.stdout).toBe('')
-    expect(result.stderr).toMatch(/^moat: no moat on PATH besides moat-system's front \(.*bin\/moat-front\), which runs only `moat system <moat-system command>`\. Install moat \(https:\/\/github\.com\/majorcontext\/moat\), or remove the front\.\n$/)
+    expect(result.stderr).toMatch(/^moat: no moat on PATH besides moat-system's front \(.*\/moat\), which runs only `moat system <moat-system command>`\. Install moat \(https:\/\/github\.com\/majorcontext\/moat\), or remove the front\.\n$/)
   })
 
   it('a copy of the front (not a symlink into the package) still hands every command to the real moat', async () => {
