@@ -31,7 +31,7 @@ export interface PassMetrics {
   pools: readonly RuntimeStatus[]
   /** The pass's report; absent when it could not finish or found another clean running. */
   report?: Report
-  /** It finished, every target it was to run ran, and nothing failed or was refused. */
+  /** It finished, every target it was to run that applies to this host ran, and nothing failed or was refused. */
   success: boolean
 }
 
@@ -98,7 +98,7 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
     ...perTargetFamily('removedBytes', 'removed_bytes', 'Bytes freed'),
     ...family('moat_system_pass_duration_seconds', 'gauge', 'How long the last pass took.', [[{}, pass.durationMs / 1000]]),
     ...family('moat_system_last_pass_timestamp_seconds', 'gauge', 'When the last pass ended (unix time).', [[{}, ended]]),
-    ...family('moat_system_last_pass_success', 'gauge', '1 when the last pass finished with every target run and nothing failed, else 0.', [[{}, pass.success ? 1 : 0]]),
+    ...family('moat_system_last_pass_success', 'gauge', '1 when the last pass finished, ran every target that applies to this host and nothing failed, else 0.', [[{}, pass.success ? 1 : 0]]),
     ...family('moat_system_last_success_timestamp_seconds', 'gauge', 'When the last successful pass ended (unix time; 0: none yet).', [
       [{}, pass.success ? ended : previous.lastSuccessS],
     ]),
