@@ -107,7 +107,7 @@ export function describeAddresses(runtime: MountProbe | Runtime): string {
 }
 
 /** The addresses of a Docker adapter made here and where each came from (none for one made elsewhere). */
-export function addressesOf(runtime: Runtime): EngineAddress[] {
+export function addressesOf(runtime: MountProbe | Runtime): EngineAddress[] {
   return records.get(runtime)?.addresses ?? []
 }
 

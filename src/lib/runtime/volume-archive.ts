@@ -10,8 +10,6 @@ import type {IncomingMessage} from 'node:http'
 import type {Readable} from 'node:stream'
 
 import {spawn} from 'node:child_process'
-import {createReadStream, createWriteStream} from 'node:fs'
-import {mkdir, open, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -19,6 +17,7 @@ import {createGunzip, createGzip} from 'node:zlib'
 
 import type {Runtime, VolumeInfo} from './types.js'
 
+import {createFileStream, outputDirectory, publishFile, readStream, removeFile, syncEntry, temporaryName} from '../host/checked-fs.js'
 import {type TarCount, TarCounter} from '../host/tar-count.js'
 import {firstLine} from './batch.js'
 import {DockerApi} from './docker-api.js'
@@ -174,29 +173,38 @@ export class VolumeArchiver {
     }
   }
 
-  /** Copies, counts, writes and verifies one volume's tar; the helper is already made. */
+  /**
+   * Copies, counts, writes and verifies one volume's tar; the helper is already made. Written and synced under a
+   * hidden `.partial` name, read back and counted again, and only then given its name. Both files are made by this
+   * tool alone (host/checked-fs.ts): the temporary one under an unpredictable name with O_EXCL|O_NOFOLLOW in a real
+   * directory, the final name given with link(2), which never replaces what is there.
+   */
   private async copy(helper: string, volume: string, dir: string): Promise<BackupOutcome> {
     const path = join(dir, `${volume}-${backupStamp()}.tar.gz`)
-    const partial = `${path}.partial`
+    const partial = temporaryName(path, 'partial')
+    let made = false
     try {
-      await mkdir(dir, {mode: 0o700, recursive: true})
-      const sent = await this.copyOut(helper, volume, partial)
+      outputDirectory(dir)
+      const file = createFileStream(partial, 0o600)
+      made = true
+      const sent = await this.copyOut(helper, volume, partial, file)
       const reread = await countArchive(partial)
       if (reread.error) throw new Error(`the written archive does not read back: ${reread.error}`)
       if (reread.entries !== sent.entries || reread.bytes !== sent.bytes) {
         throw new Error(`the written archive holds ${reread.entries} entries and ${reread.bytes} bytes, the engine sent ${sent.entries} and ${sent.bytes}`)
       }
 
-      await rename(partial, path)
-      await syncFile(dir)
+      publishFile(partial, path)
+      made = false
+      syncEntry(dir)
       return {backup: {count: reread, path, since: ''}, ok: true}
     } catch (error) {
-      await rm(partial, {force: true})
+      if (made) removeFile(partial)
       return {ok: false, reason: `backup failed, volume kept: ${(error as Error).message}`}
     }
   }
 
-  private async copyOut(helper: string, volume: string, file: string): Promise<TarCount> {
+  private async copyOut(helper: string, volume: string, file: string, out: Writable): Promise<TarCount> {
     const copy = await this.engine.archive(helper, `/backup/${volume}`)
     let idle: NodeJS.Timeout | undefined
     const watchdog = () => {
@@ -208,12 +216,13 @@ export class VolumeArchiver {
     watchdog()
     const counter = new TarCounter()
     try {
-      await pipeline(copy.stream, counter, createGzip(), createWriteStream(file, {flags: 'wx', mode: 0o600}))
+      await pipeline(copy.stream, counter, createGzip(), out)
     } finally {
       clearTimeout(idle)
+      out.destroy()
     }
 
-    await syncFile(file)
+    syncEntry(file)
     await copy.done
     if (counter.count.error) throw new Error(`the engine sent no readable archive: ${counter.count.error}`)
     return counter.count
@@ -237,22 +246,12 @@ export async function countArchive(path: string): Promise<TarCount> {
   const counter = new TarCounter()
   try {
     // Drained into nothing: only the count matters.
-    await pipeline(createReadStream(path), createGunzip(), counter, new Writable({write: (_chunk, _encoding, next) => next()}))
+    await pipeline(readStream(path), createGunzip(), counter, new Writable({write: (_chunk, _encoding, next) => next()}))
   } catch (error) {
     return {...counter.count, error: (error as Error).message}
   }
 
   return counter.count
-}
-
-/** fsync of a file or a directory (so a rename into it survives a crash). */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 /** A reply's body as text, up to REPLY_LIMIT (then the request is dropped: an error, not a crash). */

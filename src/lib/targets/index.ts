@@ -207,6 +207,11 @@ export async function buildTarget(kind: TargetKind, options: TargetBuildOptions)
 export interface TargetSetOptions extends Omit<TargetBuildOptions, 'runtimes'> {
   /** The runtimes --runtime chooses from; default docker and Apple. */
   available?: readonly Runtime[]
+  /**
+   * Told when the targets that need a runtime are dropped: `absent` when this host has no container runtime at all
+   * (`--runtime auto`; those targets do not apply here), `unreachable` when one is there but does not answer.
+   */
+  dropped?(why: 'absent' | 'unreachable'): void
   warn(message: string): void
 }
 
@@ -224,13 +229,13 @@ export async function buildFromSpecs(specs: readonly TargetSpec[], options: Targ
   // Filled below, before any target scans: engine targets read them only then.
   const chosen: Runtime[] = []
   const silent: Silent[] = []
-  const {available, warn, ...build} = options
+  const {available, dropped, warn, ...build} = options
   const targets = await Promise.all(
     specs.map((spec) => spec.build(spec.needsRuntime ? {...build, runtimes: chosen, silent} : build)),
   )
   const engineKinds = specs.filter((spec) => spec.needsRuntime).map((spec) => spec.kind)
   if (engineKinds.length === 0) return targets
-  const [{defaultRuntimes, selectEngines}, {RuntimeUnreachableError}] = await Promise.all([
+  const [{defaultRuntimes, selectEngines}, {RuntimeAbsentError, RuntimeUnreachableError}] = await Promise.all([
     import('../runtime/select.js'),
     import('../runtime/errors.js'),
   ])
@@ -242,6 +247,7 @@ export async function buildFromSpecs(specs: readonly TargetSpec[], options: Targ
   } catch (error) {
     if (!(error instanceof RuntimeUnreachableError)) throw error
     warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)
+    dropped?.(error instanceof RuntimeAbsentError ? 'absent' : 'unreachable')
     return targets.filter((_, index) => !specs[index]!.needsRuntime)
   }
 
