@@ -1,5 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
+import type {Totals} from '../../lib/pipeline/pipeline.js'
 import type {Runtime} from '../../lib/runtime/types.js'
 
 import {BaseCommand} from '../../base-command.js'
@@ -50,7 +51,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
-    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}, {defaultRuntimes}] = await Promise.all([
+    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}, {defaultRuntimes}, {stopOnSignals}] = await Promise.all([
       import('../../lib/output/audit-log.js'),
       import('../../lib/pipeline/pass.js'),
       import('../../lib/pipeline/reaper.js'),
@@ -58,6 +59,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       import('../../lib/output/render.js'),
       import('../../lib/cli/session.js'),
       import('../../lib/runtime/select.js'),
+      import('../../lib/cli/signals.js'),
     ])
     const {flags} = this
     // Bad --only/--skip values are a usage error now, before the log is opened or any pass runs.
@@ -70,17 +72,12 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     const toTerminal = !flags['log-file'] && process.stderr.isTTY
     const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
     const log = new AuditLog(format, flags['log-file'], flags['dry-run'])
-    const controller = new AbortController()
-    const onSignal = (signal: NodeJS.Signals) => {
-      // A second signal means now: no more waiting for the deletion under way.
-      // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit
-      if (controller.signal.aborted) process.exit(1)
-      log.note(0, `${signal}: finishing the deletion under way, then stopping`)
-      controller.abort()
-    }
-
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
+    // The handling every removing command shares (signals.ts); the reaper's documented exits: 0 once stopped, 1 when
+    // a second signal (or the bound on the requests in flight) cannot wait.
+    const stop = stopOnSignals({
+      exitNow: () => 1,
+      onFirst: (signal) => log.note(0, `${signal}: finishing the deletion under way, then stopping`),
+    })
     try {
       const summary = await runReaper({
         intervalMs: flags.interval.ms,
@@ -106,14 +103,15 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
             ...passOptions(this.session()),
             confirm: async () => true,
             maxDelete: flags['max-delete'] ?? 100,
-            onDecision: (target, item) => log.decision(pass, target, item),
+            onDecision: (target, item, intent) => log.decision(pass, target, item, intent),
             // No deletion without its audit line: a log that cannot be written stops the pass like a signal.
-            signal: AbortSignal.any([controller.signal, log.failed]),
+            signal: AbortSignal.any([stop.signal, log.failed]),
+            trail: {intents: (intents) => log.intents(pass, intents), resumed: (resolved) => log.resumed(pass, resolved)},
           })
           if (!outcome.busy) outcome.report.warnings = [...new Set([...notes, ...outcome.report.warnings])]
           return outcome
         },
-        signal: controller.signal,
+        signal: stop.signal,
       })
       const {last, logProblem} = summary
       if (logProblem) {
@@ -128,7 +126,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       this.log(
         flags['dry-run']
           ? `Reaper stopped after ${passes} (dry run: nothing removed): ${summary.totals.orphans} would be removed, ${summary.totals.kept} kept.`
-          : `Reaper stopped after ${passes}: ${summary.totals.removed} removed, ${summary.totals.skipped} skipped, ${summary.totals.failed} failed.`,
+          : `Reaper stopped after ${passes}: ${doneCounts(summary.totals)}.`,
       )
       if (flags.once && last && !last.busy) {
         process.exitCode = exitCodeOf(last.report)
@@ -142,9 +140,16 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
         return busyJson({dryRun: flags['dry-run'], holder: last.holder, message, minAge: flags['min-age'].text, targets, warnings: []}, false)
       }
 
-      return {busy: Boolean(last?.busy), passes: summary.passes, stopped: controller.signal.aborted, totals: summary.totals}
+      return {busy: Boolean(last?.busy), passes: summary.passes, stopped: stop.signal.aborted, totals: summary.totals}
     } finally {
+      stop.dispose()
       log.close()
     }
   }
+}
+
+/** What the passes did; `unknown` only when there is one. */
+function doneCounts(totals: Totals): string {
+  const counts = `${totals.removed} removed, ${totals.skipped} skipped, ${totals.failed} failed`
+  return totals.unknown ? `${counts}, ${totals.unknown} unknown` : counts
 }
