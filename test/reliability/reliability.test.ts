@@ -12,6 +12,7 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {signalExitCode} from '../../src/lib/cli/signals.js'
+import {inventoryMarkdown} from '../../src/lib/host/inventory.js'
 import {exitCodeOf, runPipeline} from '../../src/lib/pipeline/pipeline.js'
 import {NetworkTarget} from '../../src/lib/targets/networks.js'
 import {protectOtherRuns, useEngineFixtures} from '../engine/shared-engine.js'
@@ -70,7 +71,8 @@ afterAll(() => {
   mkdirSync(join(doc, '..'), {recursive: true})
   writeFileSync(
     doc,
-    `# Reliability figures\n\nWritten by \`MOAT_RELIABILITY_DOCS=1 npm run test:reliability\` (test/reliability/reliability.test.ts) on ${new Date().toISOString().slice(0, 10)}, node ${process.version}. Each fault is injected for real: a unix-socket proxy in front of the test engine that dies mid-batch or mid-scan, slows every removal so a real signal lands mid-batch, answers 500 after the engine removed, withholds the answers and cuts the connections, or answers with 800 MB (streamed); a socket that never answers, a 16 KiB tmpfs under the audit log, SIGHUP, SIGINT, SIGTERM and SIGKILL, two reapers started together, planted locks. A wrong deletion is something removed that was alive, that the report does not say was removed, or (issue 21) that no intent recorded before its request; a lost decision is a candidate without its decision in the report and the audit log, reported removed but still there, or removed by the engine without a \`removed\` on record after the next pass (an interrupted pass's removals are recorded by the next one).\n\n${table()}\n`,
+    // The path inventory (issue 20) follows the figures, rendered from the code as test/unit/inventory.test.ts checks.
+    `# Reliability figures\n\nWritten by \`MOAT_RELIABILITY_DOCS=1 npm run test:reliability\` (test/reliability/reliability.test.ts) on ${new Date().toISOString().slice(0, 10)}, node ${process.version}. Each fault is injected for real: a unix-socket proxy in front of the test engine that dies mid-batch or mid-scan, slows every removal so a real signal lands mid-batch, answers 500 after the engine removed, withholds the answers and cuts the connections, or answers with 800 MB (streamed); a socket that never answers, a 16 KiB tmpfs under the audit log, SIGHUP, SIGINT, SIGTERM and SIGKILL, two reapers started together, planted locks. A wrong deletion is something removed that was alive, that the report does not say was removed, or (issue 21) that no intent recorded before its request; a lost decision is a candidate without its decision in the report and the audit log, reported removed but still there, or removed by the engine without a \`removed\` on record after the next pass (an interrupted pass's removals are recorded by the next one).\n\n${table()}\n\n<!-- inventory -->\n${inventoryMarkdown()}\n<!-- /inventory -->\n`,
   )
 })
 
