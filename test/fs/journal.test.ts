@@ -110,7 +110,7 @@ describe('the journal', () => {
     mkdirSync(join(root, 'state'), {recursive: true})
     mkdirSync(join(root, 'elsewhere'))
     symlinkSync(join(root, 'elsewhere'), dir)
-    expect(() => Journal.open(dir, HOME)).toThrow(/cannot be kept \(ENOTDIR\)/)
+    expect(() => Journal.open(dir, HOME)).toThrow(/cannot be kept \(EUNSAFE\)/)
     expect(lstatSync(dir).isSymbolicLink()).toBe(true)
     expect(readdirSync(join(root, 'elsewhere'))).toEqual([])
   })

@@ -5,22 +5,22 @@
 // `decision` (the outcome of an item that had one) and `resumed` (an open intent resolved by a later pass). Written
 // only under the moat home's clean lock; emptied when a pass ends with every intent resolved, and cut down to the
 // open ones when it grows past COMPACT_BYTES, so it stays small.
-import {createHash} from 'node:crypto'
-import {closeSync, fstatSync, ftruncateSync} from 'node:fs'
+import {closeSync, fstatSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import type {Item} from '../pipeline/pipeline.js'
 
+import {appendSynced, openPrivateAppend, privateDirectory, readPrivateFile, replacePrivateFile, truncateFile} from '../host/journal-files.js'
 import {type Intent, intentKey, type Resumed} from '../pipeline/intents.js'
-import {appendSynced, openPrivateAppend, privateDirectory, readPrivateTail, replacePrivateFile} from './journal-files.js'
 
-/** More than any journal of open intents needs: what is older was resolved long ago. */
-const READ_BYTES = 32 * 1024 * 1024
 /** A journal that ends a pass larger than this with intents still open is rewritten with only those. */
 const COMPACT_BYTES = 256 * 1024
 
 /** The journal of one moat home: passes over different homes never share one (each is kept under its own lock). */
 export function journalPath(dir: string, moatHome: string): string {
+  // node:crypto loaded only here: loading it costs every run some 2 ms of start-up (host/checked-fs.ts randomHex).
+  const {createHash} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
   return join(dir, `journal-${createHash('sha256').update(moatHome).digest('hex').slice(0, 12)}.jsonl`)
 }
 
@@ -73,7 +73,7 @@ export function openIntentsIn(text: string): Map<string, Intent> {
 
 /** The open intents of a moat home's journal, read without creating or changing anything (`status`). */
 export function readOpenIntents(dir: string, moatHome: string): Intent[] {
-  return [...openIntentsIn(readPrivateTail(journalPath(dir, moatHome), READ_BYTES)).values()]
+  return [...openIntentsIn(readPrivateFile(journalPath(dir, moatHome))).values()]
 }
 
 function line(record: Record<string, unknown>): string {
@@ -98,7 +98,7 @@ export class Journal {
   private readonly open: Map<string, Intent>
 
   private constructor(readonly path: string) {
-    this.open = openIntentsIn(readPrivateTail(path, READ_BYTES))
+    this.open = openIntentsIn(readPrivateFile(path))
     this.leftOpen = [...this.open.values()]
     this.fd = openPrivateAppend(path)
     this.failed = this.abort.signal
@@ -121,7 +121,7 @@ export class Journal {
   /** Trims what every intent's outcome made useless, then closes. */
   close(): void {
     try {
-      if (!this.problem && this.open.size === 0) ftruncateSync(this.fd)
+      if (!this.problem && this.open.size === 0) truncateFile(this.fd)
       else if (!this.problem && fstatSync(this.fd).size > COMPACT_BYTES) {
         replacePrivateFile(this.path, [...this.open.values()].map((intent) => intentLine(intent)).join(''))
       }

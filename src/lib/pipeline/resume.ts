@@ -3,12 +3,12 @@
 // names (by full ID; a different engine now answering at that address confirms nothing), on the disk and in the
 // quarantine next to it, or in the moat daemon's run list. Gone is `removed`, still there is `failed` (not done: the
 // pass that resolves it judges the object again like any other), and what cannot be asked stays `unknown` (and open).
-import {lstatSync, readdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
 import type {ObjectKind, Runtime} from '../runtime/types.js'
 import type {Intent, Resumed} from './intents.js'
 
+import {entryStat, listDirectory} from '../host/checked-fs.js'
 import {findQuarantines, quarantineEntries} from '../host/safe-remove.js'
 import {listRegistrations} from '../moat/daemon.js'
 import {APPLE_ENGINE, AppleCli} from '../runtime/apple.js'
@@ -58,13 +58,16 @@ function onDisk(intents: readonly Intent[], moatHome: string): Resumed[] {
     let index = places.get(key)
     if (!index) {
       index = new Map()
-      const stat = lstatSync(dir, {throwIfNoEntry: false})
+      const stat = entryStat(dir)
       if (stat?.isDirectory()) {
         const holders = quarantines ? findQuarantines(dir, stat) : [dir]
         for (const holder of holders) {
           const entries = quarantines
             ? quarantineEntries(holder)
-            : readdirSync(holder).map((name) => ({path: join(holder, name), stat: lstatSync(join(holder, name))}))
+            : (listDirectory(holder) ?? []).flatMap((name) => {
+                const found = entryStat(join(holder, name))
+                return found ? [{path: join(holder, name), stat: found}] : []
+              })
           for (const entry of entries) index.set(identity(entry.stat), entry.path)
         }
       }
@@ -78,7 +81,7 @@ function onDisk(intents: readonly Intent[], moatHome: string): Resumed[] {
   return intents.map((intent): Resumed => {
     const mine = identity({dev: intent.dev ?? -1, ino: intent.ino ?? -1})
     try {
-      const now = lstatSync(intent.id, {throwIfNoEntry: false})
+      const now = entryStat(intent.id)
       if (now && identity(now) === mine) return {decision: 'failed', intent, outcome: NOT_DONE}
       if (intent.action === 'quarantine') {
         const held = indexOf(dirname(intent.id), true).get(mine)
@@ -90,8 +93,8 @@ function onDisk(intents: readonly Intent[], moatHome: string): Resumed[] {
         if (moved) return {decision: 'removed', intent, outcome: `moved to ${moved} by an interrupted earlier pass, confirmed now`}
       }
     } catch (error) {
-      const {code} = error as NodeJS.ErrnoException
-      return unknown(intent, `${intent.id} cannot be looked at (${code ?? (error as Error).message})`)
+      // Unreadable (host/checked-fs.ts): what cannot be looked at is not taken for gone.
+      return unknown(intent, (error as Error).message)
     }
 
     return {decision: 'removed', intent, outcome: RESUMED_REMOVED}
