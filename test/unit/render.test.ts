@@ -187,3 +187,41 @@ describe('reportJson', () => {
     expect(doc).toMatchObject({targets: [{items: [{name: 'moat-aws-1'}]}, {items: []}]})
   })
 })
+
+describe('unknown and resumed (issue 21)', () => {
+  const intent = {action: 'remove' as const, engine: 'unix:///var/run/docker.sock', id: 'c0ffee', name: 'run_0123456789ab', object: 'container' as const, target: 'containers', time: '2026-12-03T10:00:00.000Z'}
+  const containers = section('containers', ['run container', 'run containers'], [
+    item('run_aaaaaaaaaaaa', 'unknown', 'run ended', {outcome: 'Docker engine unreachable, not confirmed: reset; asked again, the engine did not answer: it may have removed it'}),
+    item('run_bbbbbbbbbbbb', 'removed', 'run ended', {outcome: 'removed (confirmed by re-check: Error response from daemon: boom)'}),
+  ])
+
+  it('an unknown row says what is known; the totals count it, only when there is one', () => {
+    const lines = describeReport(report([containers]), 'done')
+    expect(lines.find((line) => line.startsWith('run_aaaaaaaaaaaa'))).toMatch(/ UNKNOWN +Docker engine unreachable, not confirmed: .*it may have removed it$/)
+    expect(lines.at(-1)).toBe('Run containers: 2 found, 1 removed, 0 kept, 0 skipped, 0 failed, 1 unknown (the engine may have removed them; the next pass finds out).')
+    expect(describeReport(report([temp()]), 'done').at(-1)).not.toContain('unknown')
+  })
+
+  it('what an interrupted earlier pass left open comes first, in the text and in the JSON', () => {
+    const resumed = [
+      {decision: 'removed' as const, intent, outcome: 'removed by an interrupted earlier pass, confirmed now'},
+      {decision: 'unknown' as const, intent: {...intent, id: 'd00d', name: 'run_ffffffffffff'}, outcome: 'an interrupted earlier pass may have removed it: the engine did not answer'},
+    ]
+    const lines = describeReport(report([containers], {resumed}), 'done')
+    expect(lines.slice(0, 4)).toEqual([
+      '2 removals an interrupted earlier pass had started, resolved first:',
+      '  removed containers run_0123456789ab: removed by an interrupted earlier pass, confirmed now',
+      '  UNKNOWN containers run_ffffffffffff: an interrupted earlier pass may have removed it: the engine did not answer',
+      '',
+    ])
+    expect(reportJson(report([containers], {resumed}), '1h', true).resumed).toEqual([
+      {action: 'remove', decision: 'removed', engine: intent.engine, id: 'c0ffee', intendedAt: intent.time, name: 'run_0123456789ab', outcome: resumed[0]!.outcome, target: 'containers'},
+      {action: 'remove', decision: 'unknown', engine: intent.engine, id: 'd00d', intendedAt: intent.time, name: 'run_ffffffffffff', outcome: resumed[1]!.outcome, target: 'containers'},
+    ])
+    expect(reportJson(report([containers]), '1h', true)).not.toHaveProperty('resumed', expect.anything())
+  })
+
+  function temp() {
+    return section('temp', DIRS, [item('moat-aws-1', 'removed', 'run ended', {bytes: 10, outcome: 'removed'})])
+  }
+})

@@ -14,7 +14,7 @@ Before the removal each volume is backed up to --backup-dir (default $MOAT_HOME/
 
 clean and reap never touch volumes unless asked with --include volumes.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or no engine of the runtime answered (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 partial: some backups or removals failed, or an engine that is there did not answer (its volumes are neither judged nor removed; the others are); 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or no engine of the runtime answered (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 partial: some backups or removals failed, or some are unknown (sent, never confirmed or denied: the next pass finds out), or an engine that is there did not answer (its volumes are neither judged nor removed; the others are); 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See which volumes would be backed up and removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Back up, then remove after a [y/N] confirmation.'},

@@ -9,7 +9,7 @@ export default class Clean extends BaseCommand<typeof Clean> {
 
 Every Docker engine moat may have used is asked, each once (see the README's Runtimes section). One that is there but does not answer is named in the notes and its objects are neither judged nor removed; the others are cleaned. When no runtime answers at all, every engine target is skipped and named in the notes; temp dirs are still cleaned (those a container of an unanswering engine may mount are kept).
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 partial: some removals failed in any target, an engine that is there did not answer while others did, or the pass was refused by --max-delete; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 partial: some removals failed in any target, or the pass was refused by --max-delete, or some are unknown (sent, never confirmed or denied: the next pass finds out), or an engine that is there did not answer while others did; 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See everything that would be removed.'},
     {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended (cron), one JSON document.'},

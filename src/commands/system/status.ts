@@ -1,6 +1,7 @@
 import {BaseCommand} from '../../base-command.js'
 import {targetSelectionFlags} from '../../lib/cli/flags.js'
 import {EXIT} from '../../lib/exit-codes.js'
+import {stateDir} from '../../lib/output/state-dir.js'
 import {listKinds, TARGET_KINDS} from '../../lib/targets/index.js'
 
 export default class Status extends BaseCommand<typeof Status> {
@@ -37,6 +38,7 @@ Exit codes: 0 nothing to clean, 1 unexpected error or no runtime that is there a
     ])
     const {flags} = this
     const status = await collectStatus({
+      journalDir: stateDir(),
       minAgeMs: flags['min-age'].ms,
       moatHome: this.moatHome,
       runtime: flags.runtime,

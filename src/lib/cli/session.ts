@@ -1,7 +1,8 @@
 // What the clean commands and `reap` do around a pass, once: the pass options from the shared flags, the `[y/N]`
 // prompt on a terminal, and the rendering of the outcome (DESIGN.md "Confirm", "Exit codes"). Commands stay thin and
 // BaseCommand stays with oclif's concerns.
-import type {PassOptions} from '../pipeline/pass.js'
+import type {AuditLog} from '../output/audit-log.js'
+import type {PassOptions, PassOutcome} from '../pipeline/pass.js'
 import type {AnyTarget, PipelineHooks, TargetReport} from '../pipeline/pipeline.js'
 import type {Duration} from './flags.js'
 
@@ -11,10 +12,14 @@ export interface Session {
   command: string
   dryRun: boolean
   force: boolean
+  /** moat-system's state directory: where a removing pass keeps its journal (issue 21). */
+  journalDir: string
   json: boolean
   lockTimeout: Duration
   /** A line for the user on stdout (suppressed by oclif under --json). */
   log(line: string): void
+  /** --log-file: the audit trail (every decision, each removal's intent, the pass) appended there as JSON lines. */
+  logFile?: string
   maxDelete?: number
   minAge: Duration
   moatHome: string
@@ -35,10 +40,13 @@ export interface SessionOutcome {
 }
 
 /** The pass options the shared flags decide; the caller adds how to confirm and what to report. */
-export function passOptions(session: Session): Pick<PassOptions, 'command' | 'dryRun' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
+export function passOptions(
+  session: Session,
+): Pick<PassOptions, 'command' | 'dryRun' | 'journalDir' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
   return {
     command: session.command,
     dryRun: session.dryRun,
+    journalDir: session.journalDir,
     lockTimeoutMs: session.lockTimeout.ms,
     maxDelete: session.maxDelete,
     minAgeMs: session.minAge.ms,
@@ -55,20 +63,26 @@ export async function runCleanSession(
   session: Session,
   targets: readonly AnyTarget[],
   hooks?: PipelineHooks,
+  signal?: AbortSignal,
 ): Promise<SessionOutcome> {
-  const [{exitCodeOf, totalsOf}, render, {describeHolder, runPass}] = await Promise.all([
+  const [{exitCodeOf, totalsOf}, render, {describeHolder, runPass}, {AuditLog}] = await Promise.all([
     import('../pipeline/pipeline.js'),
     import('../output/render.js'),
     import('../pipeline/pass.js'),
+    import('../output/audit-log.js'),
   ])
   const {dryRun, json} = session
   const progress = !json && process.stderr.isTTY
   let prompted = false
   let interrupted = false
+  // An unusable --log-file is a usage error now, before anything is asked.
+  const log = session.logFile ? new AuditLog('json', session.logFile, dryRun) : undefined
+  const started = Date.now()
   const outcome = await runPass(targets, {
     ...passOptions(session),
     async confirm(plan) {
-      if (session.force) return true
+      // Stopped before the question: nothing is asked, and the pipeline reports every planned item not reached.
+      if (session.force || signal?.aborted) return true
       prompted = true
       // The plan goes where the question goes: stdout may be a pipe or a file nobody sees until it is too late.
       const look = render.lookFor(process.stderr, session.verbose)
@@ -77,7 +91,7 @@ export async function runCleanSession(
         look,
       })
       process.stderr.write(lines.join('\n') + '\n')
-      const answer = await confirmOnTerminal(plan)
+      const answer = await confirmOnTerminal(plan, signal)
       interrupted = answer === 'interrupted'
       return answer === 'yes'
     },
@@ -85,8 +99,14 @@ export async function runCleanSession(
     onProgress: progress
       ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
       : undefined,
-    warn: (message) => session.note(message),
+    ...logged(log, signal),
+    warn(message) {
+      session.note(message)
+      log?.note(1, message)
+    },
   })
+  if (log) closeLog(log, outcome, {busy: outcome.busy ? describeHolder(outcome.holder, outcome.lockDir) : undefined, durationMs: Date.now() - started}, session)
+
   if (outcome.busy) {
     // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error. The document has the shape of
     // every other (empty sections, zero totals), with `busy: true`.
@@ -98,6 +118,7 @@ export async function runCleanSession(
 
   const {report} = outcome
   report.warnings = [...new Set([...report.warnings, ...session.notes])]
+  if (log?.problem && !report.warnings.includes(log.problem)) report.warnings.push(log.problem)
   if (!json) {
     const look = render.lookFor(process.stdout, session.verbose)
     const phase = dryRun ? 'dry-run' : 'done'
@@ -110,9 +131,28 @@ export async function runCleanSession(
     for (const line of lines) session.log(line)
   }
 
-  // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2).
-  const exitCode = interrupted ? 130 : exitCodeOf(report)
+  // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2). A log that could not be
+  // written is a partial pass (exit 3), as for `reap`.
+  const exitCode = interrupted ? 130 : log?.problem ? Math.max(3, exitCodeOf(report)) : exitCodeOf(report)
   return {exitCode, json: render.reportJson(report, session.minAge.text, !session.multiTarget)}
+}
+
+/** What a --log-file adds to a pass: every decision, each intent and what a later pass resolved, as `reap` logs them. */
+function logged(log: AuditLog | undefined, signal: AbortSignal | undefined): Pick<PassOptions, 'onDecision' | 'signal' | 'trail'> {
+  if (!log) return {signal}
+  return {
+    onDecision: (target, item, intent) => log.decision(1, target, item, intent),
+    // A --log-file that cannot be written stops the removing, as for `reap`: no removal without its record.
+    signal: signal ? AbortSignal.any([signal, log.failed]) : log.failed,
+    trail: {intents: (intents) => log.intents(1, intents), resumed: (resolved) => log.resumed(1, resolved)},
+  }
+}
+
+/** The pass line, then the file closed; a log that failed is said once. */
+function closeLog(log: AuditLog, outcome: PassOutcome, pass: {busy?: string; durationMs: number}, session: Session): void {
+  log.pass(1, outcome.busy ? pass : {durationMs: pass.durationMs, refused: outcome.report.refused, totals: outcome.report.totals})
+  log.close()
+  if (log.problem) session.note(log.problem)
 }
 
 export type Answer = 'interrupted' | 'no' | 'yes'
@@ -121,7 +161,7 @@ export type Answer = 'interrupted' | 'no' | 'yes'
  * `[y/N]` on stderr, for a person at a terminal on stdin and stderr. Esc, Ctrl-D or Enter answer no; Ctrl-C is
  * told apart (`interrupted`) so the command can exit 130 like any interrupted program.
  */
-export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<Answer> {
+export async function confirmOnTerminal(plan: readonly TargetReport[], signal?: AbortSignal): Promise<Answer> {
   const [{default: prompts}, {describeQuestion}] = await Promise.all([import('prompts'), import('../output/render.js')])
   let canceled = false
   let ctrlC = false
@@ -132,6 +172,9 @@ export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<
   }
 
   process.stdin.on('keypress', onKey)
+  // A stop signal while the question waits answers it as Ctrl-C would: prompts closes itself and restores the terminal.
+  const onStop = () => process.stdin.emit('keypress', '\u0003', {ctrl: true, name: 'c'})
+  signal?.addEventListener('abort', onStop, {once: true})
   try {
     const answer = await prompts(
       {initial: false, message: describeQuestion(plan), name: 'ok', stdout: process.stderr, type: 'confirm'},
@@ -145,5 +188,6 @@ export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<
     return answer.ok === true ? 'yes' : 'no'
   } finally {
     process.stdin.off('keypress', onKey)
+    signal?.removeEventListener('abort', onStop)
   }
 }

@@ -1,5 +1,6 @@
 import prettyBytes from 'pretty-bytes'
 
+import type {Resumed} from '../pipeline/intents.js'
 import type {LockOwner} from '../pipeline/lock.js'
 import type {Item, Report, TargetReport, Totals} from '../pipeline/pipeline.js'
 import type {EngineReport} from '../runtime/engines.js'
@@ -30,16 +31,18 @@ const LABEL: Record<Item['decision'], string> = {
   orphan: 'remove',
   removed: 'removed',
   skipped: 'skipped',
+  unknown: 'UNKNOWN',
 }
 
 // SGR codes by hand: ansis and oclif's colorize decide colour from stdout alone, and the plan may go to stderr.
-const SGR = {bold: 1, cyan: 36, dim: 2, green: 32, red: 31, yellow: 33} as const
+const SGR = {bold: 1, cyan: 36, dim: 2, green: 32, magenta: 35, red: 31, yellow: 33} as const
 const DECISION_COLOUR: Record<Item['decision'], keyof typeof SGR> = {
   failed: 'red',
   kept: 'dim',
   orphan: 'cyan',
   removed: 'green',
   skipped: 'yellow',
+  unknown: 'magenta',
 }
 
 function paint(look: Look, colour: keyof typeof SGR, text: string): string {
@@ -82,9 +85,9 @@ function label(item: Item, phase: Phase): string {
   return phase === 'dry-run' ? `would ${what}` : what
 }
 
-/** The row's reason: what happened to a skipped, failed or moved item, else why it was judged so. */
+/** The row's reason: what happened to a skipped, failed, unknown or moved item, else why it was judged so. */
 function shownReason(item: Item): string {
-  if ((item.decision === 'skipped' || item.decision === 'failed' || moved(item)) && item.outcome) return item.outcome
+  if ((item.decision === 'skipped' || item.decision === 'failed' || item.decision === 'unknown' || moved(item)) && item.outcome) return item.outcome
   return item.reason
 }
 
@@ -177,6 +180,8 @@ function totalsParts(items: readonly Item[], totals: Totals, phase: Phase): stri
 
   parts.push(`${totals.kept} kept`)
   if (phase === 'done') parts.push(`${totals.skipped} skipped`, `${totals.failed} failed`)
+  // Only when there is one: an answer that never came is rare, and every other line stays as it was.
+  if (phase === 'done' && totals.unknown > 0) parts.push(`${totals.unknown} unknown (the engine may have removed them; the next pass finds out)`)
   return parts
 }
 
@@ -191,12 +196,12 @@ export function describeGrandTotal(report: Pick<Report, 'targets' | 'totals'>, p
  * adds `clean`'s line over all targets.
  */
 export function describeReport(
-  report: Partial<Pick<Report, 'engines' | 'partial' | 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
+  report: Partial<Pick<Report, 'engines' | 'partial' | 'resumed' | 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
   phase: Phase,
   options: {grandTotal?: boolean; look?: Look; only?: (item: Item) => boolean} = {},
 ): string[] {
   const {look = PLAIN, only} = options
-  const lines: string[] = []
+  const lines: string[] = describeResumed(report.resumed ?? [], look)
   for (const section of report.targets) {
     const items = only ? section.items.filter((item) => only(item)) : section.items
     if (section.items.length === 0) {
@@ -213,24 +218,47 @@ export function describeReport(
 
   if (options.grandTotal && report.totals && report.targets.length > 1) lines.push(describeGrandTotal({targets: report.targets, totals: report.totals}, phase))
   if (report.refused) lines.push(`Refused: ${report.refused}.`)
-  if (report.partial?.length) lines.push(`Partial: ${report.partial.length === 1 ? 'an engine' : `${report.partial.length} engines`} did not answer; nothing of ${report.partial.length === 1 ? 'it' : 'theirs'} was judged (see the notes).`)
-  // Which engines were asked, where each address came from, which were one (issue 19).
-  if (look.verbose) for (const engine of report.engines ?? []) lines.push(describeEngine(engine))
+  lines.push(...describeConsulted(report, look))
   if (phase === 'dry-run') lines.push('Dry run: nothing was removed.')
   else if (report.canceled) lines.push('Canceled.')
   return lines
 }
 
+/** A pass's engines (issue 19): a line when one did not answer (exit 3), and with --verbose each engine asked. */
+function describeConsulted(report: Partial<Pick<Report, 'engines' | 'partial'>>, look: Look): string[] {
+  const lines: string[] = []
+  const silent = report.partial?.length ?? 0
+  if (silent > 0) lines.push(`Partial: ${silent === 1 ? 'an engine' : `${silent} engines`} did not answer; nothing of ${silent === 1 ? 'it' : 'theirs'} was judged (see the notes).`)
+  // Which engines were asked, where each address came from, which were one.
+  if (look.verbose) for (const engine of report.engines ?? []) lines.push(describeEngine(engine))
+  return lines
+}
+
 /**
  * One Docker engine consulted: its kind and ID, each address and where it came from, whether several addresses were
- * one engine, or why it did not answer. e.g. `engine docker 4f0c2a9e-71b3-4c1d-9e0f-5a6b7c8d9e0f: unix:///var/run/docker.sock (the default
- * socket), unix:///home/me/.docker/run/docker.sock (docker context "desktop-linux"): one engine at 2 addresses`.
+ * one engine, or why it did not answer. e.g. `engine docker 4f0c2a9e-71b3-4c1d-9e0f-5a6b7c8d9e0f:
+ * unix:///var/run/docker.sock (the default socket), unix:///home/me/.docker/run/docker.sock (docker context
+ * "desktop-linux"): one engine at 2 addresses`.
  */
 export function describeEngine(engine: EngineReport): string {
   const addresses = engine.addresses.map((entry) => `${entry.address} (${entry.source})`).join(', ')
   if (!engine.answered) return `engine (did not answer): ${addresses}: ${engine.error ?? 'no answer'}`
   const name = [engine.kind, engine.id].filter(Boolean).join(' ')
   return `engine ${name}: ${addresses}${engine.addresses.length > 1 ? `: one engine at ${engine.addresses.length} addresses` : ''}`
+}
+
+/**
+ * What this pass found of an interrupted earlier one (issue 21): each removal it had started without a recorded
+ * outcome, and what its engine (or the disk) says now.
+ */
+export function describeResumed(resumed: readonly Resumed[], look: Look = PLAIN): string[] {
+  if (resumed.length === 0) return []
+  const colour = {failed: 'red', removed: 'green', unknown: 'magenta'} as const
+  return [
+    `${resumed.length} removal${resumed.length === 1 ? '' : 's'} an interrupted earlier pass had started, resolved first:`,
+    ...resumed.map(({decision, intent, outcome}) => `  ${paint(look, colour[decision], LABEL[decision])} ${intent.target} ${intent.name}: ${outcome}`),
+    '',
+  ]
 }
 
 /** The `[y/N]` question: the count per target (`clean`), with sizes where items have them. */
@@ -266,11 +294,26 @@ function itemJson(item: Item): Record<string, unknown> {
   }
 }
 
+/** One resolved intent of an interrupted earlier pass, as the JSON document's `resumed` lists it. */
+export function resumedJson({decision, intent, outcome}: Resumed): Record<string, unknown> {
+  return {
+    action: intent.action,
+    decision,
+    engine: intent.engine,
+    id: intent.id,
+    intendedAt: intent.time,
+    name: intent.name,
+    outcome,
+    target: intent.target,
+  }
+}
+
 /** The --json document: one section for a single-target command, a `targets` map for `clean`. */
 export function reportJson(report: Report, minAge: string, single: boolean): Record<string, unknown> {
   // `partial` only when an engine did not answer, as `refused` only when a pass was refused: the usual shape stays.
   const partial = report.partial?.length ? report.partial : undefined
-  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, partial, refused: report.refused}
+  const resumed = report.resumed?.length ? report.resumed.map((entry) => resumedJson(entry)) : undefined
+  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, partial, refused: report.refused, resumed}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,
@@ -292,7 +335,7 @@ export interface BusyPass {
 
 /** The document of a pass that found another clean running: every other document's shape, zero totals, `busy`. */
 export function busyJson(busy: BusyPass, single: boolean): Record<string, unknown> {
-  const empty: Totals = {bytesRemoved: 0, candidates: 0, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0}
+  const empty: Totals = {bytesRemoved: 0, candidates: 0, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0, unknown: 0}
   const report: Report = {
     canceled: false,
     dryRun: busy.dryRun,

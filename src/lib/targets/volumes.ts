@@ -19,7 +19,7 @@ import {hasExtractionSnapshot} from '../moat/metadata.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
 import {HELPER_LABEL, unreadableByHelper, VolumeArchiver} from '../runtime/volume-archive.js'
-import {containersForScan, engineDetail, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {containersForScan, engineDetail, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
 
 /** §5.1, §10.3: the label and name prefix moat gives workspace volumes. */
 const WORKSPACE_LABEL = 'moat=workspace'
@@ -148,9 +148,13 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     }
 
     if (ctx.signal?.aborted) return
-    // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses.
-    const {failures} = await runtime.remove('volume', [item.name])
-    settleRemoval(settle, item, failures.get(item.name), `backed up to ${path}, removed`)
+    // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses. On
+    // record before it is sent and as its answer arrives (issue 21).
+    await removeRecorded({ctx, runtime, settle}, 'volume', [item], {
+      done: () => `backed up to ${path}, removed`,
+      key: (volume) => volume.name,
+      place: (volume) => ({createdMs: volume.fingerprint.createdMs}),
+    })
   }
 
   private judge(ctx: TargetContext, entry: ScannedVolume): Planned {
@@ -203,7 +207,7 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     if (ready.length === 0 || ctx.signal?.aborted) return
     const dir = this.options.backupDir
     if (dir === false) {
-      await this.removeWithoutBackup(runtime, ready, settle)
+      await this.removeWithoutBackup(ctx, runtime, ready, settle)
       return
     }
 
@@ -218,7 +222,7 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
   }
 
   /** --no-backup: the runs read again, then one removal for all. */
-  private async removeWithoutBackup(runtime: Runtime, items: Planned[], settle: Settle): Promise<void> {
+  private async removeWithoutBackup(ctx: TargetContext, runtime: Runtime, items: Planned[], settle: Settle): Promise<void> {
     const registry = await rereadRuns(this.options, items, settle)
     if (!registry) return
     const removable = items.filter((item) => {
@@ -228,8 +232,11 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     })
     if (removable.length === 0) return
     // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses.
-    const {failures} = await runtime.remove('volume', removable.map((item) => item.name))
-    for (const item of removable) settleRemoval(settle, item, failures.get(item.name), 'removed without a backup (--no-backup)')
+    await removeRecorded({ctx, runtime, settle}, 'volume', removable, {
+      done: () => 'removed without a backup (--no-backup)',
+      key: (item) => item.name,
+      place: (item) => ({createdMs: item.fingerprint.createdMs}),
+    })
   }
 
   /** DESIGN.md step 4: run dirs and daemon, the volumes and every container read again; drifted items skipped. */
