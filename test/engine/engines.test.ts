@@ -11,7 +11,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, expect, it} from 'vitest'
 
-import {type CliResult, itemsByName, jsonOf, runCli, startCli} from '../helpers/cli.js'
+import {type CliResult, itemsByName, jsonOf, privateStateHome, runCli, startCli} from '../helpers/cli.js'
 import {engineProxy} from '../helpers/engine-proxy.js'
 import {containerExists, describeEngine, docker, dockerOk, networkExists, requireEngine, TEST_IMAGE} from '../helpers/engine.js'
 import {createRunContainer, createRunNetwork, createWorkspaceVolume, makeRunDir} from '../helpers/moat-fixtures.js'
@@ -236,7 +236,14 @@ describeEngine('the engines a pass consults: each once, every object through its
 
   /** The built CLI as root in a private mount namespace: `setup` (sh) runs first, DOCKER_HOST unset, engines looked for. */
   function inNamespace(setup: string, args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-    const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: fixtures.moatHome, MOAT_SYSTEM_ENGINE_DISCOVERY: undefined, ...env}
+    const base: NodeJS.ProcessEnv = {
+      ...process.env,
+      MOAT_HOME: fixtures.moatHome,
+      MOAT_SYSTEM_ENGINE_DISCOVERY: undefined,
+      // The journal of removing passes, as every CLI run of the tests: never the real ~/.local/state.
+      XDG_STATE_HOME: privateStateHome(),
+      ...env,
+    }
     delete base.DOCKER_HOST
     delete base.DOCKER_CONTEXT
     const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-ec', `${setup}\nexec "$0" "$@"`, process.execPath, BIN, 'system', ...args], {
