@@ -249,6 +249,7 @@ export const OUT_OF_SCOPE: Readonly<Record<string, string>> = {
   'src/lib/runtime/docker-api.ts': "the engine's socket and its TLS files, as the docker CLI names them",
   'src/lib/runtime/docker-endpoint.ts': "the docker CLI's config, contexts and TLS files ($DOCKER_CONFIG)",
   'src/lib/runtime/docker.ts': "the docker CLI's config and the default socket",
+  'src/lib/runtime/engines.ts': 'the sockets where moat and the docker CLI find engines (stat), and $TMPDIR/podman on macOS (readdir)',
   'src/lib/runtime/exec.ts': 'executables on PATH',
 }
 
