@@ -9,13 +9,16 @@ import {collectOutput} from './child-output.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
-// Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat.
-// One per test file: vitest evaluates this module afresh for each file, and this afterAll (registered when the file
-// imports it) removes the home when the file is done. process.on('exit') never runs inside vitest's workers.
+// Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat. And a
+// private XDG_CACHE_HOME: the code caches (src/lib/cli/code-cache.ts) go there, never to the real ~/.cache.
+// One of each per test file: vitest evaluates this module afresh for each file, and this afterAll (registered when the
+// file imports it) removes them when the file is done. process.on('exit') never runs inside vitest's workers.
 let defaultHome: string | undefined
+let cacheHome: string | undefined
 afterAll(() => {
-  if (defaultHome) rmSync(defaultHome, {force: true, recursive: true})
+  for (const dir of [defaultHome, cacheHome]) if (dir) rmSync(dir, {force: true, recursive: true})
   defaultHome = undefined
+  cacheHome = undefined
 })
 
 function privateMoatHome(): string {
@@ -23,8 +26,14 @@ function privateMoatHome(): string {
   return defaultHome
 }
 
+/** This test file's XDG_CACHE_HOME for the CLI (its first run there compiles the bundle and writes the code cache). */
+export function testCacheHome(): string {
+  cacheHome ??= mkdtempSync(join(tmpdir(), 'mtc-cli-'))
+  return cacheHome
+}
+
 function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: privateMoatHome()}
+  const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: privateMoatHome(), XDG_CACHE_HOME: testCacheHome()}
   delete base.DOCKER_HOST
   delete base.DOCKER_CONTEXT
   return {...base, ...env}

@@ -3,6 +3,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {testCacheHome} from './cli.js'
+
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface TerminalRun {
@@ -28,7 +30,7 @@ const quote = (arg: string) => `'${arg.replaceAll("'", String.raw`'\''`)}'`
 export function runOnTerminal(args: string[], options: TerminalOptions = {}): Promise<TerminalRun> {
   const cli = [process.execPath, 'bin/run.js', ...args].map((arg) => quote(arg)).join(' ')
   const command = `stty cols ${options.columns ?? 200} rows 50; exec ${cli}${options.stdoutTo ? ` > ${quote(options.stdoutTo)}` : ''}`
-  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', ...options.env}
+  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', XDG_CACHE_HOME: testCacheHome(), ...options.env}
   delete env.DOCKER_HOST
   delete env.DOCKER_CONTEXT
   for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key]

@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {InputError} from '../exit-codes.js'
+import {isPrivateDir} from '../private-dir.js'
 
 export interface MoatHomeCheck {
   exists: boolean
@@ -49,10 +50,7 @@ export function checkMoatHome(moatHome: string): MoatHomeCheck {
 /** Makes the per-user lock parent (0700) and checks it is ours and private: /tmp is shared with everyone. */
 export function privateLockParent(dir: string): void {
   mkdirSync(dir, {mode: 0o700, recursive: true})
-  const stat = lstatSync(dir)
-  const uid = process.getuid?.()
-  // eslint-disable-next-line no-bitwise -- group or world writable
-  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
+  if (!isPrivateDir(dir)) {
     throw new Error(`the lock directory ${dir} is not a private directory of this user; remove it and run again`)
   }
 }
