@@ -14,9 +14,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8'))
 const commands = Object.entries(manifest.commands)
+// Each command is imported when it runs (import() of a bundled module: esbuild initializes its modules then), so a
+// run sets up the code of its own command only.
 const entry = [
-  ...commands.map(([, command], i) => `import C${i} from './${command.relativePath.join('/')}'`),
-  `export const COMMANDS = {${commands.map(([id], i) => `${JSON.stringify(id)}: C${i}`).join(', ')}}`,
+  `export const COMMANDS = {${commands.map(([id, command]) => `${JSON.stringify(id)}: () => import('./${command.relativePath.join('/')}')`).join(', ')}}`,
   `export {COMMAND, runBundled} from './dist/lib/cli/bundled.js'`,
 ].join('\n')
 
@@ -51,8 +52,48 @@ const lazyOutput = Object.fromEntries(
     .map(([output]) => [basename(output).replace(/-[A-Z\d]+\.js$/, ''), `./chunks/${basename(output)}`]),
 )
 
+// @oclif/core's modules (tsc's CommonJS) require one another as they load, so loading command.js sets up most of
+// oclif: help, TypeScript paths, plugin discovery with its globbing, Node's readline and child_process. In the bundle
+// each such `const x_1 = require("./x")` becomes a stand-in that loads the module on first use of what it exports, so
+// a run sets up only the parts of oclif it uses.
+const OCLIF_REQUIRE = /^const (\w+) = ((?:__importDefault\(|__importStar\()?require\("[^"]+"\)\)?);$/gm
+// `keys`, when given, are the module's export names: listing them (as esbuild's import of named exports does) then
+// loads nothing, and each is read from the module when used.
+const LAZY_REQUIRE = `function __moatLazy(load, keys) {
+  let loaded
+  const real = () => (loaded ??= load())
+  return new Proxy({}, {
+    get: (_, key) => real()[key],
+    getOwnPropertyDescriptor(_, key) {
+      if (!loaded && keys?.includes(key)) return {configurable: true, enumerable: true, get: () => real()[key]}
+      const descriptor = Reflect.getOwnPropertyDescriptor(real(), key)
+      return descriptor && {...descriptor, configurable: true}
+    },
+    has: (_, key) => key in real(),
+    ownKeys: () => (loaded || !keys ? Reflect.ownKeys(real()) : keys),
+    set: (_, key, value) => Reflect.set(real(), key, value),
+  })
+}`
+
+// oclif logs through the debug package, which sets up Node's tty and stream modules as it loads; it prints only
+// what $DEBUG names, read when it loads. Without $DEBUG the bundle gives oclif a debug that prints nothing.
+const SILENT_DEBUG = `function silent(namespace) {
+  const debug = () => {}
+  return Object.assign(debug, {enabled: false, extend: (more, delimiter = ':') => silent(namespace + delimiter + more), log: debug, namespace})
+}
+module.exports = process.env.DEBUG ? require('debug') : silent`
+
+// oclif asks wsl-utils only whether this is WSL (getPlatform); wsl-utils sets up child_process, fs/promises and
+// PowerShell helpers as it loads. The answer is is-wsl's, which wsl-utils passes on: the bundle asks is-wsl itself.
+const WSL_UTILS = `export {default as isWsl} from 'is-wsl'`
+
+// Node modules that take some ms to set up (http brings net and stream) and that a run may not use: the engine
+// targets reach for http only once they ask an engine. The bundle's require() of them gives a stand-in too.
+const LAZY_BUILTINS = ['node:child_process', 'node:http', 'node:readline']
+
 const main = await build({
   ...common,
+  banner: {js: LAZY_REQUIRE},
   define: {'import.meta.url': '__moatImportMetaUrl'},
   entryNames: 'moat-[hash]',
   // Loaded by @oclif/core only to run TypeScript sources in development; never on this path.
@@ -61,6 +102,33 @@ const main = await build({
   outdir: dist,
   outExtension: {'.js': '.cjs'},
   plugins: [
+    {
+      name: 'lazy-oclif',
+      setup(esbuild) {
+        esbuild.onLoad({filter: /[/\\]@oclif[/\\]core[/\\]lib[/\\].*\.js$/}, ({path}) => ({
+          contents: readFileSync(path, 'utf8').replaceAll(OCLIF_REQUIRE, 'const $1 = __moatLazy(() => $2);'),
+          loader: 'js',
+        }))
+        esbuild.onResolve({filter: /^debug$/}, ({importer, resolveDir}) =>
+          /[/\\]@oclif[/\\]core[/\\]/.test(importer) ? {namespace: 'silent-debug', path: 'debug', pluginData: resolveDir} : undefined,
+        )
+        esbuild.onLoad({filter: /.*/, namespace: 'silent-debug'}, ({pluginData}) => ({contents: SILENT_DEBUG, loader: 'js', resolveDir: pluginData}))
+        esbuild.onResolve({filter: /^wsl-utils$/}, async ({importer, kind, resolveDir}) => {
+          if (!/[/\\]@oclif[/\\]core[/\\]/.test(importer)) return
+          const real = await esbuild.resolve('wsl-utils', {kind, resolveDir})
+          return {namespace: 'is-wsl', path: 'wsl-utils', pluginData: dirname(real.path)}
+        })
+        esbuild.onLoad({filter: /.*/, namespace: 'is-wsl'}, ({pluginData}) => ({contents: WSL_UTILS, loader: 'js', resolveDir: pluginData}))
+        const lazyBuiltin = new RegExp(`^(${LAZY_BUILTINS.join('|')})$`)
+        esbuild.onResolve({filter: lazyBuiltin}, ({importer, namespace, path}) =>
+          namespace === 'lazy-builtin' && importer === path ? {external: true, path} : {namespace: 'lazy-builtin', path},
+        )
+        esbuild.onLoad({filter: /.*/, namespace: 'lazy-builtin'}, async ({path}) => {
+          const keys = Object.keys(await import(path)).filter((key) => key !== 'default')
+          return {contents: `module.exports = __moatLazy(() => require(${JSON.stringify(path)}), ${JSON.stringify(keys)})`, loader: 'js'}
+        })
+      },
+    },
     {
       name: 'lazy-packages',
       setup(esbuild) {

@@ -24,14 +24,19 @@ export const COMMAND: Record<string, Command.Class> = {}
  * manifest from it instead of reading oclif.manifest.json: with one command there is nothing to sort, and oclif sorts
  * commands with localeCompare, whose first call sets up ICU's collation (some 8 ms, a tenth of a run).
  */
-export async function runBundled(commands: Record<string, Command.Class>, args: string[], root: URL, target: string): Promise<void> {
+export async function runBundled(
+  commands: Record<string, () => Promise<{default: Command.Class}>>,
+  args: string[],
+  root: URL,
+  target: string,
+): Promise<void> {
   // The bundle is the compiled code: never look for TypeScript sources to run instead (oclif would, and warn, when
   // NODE_ENV is "test" or "development").
   settings.enableAutoTranspile = false
   try {
     const [topic, name, ...argv] = args
     const id = `${topic}:${name}`
-    if (Object.hasOwn(commands, id)) COMMAND[id] = commands[id]!
+    if (Object.hasOwn(commands, id)) COMMAND[id] = (await commands[id]!()).default
     const pjson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
     pjson.oclif = {...pjson.oclif, commands: {identifier: 'COMMAND', strategy: 'explicit', target}, plugins: []}
     const rootPlugin = new Plugin({ignoreManifest: true, isRoot: true, pjson, root: fileURLToPath(root)})
