@@ -63,7 +63,7 @@ function runOnce(file, env) {
 }
 
 async function main(file, runs) {
-  const env = {...process.env, FORCE_COLOR: '0'}
+  const env = {...process.env, FORCE_COLOR: '0', NO_COLOR: '1'}
   let engineDir
   if (needsEngine(file) && !env.MOAT_TEST_DOCKER_HOST && env.MOAT_TEST_ENGINE !== 'skip') {
     // Short: the socket path must stay under 108 bytes.
@@ -96,8 +96,10 @@ async function main(file, runs) {
       if (!passed) {
         const log = join(logs, `run-${run}.log`)
         writeFileSync(log, result.output)
-        const failures = [...new Set(result.output.match(/^\s*(?:FAIL|×) .*$/gm) ?? [])].map((text) => text.trim())
-        line += `, output in ${log}${failures.map((text) => `\n  ${text}`).slice(0, 5).join('')}`
+        // eslint-disable-next-line no-control-regex -- colours, should any be left
+        const text = result.output.replaceAll(/\u001B\[[\d;]*m/g, '')
+        const failures = [...new Set(text.match(/^ FAIL .*$/gm) ?? [])].map((name) => name.trim())
+        line += `, output in ${log}${failures.map((name) => `\n  ${name}`).slice(0, 5).join('')}`
         failed.push(run)
       }
 

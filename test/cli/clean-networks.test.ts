@@ -31,11 +31,13 @@ describeEngine('moat system clean-networks', () => {
     const staleNet = await createRunNetwork(stale)
     const stopped = await createRunContainer(stale, {network: staleNet, running: false})
     const plainNet = await dockerOk(['network', 'create', `moat-${unlabelled}`])
-    // Created last, 1.5 s before the others are old enough: still younger than --min-age when the CLI looks.
-    await fixtures.waitUntilOld(CLI_MIN_AGE_MS - 1500)
+    // Counted from the last of them, so under any load. Then one made now: when the CLI looks, it has been alive only
+    // for the CLI's start-up and listing, far below --min-age.
+    await fixtures.waitUntilOld(CLI_MIN_AGE_MS)
     const youngNet = await createRunNetwork(young)
+    await fixtures.protectOtherRuns()
 
-    const result = await forced([])
+    const result = cleanNetworks(['--force', '--json', '--min-age', CLI_MIN_AGE])
     expect(result.exitCode).toBe(0)
     expect(result.stderr).toBe('')
     const doc = jsonOf(result)

@@ -10,6 +10,7 @@ import {type PipelineHooks, type Report, runPipeline, type Target} from '../../s
 import {type CliResult, jsonOf, runCli} from '../helpers/cli.js'
 import {dockerShim} from '../helpers/docker-shim.js'
 import {dockerOk, requireEngine} from '../helpers/engine.js'
+import {fixtureChanged, lastFixtureChange} from '../helpers/fixture-clock.js'
 import {trackRunIds, useMoatHome} from '../helpers/moat-fixtures.js'
 
 /**
@@ -39,9 +40,15 @@ export async function protectOtherRuns(moatHome: string, mine: readonly string[]
   }
 }
 
-/** Waits until fixtures created `since` are older than minAgeMs on the engine's clock (with a margin). */
+/**
+ * On top of an age: a pass reads ages on the engine's clock, which it takes from one /info reply, placed at the middle
+ * of that request's round trip; on a loaded machine the estimate may be off by half a slow round trip.
+ */
+export const AGE_MARGIN_MS = 1000
+
+/** Waits until fixtures made `since` (ms since the epoch) are older than minAgeMs on the engine's clock. */
 export async function waitUntilOld(since: number, minAgeMs = MIN_AGE_MS): Promise<void> {
-  const left = since + minAgeMs + 300 - Date.now()
+  const left = since + minAgeMs + AGE_MARGIN_MS - Date.now()
   if (left > 0) await sleep(left)
 }
 
@@ -65,7 +72,10 @@ export interface EngineFixtures {
   clean(target: Target, options?: CleanOptions): Promise<Report>
   /** Awaits a container just made and stops it at once, as an exit would: its age (FinishedAt) counts from now. */
   exited(container: Promise<string>): Promise<string>
-  /** Awaits a fixture and restarts the age clock: ages count from the last fixture made (created, started or stopped). */
+  /**
+   * Awaits a fixture and restarts the age clock: ages count from the last fixture made. docker() and makeRunDir()
+   * restart it themselves (test/helpers/fixture-clock.ts); this is for fixtures made any other way.
+   */
   made<T>(fixture: Promise<T>): Promise<T>
   /** This test's MOAT_HOME, with an empty runs/. */
   readonly moatHome: string
@@ -73,10 +83,16 @@ export interface EngineFixtures {
   protectOtherRuns(): Promise<void>
   /** A new run ID whose containers and network are removed from the engine after the test. */
   tracked(): string
-  /** waitUntilOld() from the last fixture made (or the test's start). */
+  /** waitUntilOld() from the last fixture made in this test (created, started, stopped, attached), or its start. */
   waitUntilOld(minAgeMs?: number): Promise<void>
   /** What this test's clean() runs noted. */
   readonly warnings: readonly string[]
+}
+
+async function made<T>(fixture: Promise<T>): Promise<T> {
+  const value = await fixture
+  fixtureChanged()
+  return value
 }
 
 /** The fixtures of an engine suite that removes them: call inside describeEngine (it adds beforeEach and afterEach). */
@@ -91,12 +107,6 @@ export function useEngineFixtures(): EngineFixtures {
     since = Date.now()
     warnings = []
   })
-
-  async function made<T>(fixture: Promise<T>): Promise<T> {
-    const value = await fixture
-    since = Date.now()
-    return value
-  }
 
   const fixtures: EngineFixtures = {
     async clean(target, options = {}) {
@@ -123,7 +133,7 @@ export function useEngineFixtures(): EngineFixtures {
     },
     protectOtherRuns: () => protectOtherRuns(home.home, runIds.ids),
     tracked: () => runIds.next(),
-    waitUntilOld: (minAgeMs) => waitUntilOld(since, minAgeMs),
+    waitUntilOld: (minAgeMs) => waitUntilOld(Math.max(since, lastFixtureChange()), minAgeMs),
     get warnings() {
       return warnings
     },
