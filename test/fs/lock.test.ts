@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import {once} from 'node:events'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -72,11 +73,18 @@ describe('the clean lock', () => {
   it('found between its mkdir and its owner file: the owner written a moment later is reported', async () => {
     mkdirSync(join(home, LOCK_NAME))
     const owner = JSON.stringify({command: 'system:reap', host: hostname(), pid: process.pid, startedAt: new Date().toISOString()})
-    // Another process plays the creator's second step, 50 ms after the first.
-    const writer = spawn('sh', ['-c', 'sleep 0.05; printf %s "$1" > "$2"', 'sh', owner, join(home, LOCK_NAME, 'owner.json')])
+    // Another process plays the creator's second step, 50 ms after the first. It is started (slow on a loaded
+    // machine) before, and told to go right before the lock is looked at: the 50 ms count from then.
+    const writer = spawn(
+      process.execPath,
+      ['-e', "process.stdin.once('data', () => setTimeout(() => require('fs').writeFileSync(process.argv[1], process.argv[2]), 50)); console.log('ready')", join(home, LOCK_NAME, 'owner.json'), owner],
+      {stdio: ['pipe', 'pipe', 'inherit']},
+    )
     const exited = new Promise((resolve) => {
       writer.on('exit', resolve)
     })
+    await once(writer.stdout, 'data')
+    writer.stdin.end('go\n')
     expect(tryLock(home, 'system:clean')).toMatchObject({ok: false, owner: {command: 'system:reap', pid: process.pid}})
     expect(await exited).toBe(0)
   })
