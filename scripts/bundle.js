@@ -1,5 +1,5 @@
 // Builds bin/run.js's fast path (src/lib/cli/bundled.ts): moat-system's commands (as listed in oclif.manifest.json,
-// so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.js
+// so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.cjs
 // (scripts/bundle-loader.js) compiles with V8's code cache, kept per Node version in the user's cache directory: Node
 // 20 caches no ES module's code, and a cache made here would fit only the builder's Node, so the first run on each
 // Node makes its own. Packages loaded only on demand (execa, prompts, fast-glob)
@@ -146,7 +146,7 @@ const [script] = main.outputFiles
 const scriptName = basename(script.path)
 
 // A classic script compiled by vm.Script has no import(): Node 20 gives it none that works with a code cache
-// (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() becomes __moatImport(), dist/moat.js's own import().
+// (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() becomes __moatImport(), dist/moat.cjs's own import().
 // Found by parsing, not by text: "import(" in a string stays as it is.
 const nodesOf = (program, type) => {
   const found = []
@@ -171,26 +171,26 @@ for (const {start} of nodesOf(parseScript(code), 'ImportExpression').sort((a, b)
 if (nodesOf(parseScript(code), 'ImportExpression').length > 0) throw new Error(`${scriptName} still has an import()`)
 writeFileSync(script.path, code)
 
-// bin/run.js imports this module (scripts/bundle-loader.js with its code cache helpers), and oclif takes the command
+// bin/run.js requires this module (scripts/bundle-loader.js with its code cache helpers), and oclif takes the command
 // to run from the script through require (already in its cache).
 const loader = await build({
   ...common,
   define: {MOAT_BUNDLE: JSON.stringify(basename(scriptName, '.cjs'))},
   entryPoints: [join(root, 'scripts', 'bundle-loader.js')],
-  format: 'esm',
+  format: 'cjs',
   keepNames: false,
   minify: false,
-  outfile: join(dist, 'moat.js'),
+  outfile: join(dist, 'moat.cjs'),
 })
 
 // bin/run.js reads this list to choose the bundle without loading it.
 writeFileSync(join(dist, 'moat-commands.json'), JSON.stringify(commands.map(([id]) => id)) + '\n')
 
 // Which sources each file bin/run.js may import holds, for the tests that prove what a command loads
-// (test/helpers/cli.ts): dist/moat.js stands for the script it runs.
+// (test/helpers/cli.ts): dist/moat.cjs stands for the script it runs.
 const inputs = ({inputs}) => Object.keys(inputs).filter((input) => !input.startsWith('<'))
 const holds = {
-  'dist/moat.js': [...inputs(loader.metafile.outputs['dist/moat.js']), ...inputs(main.metafile.outputs[`dist/${scriptName}`])],
+  'dist/moat.cjs': [...inputs(loader.metafile.outputs['dist/moat.cjs']), ...inputs(main.metafile.outputs[`dist/${scriptName}`])],
   ...Object.fromEntries(Object.entries(lazy.metafile.outputs).map(([output, data]) => [output, inputs(data)])),
 }
 writeFileSync(join(dist, 'moat-bundle.json'), JSON.stringify(holds) + '\n')

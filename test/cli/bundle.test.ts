@@ -1,5 +1,5 @@
 // The published binary's two paths (bin/run.js): moat-system's own commands run from the one bundled file
-// (dist/moat.js, scripts/bundle.js), everything else through oclif's normal loading with its plugins. Each run must
+// (dist/moat.cjs, scripts/bundle.js), everything else through oclif's normal loading with its plugins. Each run must
 // stay on one path: a bundled @oclif/core meeting the plugins' own copy would be two oclifs in one process.
 import {spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
@@ -13,7 +13,7 @@ import {runCli} from '../helpers/cli.js'
 const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
 const REPORT = fileURLToPath(new URL('../fixtures/code-cache/report.mjs', import.meta.url))
 const ROOT = new URL('../../', import.meta.url)
-const BUNDLE = new URL('dist/moat.js', ROOT).href
+const BUNDLE = new URL('dist/moat.cjs', ROOT).href
 const CORE = new URL('node_modules/@oclif/core/', ROOT).href
 
 describe('bin/run.js: the bundle for our commands, oclif as installed for the rest', () => {

@@ -87,7 +87,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<C
 const ROOT = new URL('../../', import.meta.url)
 
 /**
- * The modules a traced run loaded (test/fixtures/trace-imports), as source URLs: a file of the bundle (dist/moat.js
+ * The modules a traced run loaded (test/fixtures/trace-imports), as source URLs: a file of the bundle (dist/moat.cjs
  * and its chunks, scripts/bundle.js) stands for every source it holds, so a test can say "docker-api.js was used, no
  * execa" on either path.
  */

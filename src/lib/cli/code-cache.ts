@@ -1,4 +1,4 @@
-// The compiled-code caches that make start-up fast (issue 22): V8's code cache of the bundle (dist/moat.js, made by
+// The compiled-code caches that make start-up fast (issue 22): V8's code cache of the bundle (dist/moat.cjs, made by
 // scripts/bundle.js) and, on Node 22+, Node's own compile cache for oclif's normal path (bin/run.js). Both live in the
 // user's cache directory, never in /tmp: a tool that cleans /tmp leaves nothing of its own there, and nobody else can
 // plant a cache for it (a code cache is trusted code: V8 runs what it holds).
