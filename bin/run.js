@@ -4,7 +4,10 @@
 // of fs's exports, streams included, some ms of every run.
 const {readFileSync} = process.getBuiltinModule('node:fs')
 
+const ids = commandIds()
 const args = process.argv.slice(2)
+// `moat-system clean-temp` is `moat-system system clean-temp`: the topic is optional for our own commands.
+if (ids.includes(`system:${args[0]}`)) args.unshift('system')
 
 // moat-system's own commands run from one bundled file (dist/moat.cjs, see src/lib/cli/bundled.ts): Node then reads
 // one file instead of some 300, compiled from V8's code cache (scripts/bundle-loader.js). Everything else (help,
@@ -17,7 +20,7 @@ if (ownCommand(args)) {
   const {enableCompileCache} = await import('../dist/lib/cli/code-cache.js')
   enableCompileCache()
   const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  await execute({args, dir: import.meta.url})
 }
 
 /**
@@ -27,14 +30,16 @@ if (ownCommand(args)) {
 function ownCommand(argv) {
   const [topic, name, ...rest] = argv
   if (rest.length > 0 && !rest[0].startsWith('-')) return false
-  let ids
-  try {
-    ids = JSON.parse(readFileSync(new URL('../dist/moat-commands.json', import.meta.url), 'utf8'))
-  } catch {
-    return false // not built with the bundle (a development checkout mid-build): the normal path does the same work
-  }
-
   if (!ids.includes(`${topic}:${name}`)) return false
   const end = rest.indexOf('--')
   return !(end === -1 ? rest : rest.slice(0, end)).some((arg) => arg === '--help' || arg === '-h')
+}
+
+/** The bundle's command IDs (`system:clean-temp`, ...), listed by scripts/bundle.js; none before a build. */
+function commandIds() {
+  try {
+    return JSON.parse(readFileSync(new URL('../dist/moat-commands.json', import.meta.url), 'utf8'))
+  } catch {
+    return [] // not built with the bundle (a development checkout mid-build): the normal path does the same work
+  }
 }

@@ -175,7 +175,9 @@ writeFileSync(script.path, code)
 // to run from the script through require (already in its cache).
 const loader = await build({
   ...common,
-  define: {MOAT_BUNDLE: JSON.stringify(basename(scriptName, '.cjs'))},
+  // The helpers it bundles are ES modules: their import.meta.url is this file's URL.
+  banner: {js: "const __moatLoaderUrl = require('node:url').pathToFileURL(__filename).href;"},
+  define: {'import.meta.url': '__moatLoaderUrl', MOAT_BUNDLE: JSON.stringify(basename(scriptName, '.cjs'))},
   entryPoints: [join(root, 'scripts', 'bundle-loader.js')],
   format: 'cjs',
   keepNames: false,

@@ -1,22 +1,25 @@
-// An unknown command (`moat system clena`): oclif runs this hook instead of a command, so BaseCommand.catch never
-// sees it. Our own hook rather than @oclif/plugin-not-found's: that one warns, then fails with a boxed error and exit
-// 127, never in JSON, suggests nothing without a terminal and, on one, offers to run its guess (a deleting command,
-// with the user's flags). This one gives the project's usage error: one line, exit 2, the JSON error under --json.
+// An unknown command (`moat-system system clena`): oclif runs this hook instead of a command, so BaseCommand.catch
+// never sees it. Our own hook rather than @oclif/plugin-not-found's: that one warns, then fails with a boxed error and
+// exit 127, never in JSON, suggests nothing without a terminal and, on one, offers to run its guess (a deleting
+// command, with the user's flags). This one gives the project's usage error: one line, exit 2, the JSON error under
+// --json.
 import {type Hook, toConfiguredId} from '@oclif/core'
 
 import {closest} from '../lib/cli/suggest.js'
 import {EXIT} from '../lib/exit-codes.js'
 
 const hook: Hook.CommandNotFound = async function ({argv = [], config, id}) {
-  // Topics too: `moat sytem` finds `system`.
+  // Topics too: `moat-system sytem` finds `system`.
   const ids = [
     ...config.commands.filter((command) => !command.hidden).flatMap((command) => [command.id, ...command.aliases]),
     ...config.topics.filter((topic) => !topic.hidden).map((topic) => topic.name),
   ]
-  // `moat clean` finds `system clean`: a command is also compared without its topic.
+  // `moat-system clena` finds `system clean`: a command is also compared without its topic, and suggested without
+  // it when it was typed without it (bin/run.js runs `moat-system clean` as `moat-system system clean`).
   const match = closest(id, ids, (candidate) => candidate.split(':').at(-1)!)
   const given = toConfiguredId(id, config)
-  const suggestion = match && `${config.bin} ${toConfiguredId(match, config)}`
+  const suggested = match?.startsWith('system:') && !id.includes(':') ? match.slice('system:'.length) : match
+  const suggestion = suggested && `${config.bin} ${toConfiguredId(suggested, config)}`
   const message = `"${given}" is not a ${config.bin} command. ${suggestion ? `Did you mean "${suggestion}"? ` : ''}See ${config.bin} --help for the list.`
   const flags = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)
   if (flags.includes('--json') || config.scopedEnvVar('CONTENT_TYPE') === 'json') {

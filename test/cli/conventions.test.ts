@@ -1,7 +1,7 @@
 // What users of other oclif CLIs expect, on the built binary: "did you mean" for a mistyped command or flag (one
 // line, exit 2, the JSON error under --json), --version and version, and shell completion.
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -12,34 +12,40 @@ import {jsonOf, loadedSources, runCli} from '../helpers/cli.js'
 const VERSION = /^moat-system\/\d+\.\d+\.\d+ \S+ node-v\d+/
 const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
 const BASH_COMPLETE = fileURLToPath(new URL('../fixtures/bash-complete.sh', import.meta.url))
+const BUNDLE = new URL('../../dist/moat.cjs', import.meta.url).href
 
 describe('a mistyped command or flag', () => {
   it.each([
-    [['sytem', 'clean', '--dry-run'], '"sytem clean" is not a moat command. Did you mean "moat system clean"? See moat --help for the list.'],
-    [['system', 'clean-tmp'], '"system clean-tmp" is not a moat command. Did you mean "moat system clean-temp"? See moat --help for the list.'],
-    [['clean'], '"clean" is not a moat command. Did you mean "moat system clean"? See moat --help for the list.'],
-    [['sytem'], '"sytem" is not a moat command. Did you mean "moat system"? See moat --help for the list.'],
-    [['frobnicate'], '"frobnicate" is not a moat command. See moat --help for the list.'],
+    [['sytem', 'clean', '--dry-run'], '"sytem clean" is not a moat-system command. Did you mean "moat-system system clean"? See moat-system --help for the list.'],
+    [['system', 'clean-tmp'], '"system clean-tmp" is not a moat-system command. Did you mean "moat-system system clean-temp"? See moat-system --help for the list.'],
+    // Without the topic (bin/run.js runs `clean` as `system clean`), the guess is without it too.
+    [['clena'], '"clena" is not a moat-system command. Did you mean "moat-system clean"? See moat-system --help for the list.'],
+    [['clean-tmp', '--dry-run'], '"clean-tmp" is not a moat-system command. Did you mean "moat-system clean-temp"? See moat-system --help for the list.'],
+    [['sytem'], '"sytem" is not a moat-system command. Did you mean "moat-system system"? See moat-system --help for the list.'],
+    [['frobnicate'], '"frobnicate" is not a moat-system command. See moat-system --help for the list.'],
   ])('%j: one line naming the nearest command, exit 2', (args, message) => {
     const result = runCli(args)
     expect(result).toEqual({exitCode: 2, stderr: `Error: ${message}\n`, stdout: ''})
   })
 
-  it('under --json (or MOAT_CONTENT_TYPE=json): the JSON error on stdout, exit 2', () => {
+  it('under --json (or MOAT_SYSTEM_CONTENT_TYPE=json): the JSON error on stdout, exit 2', () => {
     const expected = {
       error: {
         code: 'USAGE',
         exitCode: 2,
-        message: '"system clena" is not a moat command. Did you mean "moat system clean"? See moat --help for the list.',
+        message: '"system clena" is not a moat-system command. Did you mean "moat-system system clean"? See moat-system --help for the list.',
         name: 'CommandNotFoundError',
-        suggestions: ['moat system clean'],
+        suggestions: ['moat-system system clean'],
       },
     }
-    for (const result of [runCli(['system', 'clena', '--json']), runCli(['system', 'clena'], {MOAT_CONTENT_TYPE: 'json'})]) {
+    for (const result of [runCli(['system', 'clena', '--json']), runCli(['system', 'clena'], {MOAT_SYSTEM_CONTENT_TYPE: 'json'})]) {
       expect(result.exitCode).toBe(2)
       expect(result.stderr).toBe('')
       expect(jsonOf(result)).toEqual(expected)
     }
+
+    // MOAT_* is moat's namespace: oclif's settings for moat-system are MOAT_SYSTEM_*.
+    expect(runCli(['system', 'clena'], {MOAT_CONTENT_TYPE: 'json'})).toMatchObject({exitCode: 2, stdout: ''})
   })
 
   it('a mistyped flag names the real one; an unknown one far from any gets no guess', () => {
@@ -49,6 +55,36 @@ describe('a mistyped command or flag', () => {
     expect(json.exitCode).toBe(2)
     expect(jsonOf(json)).toMatchObject({error: {exitCode: 2, message: expect.stringContaining('(did you mean --min-age?)'), suggestions: ['--min-age']}})
     expect(runCli(['system', 'clean-temp', '--bogus']).stderr).toBe('Error: Nonexistent flag: --bogus. See more help with --help\n')
+  })
+})
+
+describe('the command name', () => {
+  it('moat-system clean-temp is moat-system system clean-temp, on the same fast path (the bundle, nothing from node_modules)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mth-short-'))
+    try {
+      mkdirSync(join(dir, 'T'))
+      const traced = (args: string[]) => {
+        const trace = join(dir, `imports-${Math.random()}.log`)
+        const result = runCli([...args, '--dry-run', '--tmp-dir', join(dir, 'T')], {MOAT_HOME: dir, MOAT_TRACE_IMPORTS: trace, NODE_OPTIONS: `--import ${REGISTER}`})
+        return {loaded: readFileSync(trace, 'utf8').split('\n').filter(Boolean), result}
+      }
+
+      const long = traced(['system', 'clean-temp'])
+      const short = traced(['clean-temp'])
+      expect(short.result).toEqual(long.result)
+      expect(short.result).toMatchObject({exitCode: 0, stdout: 'No moat temporary directories found.\nDry run: nothing was removed.\n'})
+      expect(short.loaded).toContain(BUNDLE)
+      expect(short.loaded.filter((url) => url.includes('/node_modules/'))).toEqual([])
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
+  })
+
+  it('help calls it moat-system (the real moat is `moat`), with the topic or without', () => {
+    expect(runCli(['--help']).stdout).toContain('USAGE\n  $ moat-system [COMMAND]\n')
+    for (const args of [['clean-temp', '--help'], ['system', 'clean-temp', '--help']]) {
+      expect(runCli(args).stdout).toContain('USAGE\n  $ moat-system system clean-temp')
+    }
   })
 })
 
@@ -65,15 +101,19 @@ describe('version and completion', () => {
       const env = {HOME: cache, XDG_CACHE_HOME: cache}
       const setup = runCli(['autocomplete', 'bash'], env)
       expect(setup.exitCode).toBe(0)
-      expect(setup.stdout).toContain('moat autocomplete script bash')
+      expect(setup.stdout).toContain('moat-system autocomplete script bash')
       const script = runCli(['autocomplete', 'script', 'bash'], env)
-      expect(script.stdout).toContain(join(cache, 'moat', 'autocomplete', 'bash_setup'))
+      expect(script.stdout).toContain(join(cache, 'moat-system', 'autocomplete', 'bash_setup'))
       expect(runCli(['autocomplete', '--refresh-cache'], env).exitCode).toBe(0)
       // What bash offers at <TAB>, from the completion function the set-up installs.
-      const complete = (...words: string[]) =>
-        spawnSync('bash', [BASH_COMPLETE, join(cache, 'moat/autocomplete/bash_setup'), ...words], {encoding: 'utf8'}).stdout.trim()
-      expect(complete('moat', 'system', 'clean-t')).toBe('clean-temp')
-      expect(complete('moat', 'system', 'clean', '--dry')).toBe('--dry-run')
+      const setupFile = join(cache, 'moat-system/autocomplete/bash_setup')
+      const complete = (...words: string[]) => spawnSync('bash', [BASH_COMPLETE, setupFile, ...words], {encoding: 'utf8'}).stdout.trim()
+      expect(complete('moat-system', 'system', 'clean-t')).toBe('clean-temp')
+      expect(complete('moat-system', 'system', 'clean', '--dry')).toBe('--dry-run')
+      // The real moat's completion stays moat's own: none is set up for `moat`.
+      const forMoat = spawnSync('bash', ['-c', 'source "$1" && complete -p moat', 'bash', setupFile], {encoding: 'utf8'})
+      expect(forMoat.status).not.toBe(0)
+      expect(forMoat.stderr).toMatch(/complete: moat: no completion specification/)
     } finally {
       rmSync(cache, {force: true, recursive: true})
     }

@@ -3,11 +3,32 @@ import {copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'no
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {parse as parsePlist} from 'plist'
 import {describe, expect, it} from 'vitest'
 
-const UNITS = fileURLToPath(new URL('../../examples/systemd/', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const UNITS = join(ROOT, 'examples/systemd/')
 const NAMES = ['moat-system-reap.service', 'moat-system-reap.timer']
+const AGENT = join(ROOT, 'examples/launchd/moat-system.reap.plist')
 const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0
+const hasPlutil = spawnSync('plutil', ['-help']).error === undefined
+/** This project's page: package.json `homepage` without its anchor. */
+const PROJECT = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).homepage as string).replace(/#.*$/, '')
+
+/** The anchor GitHub gives a README heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchorOf(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replaceAll(/[^\w\- ]/g, '')
+    .replaceAll(' ', '-')
+}
+
+const README_ANCHORS = new Set(
+  readFileSync(join(ROOT, 'README.md'), 'utf8')
+    .split('\n')
+    .filter((line) => /^#+ /.test(line))
+    .map((line) => anchorOf(line.replace(/^#+ /, ''))),
+)
 
 /** `systemd-analyze verify` exits 0 even for lines it ignores, so anything it prints is a finding too. */
 function verify(dir: string): {output: string; status: null | number} {
@@ -38,12 +59,29 @@ function parseUnit(text: string): Record<string, Record<string, string>> {
 }
 
 describe('the shipped systemd user units', () => {
-  it('run `moat system reap --once` from a timer', () => {
+  it('run `moat-system reap --once` from a timer', () => {
     const service = parseUnit(readFileSync(join(UNITS, NAMES[0]!), 'utf8'))
     const timer = parseUnit(readFileSync(join(UNITS, NAMES[1]!), 'utf8'))
-    expect(service.Service).toMatchObject({ExecStart: expect.stringContaining('moat system reap --once'), Type: 'oneshot'})
+    expect(service.Service).toMatchObject({ExecStart: expect.stringContaining('moat-system reap --once'), Type: 'oneshot'})
     expect(timer.Timer).toMatchObject({OnUnitActiveSec: '10min'})
     expect(timer.Install).toMatchObject({WantedBy: 'timers.target'})
+  })
+
+  it('name moat-system by a PATH of their own, since the user manager\'s holds neither ~/.local/bin nor an npm prefix', () => {
+    const service = parseUnit(readFileSync(join(UNITS, NAMES[0]!), 'utf8')).Service!
+    // `moat`, never: that is the real moat. /usr/bin/env looks moat-system up, and the node its script needs, on PATH.
+    expect(service.ExecStart).toMatch(/^\/usr\/bin\/env moat-system reap --once --max-delete 100 --log-file %h\/\.moat\/moat-system-reap\.log$/)
+    expect(service.Environment).toBe('PATH=%h/.local/bin:/usr/local/bin:/usr/bin:/bin')
+  })
+
+  it('use Persistent= only with OnCalendar= (systemd.timer(5): it does nothing else), and point at this project', () => {
+    for (const name of NAMES) {
+      const unit = parseUnit(readFileSync(join(UNITS, name), 'utf8'))
+      if (unit.Timer?.Persistent !== undefined) expect(unit.Timer).toHaveProperty('OnCalendar')
+      const [url, anchor] = unit.Unit!.Documentation!.split('#')
+      expect(url).toBe(PROJECT)
+      expect(README_ANCHORS).toContain(anchor)
+    }
   })
 
   it.runIf(hasSystemdAnalyze)('pass systemd-analyze verify without a finding, which does catch a broken copy', () => {
@@ -57,5 +95,35 @@ describe('the shipped systemd user units', () => {
     } finally {
       rmSync(broken, {force: true, recursive: true})
     }
+  })
+})
+
+describe('the shipped launchd agent (macOS)', () => {
+  const agent = parsePlist(readFileSync(AGENT, 'utf8')) as Record<string, unknown>
+
+  it('runs `moat-system reap --once` at login and every 10 minutes, as a background job', () => {
+    expect(agent).toMatchObject({Label: 'moat-system.reap', LowPriorityIO: true, ProcessType: 'Background', RunAtLoad: true, StartInterval: 600})
+    // One pass per start: launchd must not restart it as a daemon.
+    expect(agent).not.toHaveProperty('KeepAlive')
+  })
+
+  it('names moat-system, on a PATH and with log paths that /bin/sh makes from $HOME (launchd expands neither ~ nor $HOME)', () => {
+    const [shell, flag, script, ...rest] = agent.ProgramArguments as string[]
+    expect([shell, flag, rest]).toEqual(['/bin/sh', '-c', []])
+    expect(script).toBe(
+      'export PATH="$HOME/.local/bin:/opt/homebrew/bin:/usr/local/bin:$PATH"; exec moat-system reap --once --max-delete 100 ' +
+        '--log-file "$HOME/.moat/moat-system-reap.log" >>"$HOME/Library/Logs/moat-system-reap.out.log" 2>&1',
+    )
+    // Nothing launchd itself would read as a path with ~ in it.
+    expect(JSON.stringify(agent)).not.toContain('~')
+  })
+
+  it.runIf(hasPlutil)(`passes plutil -lint${hasPlutil ? '' : ' [skipped: plutil is macOS only]'}`, () => {
+    const result = spawnSync('plutil', ['-lint', AGENT], {encoding: 'utf8'})
+    expect(result.status, result.stdout + result.stderr).toBe(0)
+  })
+
+  it('is well-formed XML: a parser that takes it rejects a broken copy', () => {
+    expect(() => parsePlist(readFileSync(AGENT, 'utf8').replace('</array>', ''))).toThrow()
   })
 })

@@ -23,7 +23,7 @@ describe('generated files are committed fresh', () => {
 
   it("the README's command reference matches what `oclif readme` generates", () => {
     const fresh = commandsSection(readFileSync(`${ROOT}/README.md`, 'utf8'))
-    expect(fresh).toContain('moat system clean-temp')
+    expect(fresh).toContain('moat-system system clean-temp')
     expect(commandsSection(committed('README.md'))).toBe(fresh)
   })
 })

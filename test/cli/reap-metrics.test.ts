@@ -1,8 +1,10 @@
 // `reap --metrics-file` as a fleet would run it: the built binary against the test engine, the file read back with a
 // real Prometheus text-format parser (parse-prometheus-text-format, a port of prom2json's), and its atomic
 // replacement by rename checked on the file system.
-import {mkdirSync, readdirSync, readFileSync, statSync} from 'node:fs'
-import {join} from 'node:path'
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import parsePrometheusTextFormat, {type MetricFamily} from 'parse-prometheus-text-format'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
@@ -10,8 +12,14 @@ import {CLI_MIN_AGE, CLI_MIN_AGE_MS, systemCommand, useEngineFixtures} from '../
 import {runCli, startCli} from '../helpers/cli.js'
 import {describeEngine, dockerOk, networkExists} from '../helpers/engine.js'
 import {createRunNetwork} from '../helpers/moat-fixtures.js'
+import {isRoot} from '../helpers/root.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 import {until} from '../helpers/until.js'
+
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+/** Where Docker's engine is when nothing says otherwise (moat-resources.md §12.1). */
+const DEFAULT_SOCKET = '/var/run/docker.sock'
+const HOST_HAS_DOCKER_SOCKET = existsSync(DEFAULT_SOCKET)
 
 let root: string
 let dir: string
@@ -193,4 +201,59 @@ describe('moat system reap --metrics-file, without an engine', () => {
     expect(inodes.size).toBeGreaterThanOrEqual(3)
     expect(readdirSync(dir).filter((name) => !name.startsWith('.moat-system.lock'))).toEqual(['moat-system.prom'])
   })
+})
+
+/**
+ * `reap` on a host with no container runtime at all: no DOCKER_HOST, no docker context (an empty DOCKER_CONFIG), no
+ * Apple `container` CLI on PATH, and no socket at Docker's default address. Where this host has one, the run gets a
+ * private mount namespace (root) whose tmpfs hides it; the machine's own socket is never asked.
+ */
+function reapOnBareHost(args: string[], home: string, env: NodeJS.ProcessEnv = {}): {exitCode: null | number; stderr: string} {
+  const dockerConfig = join(home, 'docker-config')
+  mkdirSync(dockerConfig, {recursive: true})
+  const base: NodeJS.ProcessEnv = {...process.env, DOCKER_CONFIG: dockerConfig, MOAT_HOME: home, PATH: [dirname(process.execPath), '/usr/bin', '/bin'].join(':')}
+  delete base.DOCKER_HOST
+  delete base.DOCKER_CONTEXT
+  const command = [process.execPath, BIN, 'system', 'reap', ...args]
+  const hide = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none "$0" && exec "$@"']
+  const [program, ...rest] = HOST_HAS_DOCKER_SOCKET ? [...hide, dirname(realpathSync(DEFAULT_SOCKET)), ...command] : command
+  const result = spawnSync(program!, rest, {encoding: 'utf8', env: {...base, ...env}, input: '', timeout: 60_000})
+  return {exitCode: result.status, stderr: result.stderr}
+}
+
+describe('moat system reap --metrics-file, on a host with no container runtime at all', () => {
+  it.skipIf(HOST_HAS_DOCKER_SOCKET && !isRoot)(
+    `a pass that ran every target that applies (temp dirs, state) is a success; one whose engine is configured but silent is not${HOST_HAS_DOCKER_SOCKET && !isRoot ? ` [skipped: needs root to hide ${DEFAULT_SOCKET} in a private mount namespace]` : ''}`,
+    async () => {
+      const home = makeTmpRoot()
+      try {
+        mkdirSync(join(home, 'runs'))
+        const log = join(home, 'reap.log')
+        const args = ['--once', '--tmp-dir', root, '--metrics-file', file, '--log-file', log]
+        const bare = reapOnBareHost(args, home)
+        expect(bare.exitCode, bare.stderr).toBe(0)
+        // The engine targets were dropped for want of any runtime, not for a runtime that did not answer.
+        expect(readFileSync(log, 'utf8')).toContain('"message":"No container runtime found: no Docker engine configured')
+        const first = metrics()
+        expect(value(first, 'moat_system_pass_found', {runtime: 'host', target: 'temp'})).toBe(0)
+        expect(value(first, 'moat_system_pass_found', {target: 'networks'})).toBeUndefined()
+        expect(value(first, 'moat_system_last_pass_success')).toBe(1)
+        const success = value(first, 'moat_system_last_success_timestamp_seconds')!
+        expect(success).toBe(value(first, 'moat_system_last_pass_timestamp_seconds'))
+
+        // An engine that is configured but does not answer is not "no runtime": those targets applied and did not run.
+        await new Promise((resolve) => {
+          setTimeout(resolve, 1100)
+        })
+        const silent = reapOnBareHost(args, home, {DOCKER_HOST: `unix://${join(home, 'no-engine.sock')}`})
+        expect(silent.exitCode, silent.stderr).toBe(0)
+        const second = metrics()
+        expect(value(second, 'moat_system_last_pass_success')).toBe(0)
+        expect(value(second, 'moat_system_last_success_timestamp_seconds')).toBe(success)
+        expect(value(second, 'moat_system_last_pass_timestamp_seconds')).toBeGreaterThan(success)
+      } finally {
+        removeTmpRoot(home)
+      }
+    },
+  )
 })

@@ -91,8 +91,8 @@ describeEngine('moat system status (a private engine with a 4-subnet pool)', () 
     const result = status(['--min-age', '0s'])
     expect(result.exitCode).toBe(4)
     expect(result.stdout).toMatch(/^networks +docker +3 +2 +- +-$/m)
-    expect(result.stdout).toContain('networks: 3 of 4 subnets used, 2 by moat orphans: run moat system clean-networks\n')
-    expect(result.stdout).toContain('To clean: 2 orphans. Run moat system clean-networks (2).\n')
+    expect(result.stdout).toContain('networks: 3 of 4 subnets used, 2 by moat orphans: run moat-system clean-networks\n')
+    expect(result.stdout).toContain('To clean: 2 orphans. Run moat-system clean-networks (2).\n')
 
     const json = jsonOf(status(['--min-age', '0s', '--json']))
     expect(json.somethingToClean).toBe(true)
@@ -119,7 +119,7 @@ describeEngine('moat system status (a private engine with a 4-subnet pool)', () 
     // The count is the engine's own: one more network fits, then it refuses.
     dockerOk(['network', 'create', 'someone-elses'])
     expect(docker(['network', 'create', 'one-too-many']).stderr).toMatch(/could not find an available, non-overlapping IPv4 address pool/)
-    expect(status(['--min-age', '0s']).stdout).toContain('networks: 4 of 4 subnets used, 2 by moat orphans: run moat system clean-networks\n')
+    expect(status(['--min-age', '0s']).stdout).toContain('networks: 4 of 4 subnets used, 2 by moat orphans: run moat-system clean-networks\n')
   })
 
   it('the docker CLI fallback (MOAT_DOCKER_CLIENT=cli) reads the same pools and subnets as the Engine API', () => {

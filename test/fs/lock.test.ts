@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {once} from 'node:events'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Worker} from 'node:worker_threads'
@@ -64,6 +64,21 @@ describe('the clean lock', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290)
     setTimeout(() => rmSync(join(home, LOCK_NAME), {force: true, recursive: true}), 100)
     expect((await acquireLock(home, 'system:clean', 5000)).ok).toBe(true)
+  })
+
+  it('is never taken over when its owner file cannot be read (a symlink, never followed), however old', async () => {
+    mkdirSync(join(home, LOCK_NAME))
+    const elsewhere = join(home, 'dead-owner.json')
+    writeFileSync(elsewhere, JSON.stringify({command: 'system:clean', host: hostname(), pid: await deadPid(), startedAt: '2026-01-01T00:00:00.000Z'}))
+    symlinkSync(elsewhere, join(home, LOCK_NAME, 'owner.json'))
+    utimesSync(join(home, LOCK_NAME), new Date(0), new Date(0))
+    expect(tryLock(home, 'system:clean')).toEqual({ok: false})
+    expect(readdirSync(home).sort()).toEqual([LOCK_NAME, 'dead-owner.json'].sort())
+  })
+
+  it('refuses a lock name that is a symlink, with one clear line', () => {
+    symlinkSync(home, join(home, LOCK_NAME))
+    expect(() => tryLock(home, 'system:clean')).toThrow(`the clean lock ${join(home, LOCK_NAME)} is not a directory this tool made (a symlink): remove it and run again`)
   })
 
   it('without an owner file is left alone while fresh (its creator is writing it)', () => {

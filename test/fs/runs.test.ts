@@ -1,7 +1,7 @@
 // The run registry: run dirs under $MOAT_HOME/runs and the moat daemon's GET /v1/runs, served here by a small real
 // HTTP server on a unix socket (test/fixtures/fake-daemon.ts), as the daemon serves it (moat-resources.md §6.3).
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -85,6 +85,24 @@ describe('RunRegistry', () => {
     expect(registry.runs.size).toBe(0)
     expect(registry.aliveReason(newRunId())).toBeUndefined()
     expect(registry.daemon).toEqual({answered: false, problem: undefined, runIds: new Set()})
+  })
+
+  it('a run dir that cannot be checked (a symlink loop: ELOOP) counts as alive, with the path and the error', async () => {
+    const looped = newRunId()
+    symlinkSync(looped, join(home.runsDir, looped))
+    const registry = await RunRegistry.read(home.home)
+    expect(registry.aliveReason(looped)).toBe(`its run dir cannot be checked: ${join(home.runsDir, looped)} cannot be read (ELOOP)`)
+  })
+
+  it('a metadata.json that is a symlink, or larger than moat ever writes, is never read: the run is alive all the same', async () => {
+    const [linked, huge] = [newRunId(), newRunId()]
+    const target = join(home.home, 'elsewhere.json')
+    writeFileSync(target, JSON.stringify({state: 'stopped'}))
+    symlinkSync(target, join(await makeRunDir(home.home, linked, null), 'metadata.json'))
+    writeFileSync(join(await makeRunDir(home.home, huge, null), 'metadata.json'), `{"name":"${'x'.repeat(1024 * 1024)}"}`)
+    const registry = await RunRegistry.read(home.home)
+    expect(registry.runs.get(linked)).toEqual({dir: join(home.runsDir, linked), id: linked, metadataError: `${join(home.runsDir, linked, 'metadata.json')} is a symlink (ELOOP): never followed`})
+    expect(registry.aliveReason(huge)).toMatch(/^run dir exists \(metadata\.json unreadable: .*metadata\.json is larger than a metadata\.json can be \(1048587 bytes, at most 1048576\)\)$/)
   })
 
   it('refuses to judge anything when runs/ is missing (a wrong --moat-home)', async () => {

@@ -1,8 +1,9 @@
 // StateTarget against a real MOAT_HOME: real directories, a real listening unix socket, real processes, and the
 // fake moat daemon (a real HTTP server on the daemon's socket, test/fixtures/fake-daemon.ts).
 import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -18,6 +19,10 @@ import {until} from '../helpers/until.js'
 
 function item(report: Report, name: string) {
   return report.targets[0]!.items.find((candidate) => candidate.name === name)
+}
+
+function registrationOf(report: Report, runId: string) {
+  return item(report, `daemon registration of ${runId}`)
 }
 
 function ago(ms: number): string {
@@ -144,6 +149,52 @@ describe('StateTarget', () => {
     expect(named(starting)).toMatchObject({decision: 'kept', reason: expect.stringMatching(new RegExp(`^run ${starting} may still be starting`))})
     expect(daemon.deleted).toEqual([token])
     expect(JSON.stringify(report)).not.toContain(token)
+  })
+
+  it('says a registration of a run that used serial devices frees its device claims (§12.3); an unreadable runs.json keeps them all', async () => {
+    const [withDevices, without] = [newRunId(), newRunId()]
+    const tokens = ['0'.repeat(64), '1'.repeat(64)]
+    mkdirSync(join(home.home, 'proxy'), {recursive: true})
+    const runsJson = join(home.home, 'proxy', 'runs.json')
+    writeFileSync(
+      runsJson,
+      JSON.stringify({runs: [withDevices, without].map((runId, index) => ({'auth_token': tokens[index], 'container_id': '', 'run_id': runId})), version: 1}),
+    )
+    // The daemon re-creates a run dir with only devices.jsonl when it logs a device event late (§12.3).
+    const dir = await makeRunDir(home.home, withDevices, null)
+    writeFileSync(join(dir, 'devices.jsonl'), '{"name":"esp32"}\n', {mode: 0o600})
+    ageTree(dir, 3 * HOUR)
+    daemon = await startFakeDaemon(home.home, [], {
+      registrations: [withDevices, without].map((runId, index) => ({containerId: '', registeredAt: ago(3 * HOUR), runId, token: tokens[index]!})),
+    })
+    const plan = await clean({dryRun: true})
+    expect(registrationOf(plan, withDevices)).toMatchObject({decision: 'orphan', reason: expect.stringMatching(/; its run used serial devices \(devices\.jsonl\): removing it frees its device claims \(moat-resources\.md §12\.3\)$/)})
+    expect(registrationOf(plan, without)).toMatchObject({decision: 'orphan', reason: expect.not.stringContaining('device')})
+
+    // runs.json a symlink (planted, or a dotfiles trick): never followed, and nothing is unregistered.
+    const real = join(home.home, 'runs.json.real')
+    writeFileSync(real, readFileSync(runsJson))
+    rmSync(runsJson)
+    symlinkSync(real, runsJson)
+    const refused = await clean()
+    expect(registrationOf(refused, withDevices)).toMatchObject({decision: 'kept', reason: `${runsJson} is a symlink (ELOOP): never followed: nothing to unregister it with`})
+    expect(daemon.deleted).toEqual([])
+  })
+
+  it('moves nothing when reaped/ turns into a symlink out of moat\'s home between the plan and the move', async () => {
+    const crashed = newRunId()
+    const dir = await makeRunDir(home.home, crashed, null)
+    writeFileSync(join(dir, 'logs.jsonl'), '{}\n')
+    ageTree(dir, 30 * HOUR)
+    const outside = mkdtempSync(join(tmpdir(), 'mst-'))
+    try {
+      const report = await clean({beforeRemove: () => symlinkSync(outside, join(home.home, 'reaped')), runDirs: {graceMs: 24 * HOUR, purge: false}})
+      expect(item(report, dir)).toMatchObject({decision: 'failed', outcome: `not moved: ${join(home.home, 'reaped')} is a symlink: never followed`})
+      expect(readdirSync(outside)).toEqual([])
+      expect(readdirSync(dir)).toEqual(['logs.jsonl'])
+    } finally {
+      rmSync(outside, {force: true, recursive: true})
+    }
   })
 
   it('moves crashed run dirs into reaped/ past the grace, keeps young ones, and keeps all when a runtime cannot be asked', async () => {

@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {inventoryMarkdown} from '../../src/lib/host/inventory.js'
 import {exitCodeOf, runPipeline} from '../../src/lib/pipeline/pipeline.js'
 import {NetworkTarget} from '../../src/lib/targets/networks.js'
 import {useEngineFixtures} from '../engine/shared-engine.js'
@@ -68,7 +69,8 @@ afterAll(() => {
   mkdirSync(join(doc, '..'), {recursive: true})
   writeFileSync(
     doc,
-    `# Reliability figures\n\nWritten by \`MOAT_RELIABILITY_DOCS=1 npm run test:reliability\` (test/reliability/reliability.test.ts) on ${new Date().toISOString().slice(0, 10)}, node ${process.version}. Each fault is injected for real: a unix-socket proxy in front of the test engine that dies mid-batch or mid-scan, a socket that never answers, a 16 KiB tmpfs under the audit log, SIGKILL, two reapers started together, planted locks. A wrong deletion is something removed that was alive or that the report does not say was removed; a lost decision is a candidate without its decision in the report and the audit log, or reported removed but still there.\n\n${table()}\n`,
+    // The path inventory (issue 20) follows the figures, rendered from the code as test/unit/inventory.test.ts checks.
+    `# Reliability figures\n\nWritten by \`MOAT_RELIABILITY_DOCS=1 npm run test:reliability\` (test/reliability/reliability.test.ts) on ${new Date().toISOString().slice(0, 10)}, node ${process.version}. Each fault is injected for real: a unix-socket proxy in front of the test engine that dies mid-batch or mid-scan, a socket that never answers, a 16 KiB tmpfs under the audit log, SIGKILL, two reapers started together, planted locks. A wrong deletion is something removed that was alive or that the report does not say was removed; a lost decision is a candidate without its decision in the report and the audit log, or reported removed but still there.\n\n${table()}\n\n<!-- inventory -->\n${inventoryMarkdown()}\n<!-- /inventory -->\n`,
   )
 })
 

@@ -7,7 +7,7 @@ import type {BatchOutcome, Runtime} from '../../src/lib/runtime/types.js'
 
 import {targetSelectionFlags} from '../../src/lib/cli/flags.js'
 import {InputError} from '../../src/lib/exit-codes.js'
-import {RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
+import {RuntimeAbsentError, RuntimeUnreachableError} from '../../src/lib/runtime/errors.js'
 import {
   buildFromSpecs,
   buildTarget,
@@ -21,8 +21,8 @@ import {
 
 const BUILD = {moatHome: '/nonexistent/moat-home', runtime: 'auto'} as const
 
-/** A runtime that only records being pinged; anything else it is asked fails the test. */
-function recordingRuntime(name: 'apple' | 'docker', events: string[], answers = true): Runtime {
+/** A runtime that only records being pinged; anything else it is asked fails the test. `'absent'`: none on this host. */
+function recordingRuntime(name: 'apple' | 'docker', events: string[], answers: 'absent' | boolean = true): Runtime {
   const unused = (): never => {
     throw new Error(`${name}: only ping() may be called while targets are built`)
   }
@@ -36,6 +36,7 @@ function recordingRuntime(name: 'apple' | 'docker', events: string[], answers = 
     now: () => Date.now(),
     async ping() {
       events.push(`ping ${name}`)
+      if (answers === 'absent') throw new RuntimeAbsentError(name, `no ${name} here: test`)
       if (!answers) throw new RuntimeUnreachableError(name, `${name} engine unreachable: test`)
     },
     remove: async (): Promise<BatchOutcome> => unused(),
@@ -133,6 +134,14 @@ describe('chooseKinds', () => {
   })
 })
 
+/** What an engine target and a host one build to with these runtimes, and why the engine one was dropped. */
+async function droppedWhy(...runtimes: Runtime[]): Promise<{kinds: string[]; said: string[]}> {
+  const said: string[] = []
+  const specs = [memorySpec('a', true, []), memorySpec('dirs', false, [])]
+  const targets = await buildFromSpecs(specs, {...BUILD, available: runtimes, dropped: (reason) => said.push(reason), warn() {}})
+  return {kinds: targets.map((target) => target.kind), said}
+}
+
 describe('buildTargets', () => {
   it('builds every target before any runtime is pinged: a constructor that rejects its input asks no engine', async () => {
     const events: string[] = []
@@ -179,6 +188,12 @@ describe('buildTargets', () => {
     expect(targets.map((target) => target.kind)).toEqual(['dirs'])
     expect(notes).toHaveLength(1)
     expect(notes[0]).toMatch(/^No container runtime answered\. .* Skipped: a, b\.$/)
+  })
+
+  it('says why engine targets were dropped: no runtime on this host at all, or one that is there and silent', async () => {
+    expect(await droppedWhy(recordingRuntime('docker', [], 'absent'), recordingRuntime('apple', [], 'absent'))).toEqual({kinds: ['dirs'], said: ['absent']})
+    expect(await droppedWhy(recordingRuntime('docker', [], false), recordingRuntime('apple', [], 'absent'))).toEqual({kinds: ['dirs'], said: ['unreachable']})
+    expect(await droppedWhy(recordingRuntime('docker', []), recordingRuntime('apple', [], 'absent'))).toEqual({kinds: ['a', 'dirs'], said: []})
   })
 
   it('no engine target chosen: no runtime is asked at all', async () => {

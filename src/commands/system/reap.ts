@@ -99,9 +99,15 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
           }
 
           const available = defaultRuntimes(this.moatHome)
-          const targets = await buildTargets(kinds, {...this.targetOptions(), available, tmpDirs: flags['tmp-dir'], warn})
-          // A runtime that did not answer drops the targets that need one: not a successful pass for the metrics.
-          current = {available, complete: targets.length === kinds.length}
+          // A runtime that did not answer drops the targets that need one: not a successful pass for the metrics. On a
+          // host with no container runtime at all they do not apply, and a pass that ran the others is complete.
+          let complete = true
+          const dropped = (why: 'absent' | 'unreachable') => {
+            complete = why === 'absent'
+          }
+
+          const targets = await buildTargets(kinds, {...this.targetOptions(), available, dropped, tmpDirs: flags['tmp-dir'], warn})
+          current = {available, complete}
           const outcome = await runPass(targets, {
             ...passOptions(this.session()),
             confirm: async () => true,

@@ -4,12 +4,12 @@
 // plant a cache for it (a code cache is trusted code: V8 runs what it holds).
 //
 // Every failure here means "no cache": the command then compiles its code as it runs, with the same result.
-import {closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, fsyncSync, writeSync} from 'node:fs'
 import module from 'node:module'
 import {homedir} from 'node:os'
-import {isAbsolute, join} from 'node:path'
+import {dirname, isAbsolute, join} from 'node:path'
 
-import {isPrivate, isPrivateDir} from '../private-dir.js'
+import {createFile, entryStat, makeDirectories, ownDirectory, readCacheFile, removeFile, replaceFile, temporaryName, whyNotOwnDirectory} from '../host/checked-fs.js'
 
 /** moat-system's directory in the user's cache directory: $XDG_CACHE_HOME/moat-system, else ~/.cache/moat-system. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -24,10 +24,20 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | undefin
   return home && isAbsolute(home) ? join(home, '.cache', 'moat-system') : undefined
 }
 
-/** Whether `dir` is a private directory of this user (made first when `create` and missing); false on any error. */
+/**
+ * Whether `dir` is a private directory of this user: a real directory (not a symlink), owned by this user, writable by
+ * nobody else. With `create`, made first (0700, its missing parents too) when it is missing. False on any error.
+ */
 export function usableDir(dir: string, create = false): boolean {
   try {
-    return isPrivateDir(dir, create)
+    if (create) {
+      makeDirectories(dirname(dir))
+      ownDirectory(dir)
+      return true
+    }
+
+    // whyNotOwnDirectory has nothing against a directory that is not there.
+    return entryStat(dir) !== undefined && whyNotOwnDirectory(dir) === undefined
   } catch {
     return false
   }
@@ -38,67 +48,39 @@ const MAX_BYTES = 64 * 1024 * 1024
 
 /** The file `name` in `dir`, if the dir is usable and the file is a regular file of ours (a symlink is not followed). */
 export function readCache(dir: string, name: string): Buffer | undefined {
-  if (!usableDir(dir)) return undefined
-  let fd: number | undefined
-  try {
-    // eslint-disable-next-line no-bitwise
-    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    const stats = fstatSync(fd)
-    if (!stats.isFile() || !isPrivate(stats) || stats.size === 0 || stats.size > MAX_BYTES) return undefined
-    const data = Buffer.allocUnsafe(stats.size)
-    let read = 0
-    while (read < data.length) {
-      const got = readSync(fd, data, read, data.length - read, read)
-      if (got === 0) return undefined // shorter than it said: being replaced, or not a file we wrote
-      read += got
-    }
-
-    return data
-  } catch {
-    return undefined
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-  }
+  return usableDir(dir) ? readCacheFile(join(dir, name), MAX_BYTES) : undefined
 }
 
 /**
- * Puts `data` at `dir/name` atomically: a new file of a random name made exclusively (never through a planted
+ * Puts `data` at `dir/name` atomically: a new file of an unpredictable name made exclusively (never through a planted
  * symlink), written, flushed, then renamed over `name`, so a reader sees the old file or the whole new one. Makes the
  * dir when missing. Returns whether it was written; any failure leaves nothing behind.
  */
 export function writeCache(dir: string, name: string, data: Uint8Array): boolean {
   if (!usableDir(dir, true)) return false
-  const temp = join(dir, `.${name}.${randomName()}.tmp`)
+  const final = join(dir, name)
+  let temp: string | undefined
   let fd: number | undefined
   try {
-    // eslint-disable-next-line no-bitwise
-    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-  } catch {
-    return false
-  }
-
-  try {
+    temp = temporaryName(final)
+    fd = createFile(temp, 0o600)
     let written = 0
     while (written < data.length) written += writeSync(fd, data, written)
-    // fsync before rename: after a crash the name holds the old file or the whole new one, never an empty one.
+    // Flushed before the rename: after a crash the name holds the old file or the whole new one, never an empty one.
     fsyncSync(fd)
     closeSync(fd)
     fd = undefined
-    renameSync(temp, join(dir, name))
+    replaceFile(temp, final)
+    temp = undefined
     return true
   } catch {
     return false
   } finally {
     if (fd !== undefined) closeSync(fd)
     try {
-      unlinkSync(temp) // gone after the rename; left by a failed write
+      if (temp) removeFile(temp)
     } catch {}
   }
-}
-
-/** Unguessable enough, and O_EXCL makes a guessed (planted) name a failed write, never a followed link. */
-function randomName(): string {
-  return `${process.pid}-${Math.random().toString(36).slice(2)}`
 }
 
 /**

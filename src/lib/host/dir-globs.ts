@@ -1,7 +1,7 @@
 // `--tmp-dir '/var/folders/*/*/T'`: a quoted glob (a system-wide cron unit on macOS: one T per user) expanded to the
 // directories it names. It only lists roots: the temp target checks each as it checks a literal --tmp-dir and judges
 // every entry in it on its own, so a match needs no trust beyond being a real directory at the time.
-import {accessSync, constants, lstatSync, realpathSync} from 'node:fs'
+import {accessSync, constants, lstatSync, realpathSync, type Stats} from 'node:fs'
 
 /** Glob magic as fast-glob reads it (`*`, `?`, `[..]`, `{a,b}`, extglobs); without it a value is a literal path. */
 const MAGIC = /[*?[{]|[!+@]\(/
@@ -39,11 +39,20 @@ export async function expandDirGlobs(patterns: readonly string[], note: (message
   return dirs
 }
 
+/**
+ * A directory the user named (a --tmp-dir), resolved through symlinks (a mount source may name either form): its real
+ * path and stat. Throws the system's error when it cannot be resolved.
+ */
+export function resolveDirectory(path: string): {path: string; stat: Stats} {
+  const real = realpathSync(path)
+  return {path: real, stat: lstatSync(real)}
+}
+
 /** The resolved path of a directory this user can list and enter, or undefined (gone, replaced, or not readable). */
 function readableDir(path: string): string | undefined {
   try {
-    const real = realpathSync(path)
-    if (!lstatSync(real).isDirectory()) return undefined
+    const {path: real, stat} = resolveDirectory(path)
+    if (!stat.isDirectory()) return undefined
     // eslint-disable-next-line no-bitwise
     accessSync(real, constants.R_OK | constants.X_OK)
     return real

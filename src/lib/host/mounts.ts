@@ -9,6 +9,11 @@ export interface MountTable {
   /** Mount points (decoded paths); empty where there is no /proc. */
   readonly points: readonly string[]
   /**
+   * Why mountinfo could not be read where it exists (not ENOENT, which means no /proc: macOS): then no mount point can
+   * be ruled out, and whatever the table was to clear is kept (issue 20).
+   */
+  readonly problem?: string
+  /**
    * `dev:ino` of each mount point whose file system has this device number: what a same-file-system bind mount
    * looks like from inside (its st_dev is its parent's). Only those mount points are stat'ed, so a hung network
    * mount elsewhere cannot stall the caller.
@@ -31,10 +36,14 @@ function devOf(majorMinor: string): number | undefined {
 
 export function readMountTable(): MountTable {
   let text = ''
+  let problem: string | undefined
   try {
     // latin1: every byte maps to one character, so a raw name survives as characters for prefix comparisons.
     text = readFileSync('/proc/self/mountinfo', 'latin1')
-  } catch {}
+  } catch (error) {
+    const {code} = error as NodeJS.ErrnoException
+    if (code !== 'ENOENT') problem = `/proc/self/mountinfo cannot be read (${code ?? error}): no mount point can be ruled out`
+  }
 
   const entries: Array<{dev: number | undefined; point: string}> = []
   for (const line of text.split('\n')) {
@@ -44,6 +53,7 @@ export function readMountTable(): MountTable {
 
   return {
     points: entries.map((entry) => entry.point),
+    problem,
     rootsOn(dev) {
       const roots = new Set<string>()
       for (const entry of entries) {
@@ -51,7 +61,9 @@ export function readMountTable(): MountTable {
         try {
           const stat = lstatSync(entry.point)
           roots.add(`${stat.dev}:${stat.ino}`)
-        } catch {}
+        } catch {
+          // A mount point this user cannot reach is none inside a tree it walks; mountPointsIn checks by path too.
+        }
       }
 
       return roots

@@ -119,3 +119,54 @@ export function describeUse(use: ProcessUse): string {
   if (use.how.startsWith('env ')) return `${what} has ${use.how.slice(4)} pointing at it`
   return `${what} holds ${shortPath(use.how.slice(3))} open`
 }
+
+/** Each live process's argument vector, by PID; undefined where there is no /proc. Unreadable ones are left out. */
+export function commandLines(): Map<number, string[]> | undefined {
+  let pids: string[]
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return undefined
+  }
+
+  const lines = new Map<number, string[]>()
+  for (const pid of pids) {
+    try {
+      lines.set(Number(pid), readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+    } catch {
+      // Gone since the listing, or another user's: not one of this user's processes to report.
+    }
+  }
+
+  return lines
+}
+
+/** The kernel start time of a process (/proc/<pid>/stat field 22), to tell a reused PID from the process. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Field 2 (comm) may hold spaces and parentheses: count fields after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** Paths of listening unix sockets on this host (Linux /proc/net/unix); undefined where it cannot be read. */
+export function listeningSocketPaths(): Set<string> | undefined {
+  let text: string
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8')
+  } catch {
+    return undefined
+  }
+
+  const paths = new Set<string>()
+  for (const line of text.split('\n').slice(1)) {
+    // Num RefCount Protocol Flags Type St Inode Path; a path (if any) is the 8th field and may hold spaces.
+    const fields = line.trim().split(/\s+/)
+    if (fields.length >= 8 && fields[7]!.startsWith('/')) paths.add(fields.slice(7).join(' '))
+  }
+
+  return paths
+}

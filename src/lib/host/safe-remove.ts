@@ -98,16 +98,21 @@ function privateDir(path: string, parent: Identity): Stats | undefined {
   return stat
 }
 
-/** A fresh quarantine in `dir`: mkdtemp makes it 0700 under a name nobody could have taken; then checked. */
+/**
+ * A fresh quarantine in `dir`: mkdtemp makes it 0700 under a random name nobody could have taken (a mkdir that fails
+ * on an existing one), in a directory that is itself no symlink; then checked.
+ */
 function createQuarantine(dir: string): Error | Quarantine {
   let path: string
+  let parent: Stats
   try {
+    parent = lstatSync(dir)
+    if (!parent.isDirectory()) return new Error(`cannot create a quarantine in ${dir}: not a real directory (a symlink is never followed)`)
     path = mkdtempSync(join(dir, QUARANTINE_PREFIX + '-'))
   } catch (error) {
     return new Error(`cannot create a quarantine in ${dir}: ${(error as NodeJS.ErrnoException).code ?? error}`)
   }
 
-  const parent = lstatSync(dir)
   const stat = privateDir(path, parent)
   if (!stat) return new Error(`quarantine ${path} is not a private directory of yours on ${dir}'s file system; refusing to use it`)
   return {dev: stat.dev, ino: stat.ino, path}
@@ -244,7 +249,8 @@ async function freshReasons(
 ): Promise<Map<RemovalRequest, string>> {
   const why = new Map<RemovalRequest, string>()
   for (const entry of moved) {
-    const inner = mountPointsIn(mounts, entry.at)[0]
+    if (mounts.problem) why.set(entry.request, `could not be checked again (${mounts.problem})`)
+    const inner = why.has(entry.request) ? undefined : mountPointsIn(mounts, entry.at)[0]
     if (inner) why.set(entry.request, `holds a mount point at ${shortPath(inner)}`)
   }
 

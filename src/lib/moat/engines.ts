@@ -1,29 +1,59 @@
 // The engines moat's runs used (moat-resources.md §11: metadata.json `docker_host`, podman support): a run on a
 // non-default socket leaves its objects there, where moat's own sweeps never look.
-import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {listDirectory, readStateFile, Unreadable} from '../host/checked-fs.js'
 import {parseMetadata} from './metadata.js'
 import {RUN_ID} from './run-id.js'
 
-/** Distinct `docker_host` values of the run dirs in $MOAT_HOME/runs (none when it cannot be read). */
-export function runEngineHosts(moatHome: string): string[] {
+export interface RunEngines {
+  /** Distinct `docker_host` values of the run dirs. */
+  hosts: string[]
+  /**
+   * Why some run's engine is unknown: runs/ or a metadata.json exists but cannot be read (issue 20). Whatever such an
+   * engine may hold is unknown too: a temp dir one of its containers mounts must be kept.
+   */
+  problems: string[]
+}
+
+/** The engines the run dirs in $MOAT_HOME/runs name; none, and no problem, when there is no runs/. */
+export function readRunEngines(moatHome: string): RunEngines {
   const runsDir = join(moatHome, 'runs')
-  let names: string[]
-  try {
-    names = readdirSync(runsDir)
-  } catch {
-    return []
-  }
-
   const hosts = new Set<string>()
-  for (const name of names) {
-    if (!RUN_ID.test(name)) continue
-    try {
-      const host = parseMetadata(readFileSync(join(runsDir, name, 'metadata.json'), 'utf8')).dockerHost
-      if (host) hosts.add(host)
-    } catch {}
+  const problems: string[] = []
+  let names: string[] | undefined
+  try {
+    names = listDirectory(runsDir)
+  } catch (error) {
+    if (!(error instanceof Unreadable)) throw error
+    return {hosts: [], problems: [error.message]}
   }
 
-  return [...hosts]
+  for (const name of names ?? []) {
+    if (!RUN_ID.test(name)) continue
+    let text: string | undefined
+    try {
+      text = readStateFile(join(runsDir, name, 'metadata.json'), 'metadata.json')
+    } catch (error) {
+      if (!(error instanceof Unreadable)) throw error
+      problems.push(error.message)
+      continue
+    }
+
+    if (text === undefined) continue
+    try {
+      const host = parseMetadata(text).dockerHost
+      if (host) hosts.add(host)
+    } catch (error) {
+      // Half-written or foreign: whatever engine it names is unknown.
+      problems.push(`${join(runsDir, name, 'metadata.json')} does not parse (${(error as Error).message})`)
+    }
+  }
+
+  return {hosts: [...hosts], problems}
+}
+
+/** Distinct `docker_host` values of the run dirs in $MOAT_HOME/runs (readRunEngines without its problems). */
+export function runEngineHosts(moatHome: string): string[] {
+  return readRunEngines(moatHome).hosts
 }

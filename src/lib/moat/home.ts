@@ -1,11 +1,10 @@
 // Where moat's home is, and whether it is one (moat-resources.md §0: $MOAT_HOME, else ~/.moat). A typo in
 // --moat-home must never create a moat home, and a file there is a usage error, checked before the lock is taken.
-import {lstatSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {InputError} from '../exit-codes.js'
-import {isPrivateDir} from '../private-dir.js'
+import {entryStat, ownDirectory} from '../host/checked-fs.js'
 
 export interface MoatHomeCheck {
   exists: boolean
@@ -29,10 +28,12 @@ export function checkMoatHome(moatHome: string): MoatHomeCheck {
   const example = 'e.g. --moat-home ~/.moat'
   let stat
   try {
-    stat = lstatSync(moatHome)
+    stat = entryStat(moatHome)
   } catch (error) {
-    const {code} = error as NodeJS.ErrnoException
-    if (code !== 'ENOENT') throw new InputError(`--moat-home: ${moatHome} cannot be read (${code}); point it at moat's home, ${example}`)
+    throw new InputError(`--moat-home: ${moatHome} cannot be read (${(error as NodeJS.ErrnoException).code}); point it at moat's home, ${example}`)
+  }
+
+  if (!stat) {
     const lockParent = fallbackLockParent()
     return {
       exists: false,
@@ -49,15 +50,18 @@ export function checkMoatHome(moatHome: string): MoatHomeCheck {
 
 /** Makes the per-user lock parent (0700) and checks it is ours and private: /tmp is shared with everyone. */
 export function privateLockParent(dir: string): void {
-  mkdirSync(dir, {mode: 0o700, recursive: true})
-  if (!isPrivateDir(dir)) {
-    throw new Error(`the lock directory ${dir} is not a private directory of this user; remove it and run again`)
+  try {
+    ownDirectory(dir)
+  } catch (error) {
+    throw new Error(`the lock directory ${dir} is not a private directory of this user (${(error as Error).message}); remove it and run again`)
   }
 }
 
+/** Whether a symlinked home leads to a directory; one that cannot be followed is not a home to use. */
 function lstatTarget(path: string): boolean {
   try {
-    return lstatSync(join(path, '.')).isDirectory()
+    // `path/.` resolves the link (path.join would drop the `.`).
+    return entryStat(`${path}/.`)?.isDirectory() === true
   } catch {
     return false
   }

@@ -2,9 +2,9 @@
 // without metadata.json, or while the moat daemon lists it. Read this only after listing runtime resources: moat
 // creates the run dir before any network or container (§2.1), so that order can never see a new run's resources
 // without its dir.
-import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {entryStat, listDirectory, readStateFile, Unreadable} from '../host/checked-fs.js'
 import {askDaemon, type DaemonRuns} from './daemon.js'
 import {parseMetadata, type RunMetadata} from './metadata.js'
 import {RUN_ID} from './run-id.js'
@@ -16,6 +16,11 @@ export interface RunRecord {
   metadata?: RunMetadata
   /** Why an existing metadata.json could not be read (the run is alive all the same). */
   metadataError?: string
+  /**
+   * Why runs/<id> itself could not be checked (ELOOP, EIO, ...): it may be a run dir, so the run counts as alive and
+   * nothing in it is judged (issue 20: only "does not exist" means absent).
+   */
+  unreadable?: string
 }
 
 export interface RegistryOptions {
@@ -30,28 +35,33 @@ export class RunRegistry {
   ) {}
 
   /**
-   * Reads runs/ and asks the daemon. Throws when runs/ cannot be read: with a wrong --moat-home every run would
-   * look ended, so nothing may be judged.
+   * Reads runs/ and asks the daemon. Throws when runs/ cannot be read, or listed but not searched (mode r--): with a
+   * wrong --moat-home, or with every run dir unreadable, every run would look ended, so nothing may be judged.
    */
   static async read(moatHome: string, options: RegistryOptions = {}): Promise<RunRegistry> {
     const runsDir = join(moatHome, 'runs')
     const daemon = askDaemon(moatHome, options.daemonTimeoutMs)
-    let names: string[]
+    let names: string[] | undefined
+    let why = 'does not exist'
     try {
-      names = readdirSync(runsDir)
+      names = listDirectory(runsDir)
     } catch (error) {
-      const {code} = error as NodeJS.ErrnoException
-      const what = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`
+      if (!(error instanceof Unreadable)) throw error
+      why = error.why
+    }
+
+    if (!names) {
       throw new Error(
-        `moat's runs directory ${runsDir} ${what}, so no run can be told alive; point --moat-home (or MOAT_HOME) at moat's home, e.g. --moat-home ~/.moat`,
+        `moat's runs directory ${runsDir} ${why}, so no run can be told alive; point --moat-home (or MOAT_HOME) at moat's home, e.g. --moat-home ~/.moat`,
       )
     }
 
     const runs = new Map<string, RunRecord>()
     for (const id of names) {
       // Only names moat could have made (§10.2), and only directories (any content counts).
-      if (!RUN_ID.test(id) || !isDirectory(join(runsDir, id))) continue
-      runs.set(id, readRun(join(runsDir, id), id))
+      if (!RUN_ID.test(id)) continue
+      const run = checkRun(join(runsDir, id), id)
+      if (run) runs.set(id, run)
     }
 
     return new RunRegistry(runsDir, runs, await daemon)
@@ -66,23 +76,29 @@ export class RunRegistry {
   }
 }
 
-function isDirectory(path: string): boolean {
+/**
+ * The run at runs/<id>: undefined when there is no directory there (absent, or a file); a directory (a symlink to
+ * one counts, as it always did) is a run, with its metadata.json read; anything that cannot be checked is a run too.
+ */
+function checkRun(dir: string, id: string): RunRecord | undefined {
+  let stat
   try {
-    return statSync(path).isDirectory()
-  } catch {
-    return false
-  }
-}
-
-function readRun(dir: string, id: string): RunRecord {
-  let text: string
-  try {
-    text = readFileSync(join(dir, 'metadata.json'), 'utf8')
+    stat = entryStat(dir, {follow: true})
   } catch (error) {
-    const {code} = error as NodeJS.ErrnoException
-    return code === 'ENOENT' ? {dir, id} : {dir, id, metadataError: code ?? String(error)}
+    if (!(error instanceof Unreadable)) throw error
+    return {dir, id, unreadable: error.message}
   }
 
+  if (!stat?.isDirectory()) return undefined
+  let text: string | undefined
+  try {
+    text = readStateFile(join(dir, 'metadata.json'), 'metadata.json')
+  } catch (error) {
+    if (!(error instanceof Unreadable)) throw error
+    return {dir, id, metadataError: error.message}
+  }
+
+  if (text === undefined) return {dir, id}
   try {
     return {dir, id, metadata: parseMetadata(text)}
   } catch (error) {
@@ -91,6 +107,7 @@ function readRun(dir: string, id: string): RunRecord {
 }
 
 function describeRunDir(run: RunRecord): string {
+  if (run.unreadable) return `its run dir cannot be checked: ${run.unreadable}`
   if (run.metadata) return `run dir exists${run.metadata.state ? ` (state ${run.metadata.state})` : ''}`
   if (run.metadataError) return `run dir exists (metadata.json unreadable: ${run.metadataError})`
   // §2.1: a dir without metadata.json counts as alive, as moat's own sweeps count it.

@@ -1,10 +1,11 @@
-import {closeSync, fstatSync, mkdirSync, openSync, writeSync} from 'node:fs'
+import {closeSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 import prettyBytes from 'pretty-bytes'
 
 import type {Item, Totals} from '../pipeline/pipeline.js'
 
 import {InputError} from '../exit-codes.js'
+import {makeDirectories, openAppendFile} from '../host/checked-fs.js'
 
 export type LogFormat = 'json' | 'text'
 
@@ -22,20 +23,20 @@ export interface PassSummary {
 
 /**
  * Opens (appends to) the log file, creating missing parent directories 0700 (the README's cron line and the
- * systemd unit on a fresh home). What cannot be a log file is a usage error with one line: exit 2.
+ * systemd unit on a fresh home); a new log is created by this open alone, and a symlink at its name is never
+ * followed (host/checked-fs.ts). What cannot be a log file is a usage error with one line: exit 2.
  */
 function openLogFile(file: string): number {
   const example = 'e.g. --log-file ~/.moat/reap.log'
   try {
-    mkdirSync(dirname(file), {mode: 0o700, recursive: true})
+    makeDirectories(dirname(file))
   } catch (error) {
     const {code} = error as NodeJS.ErrnoException
     throw new InputError(`--log-file: cannot create the directory of ${file} (${code}); give a file in a writable directory, ${example}`)
   }
 
-  let fd: number
   try {
-    fd = openSync(file, 'a', 0o600)
+    return openAppendFile(file)
   } catch (error) {
     const {code} = error as NodeJS.ErrnoException
     const why =
@@ -43,16 +44,13 @@ function openLogFile(file: string): number {
         ? 'is a directory'
         : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
           ? `is not writable (${code}${code === 'EPERM' ? ': immutable or append-only' : ''})`
-          : `cannot be opened (${code})`
+          : code === 'ELOOP'
+            ? 'is a symlink, never followed (give the file it points to)'
+            : code === 'ENOTREG' || code === 'ENXIO'
+              ? 'is not a regular file'
+              : `cannot be opened (${code})`
     throw new InputError(`--log-file: ${file} ${why}; give a writable file, ${example}`)
   }
-
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd)
-    throw new InputError(`--log-file: ${file} is not a regular file; give a writable file, ${example}`)
-  }
-
-  return fd
 }
 
 /**

@@ -2,8 +2,12 @@
 // after every pass. Atomically: the text goes to a temp file in the same directory, then rename(2) replaces the file,
 // so node_exporter (which reads only `*.prom`) never sees half a file. Each pass's file starts from the previous one's
 // pass count and last success time, so they survive `reap --once` from cron as well as a reaper restart.
-import {closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
+// The temp file is made by this tool alone (issue 20): a new unpredictable name each time, O_CREAT|O_EXCL|O_NOFOLLOW,
+// in the directory checked at start-up (the same one, by device and inode, at every pass); the rename replaces the
+// entry at the file's name, a symlink planted there too, and never writes through it.
+import type {Stats} from 'node:fs'
+
+import {dirname} from 'node:path'
 
 import type {PassOutcome} from '../pipeline/pass.js'
 import type {Item, Report} from '../pipeline/pipeline.js'
@@ -11,6 +15,8 @@ import type {Runtime} from '../runtime/types.js'
 import type {RuntimeStatus} from '../status/status.js'
 
 import {InputError} from '../exit-codes.js'
+import {describeType, entryStat, readStateFile, removeFile, replaceFile, temporaryName, Unreadable, writeNewFile} from '../host/checked-fs.js'
+import {resolveDirectory} from '../host/dir-globs.js'
 import {exitCodeOf} from '../pipeline/pipeline.js'
 import {hasAnswered} from '../runtime/select.js'
 import {itemsByRuntime, readAddressPools} from '../status/status.js'
@@ -25,7 +31,7 @@ export interface PassMetrics {
   pools: readonly RuntimeStatus[]
   /** The pass's report; absent when it could not finish or found another clean running. */
   report?: Report
-  /** It finished, every target it was to run ran, and nothing failed or was refused. */
+  /** It finished, every target it was to run that applies to this host ran, and nothing failed or was refused. */
   success: boolean
 }
 
@@ -92,7 +98,7 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
     ...perTargetFamily('removedBytes', 'removed_bytes', 'Bytes freed'),
     ...family('moat_system_pass_duration_seconds', 'gauge', 'How long the last pass took.', [[{}, pass.durationMs / 1000]]),
     ...family('moat_system_last_pass_timestamp_seconds', 'gauge', 'When the last pass ended (unix time).', [[{}, ended]]),
-    ...family('moat_system_last_pass_success', 'gauge', '1 when the last pass finished with every target run and nothing failed, else 0.', [[{}, pass.success ? 1 : 0]]),
+    ...family('moat_system_last_pass_success', 'gauge', '1 when the last pass finished, ran every target that applies to this host and nothing failed, else 0.', [[{}, pass.success ? 1 : 0]]),
     ...family('moat_system_last_success_timestamp_seconds', 'gauge', 'When the last successful pass ended (unix time; 0: none yet).', [
       [{}, pass.success ? ended : previous.lastSuccessS],
     ]),
@@ -109,26 +115,30 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
  * as for --log-file; a write that fails later returns its reason for the audit log and the reaper goes on.
  */
 export class MetricsFile {
+  /** The directory as start-up found it: every later write checks it is still that one. */
+  private readonly dir: Stats
   private lastSuccessS = 0
   private passes = 0
-  private readonly temp: string
 
   constructor(readonly path: string) {
     const dir = dirname(path)
-    // Not `*.prom`: node_exporter skips it while it is being written.
-    this.temp = join(dir, `.${basename(path)}.${process.pid}.tmp`)
     try {
-      if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), {code: 'ENOTDIR'})
+      this.dir = resolveDirectory(dir).stat
+      if (!this.dir.isDirectory()) throw Object.assign(new Error('not a directory'), {code: 'ENOTDIR'})
     } catch (error) {
       throw new InputError(`--metrics-file: the directory ${dir} does not exist (${(error as NodeJS.ErrnoException).code}); give a file in an existing directory, ${EXAMPLE}`)
     }
 
     let existing: string | undefined
     try {
-      if (statSync(path).isDirectory()) throw new InputError(`--metrics-file: ${path} is a directory; give a file, ${EXAMPLE}`)
-      existing = readFileSync(path, 'utf8')
+      const stat = entryStat(path)
+      if (stat?.isDirectory()) throw new InputError(`--metrics-file: ${path} is a directory; give a file, ${EXAMPLE}`)
+      if (stat && !stat.isFile()) throw new InputError(`--metrics-file: ${path} is ${describeType(stat)}, not a file this tool wrote; give a file, ${EXAMPLE}`)
+      existing = readStateFile(path, 'metrics file')
     } catch (error) {
       if (error instanceof InputError) throw error
+      if (!(error instanceof Unreadable)) throw error
+      throw new InputError(`--metrics-file: ${error.message}; give a file this user can read and replace, ${EXAMPLE}`)
     }
 
     if (existing) {
@@ -151,28 +161,30 @@ export class MetricsFile {
     return undefined
   }
 
-  /** The text to a temp file in the same directory, flushed, then renamed over the file; no text: only the check. */
+  /**
+   * The text to a new temp file in the same directory, flushed, then renamed over the file; no text: only the check.
+   * Not `*.prom`: node_exporter skips the temp file while it is being written.
+   */
   private writeAtomically(text?: string): string | undefined {
-    let fd: number | undefined
+    const temp = temporaryName(this.path)
+    let made = false
     try {
+      const dir = resolveDirectory(dirname(this.path)).stat
+      if (dir.dev !== this.dir.dev || dir.ino !== this.dir.ino) return `the directory ${dirname(this.path)} was replaced since start-up`
       // 0644: node_exporter usually runs as another user; the counts are not secret.
-      fd = openSync(this.temp, 'w', 0o644)
+      writeNewFile(temp, text ?? '', 0o644)
+      made = true
       if (text === undefined) return undefined
-      const data = Buffer.from(text)
-      if (writeSync(fd, data) !== data.length) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
-      fsyncSync(fd)
-      closeSync(fd)
-      fd = undefined
-      renameSync(this.temp, this.path)
+      replaceFile(temp, this.path)
+      made = false
       return undefined
     } catch (error) {
       const {code, message} = error as NodeJS.ErrnoException
       return code ?? message
     } finally {
-      if (fd !== undefined) closeSync(fd)
       try {
-        // Gone after a rename; left by the check or a failed write.
-        unlinkSync(this.temp)
+        // Left by the check or a failed write; only ever the file this call made.
+        if (made) removeFile(temp)
       } catch {}
     }
   }

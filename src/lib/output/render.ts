@@ -68,16 +68,22 @@ function capitalised(text: string): string {
   return `${text[0]!.toUpperCase()}${text.slice(1)}`
 }
 
+/** Moved (a run dir into reaped/), not deleted: reported as such, and never counted as space freed. */
+function moved(item: Item): boolean {
+  return item.decision === 'removed' && typeof item.details.movedTo === 'string'
+}
+
 function label(item: Item, phase: Phase): string {
+  if (moved(item)) return 'moved'
   if (item.decision !== 'orphan') return LABEL[item.decision]
   // A running orphan (--include-running) is stopped first: that must show without --verbose.
   const what = item.details.running === 'will stop' ? 'stop, remove' : 'remove'
   return phase === 'dry-run' ? `would ${what}` : what
 }
 
-/** The row's reason: what happened to a skipped or failed item, else why it was judged so. */
+/** The row's reason: what happened to a skipped, failed or moved item, else why it was judged so. */
 function shownReason(item: Item): string {
-  if ((item.decision === 'skipped' || item.decision === 'failed') && item.outcome) return item.outcome
+  if ((item.decision === 'skipped' || item.decision === 'failed' || moved(item)) && item.outcome) return item.outcome
   return item.reason
 }
 
@@ -87,7 +93,7 @@ export function itemDetails(item: Item): string {
     .filter(([key, value]) => value !== undefined && key !== 'path')
     .map(([key, value]) => `${key} ${Array.isArray(value) ? value.join(',') : value}`)
   if (shownReason(item) !== item.reason && item.reason) facts.push(`judged: ${item.reason}`)
-  if (item.decision === 'removed' && item.outcome && item.outcome !== 'removed') facts.push(`outcome: ${item.outcome}`)
+  if (item.decision === 'removed' && item.outcome && item.outcome !== 'removed' && !moved(item)) facts.push(`outcome: ${item.outcome}`)
   return facts.join(', ')
 }
 
@@ -161,8 +167,13 @@ function totalsParts(items: readonly Item[], totals: Totals, phase: Phase): stri
   const parts = [`${totals.candidates} found`]
   if (phase === 'dry-run') parts.push(`${totals.orphans} would be removed${plannedSize(items.filter((item) => item.decision === 'orphan'))}`)
   else if (phase === 'plan') parts.push(`${totals.orphans} to remove`)
-  else if (hasSizes(items)) parts.push(`${totals.removed} removed (${prettyBytes(totals.bytesRemoved)} freed)`)
-  else parts.push(`${totals.removed} removed`)
+  else {
+    const movedCount = items.filter((item) => moved(item)).length
+    const removed = totals.removed - movedCount
+    if (removed > 0 || movedCount === 0) parts.push(hasSizes(items) ? `${removed} removed (${prettyBytes(totals.bytesRemoved)} freed)` : `${removed} removed`)
+    if (movedCount > 0) parts.push(`${movedCount} moved (not deleted)`)
+  }
+
   parts.push(`${totals.kept} kept`)
   if (phase === 'done') parts.push(`${totals.skipped} skipped`, `${totals.failed} failed`)
   return parts

@@ -1,11 +1,11 @@
-// The human rendering of `moat system status`, in the manner of `docker system df`: one row per target and runtime,
+// The human rendering of `moat-system status`, in the manner of `docker system df`: one row per target and runtime,
 // then each engine's address-pool pressure, then what to run. Pure: the command prints the lines.
 import prettyBytes from 'pretty-bytes'
 
 import type {RuntimeStatus, Status, StatusCounts} from '../status/status.js'
 
-/** `moat system <command>`: how the lines name the command that removes a target's orphans. */
-const SYSTEM = 'moat system'
+/** How the lines name the command that removes a target's orphans: `moat-system <command>`, never moat's `moat`. */
+const SYSTEM = 'moat-system'
 
 function size(bytes: null | number): string {
   return bytes === null ? '-' : prettyBytes(bytes)
@@ -32,7 +32,7 @@ export function describeStatus(status: Status): string[] {
   return lines
 }
 
-/** e.g. `networks: 27 of 31 subnets used, 19 by moat orphans: run moat system clean-networks`. */
+/** e.g. `networks: 27 of 31 subnets used, 19 by moat orphans: run moat-system clean-networks`. */
 export function describePools(runtime: RuntimeStatus, status: Pick<Status, 'targets'>): string {
   const where = runtime.engine ? ` (${runtime.runtime} at ${runtime.engine})` : runtime.runtime === 'docker' ? '' : ` (${runtime.runtime})`
   const pools = runtime.addressPools

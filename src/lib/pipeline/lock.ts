@@ -1,11 +1,13 @@
-import {lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
+import {entryStat, makeDirectory, moveEntry, randomHex, readStateFile, removeOwnTree, Unreadable, writeNewFile} from '../host/checked-fs.js'
+import {processStartTime} from '../host/proc.js'
+
 // One deleting pass at a time per MOAT_HOME and user. Node has no flock, so the lock is a directory created with
 // mkdir (atomic) holding the owner's PID and process start time; a lock whose owner is gone (or whose PID now
-// belongs to another process) is stale and is taken over.
+// belongs to another process) is stale and is taken over. Both are created by this tool (host/checked-fs.ts): the
+// directory by a mkdir that fails on any existing name, the owner file with O_EXCL|O_NOFOLLOW.
 
 export const LOCK_NAME = '.moat-system.lock'
 
@@ -30,16 +32,6 @@ export interface HeldLock {
   release(): void
 }
 
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Field 2 (comm) may hold spaces and parentheses: count fields after its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
 export function ownerAlive(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return true // cannot tell: assume alive
   try {
@@ -48,16 +40,31 @@ export function ownerAlive(owner: LockOwner): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
   }
 
-  const start = processStart(owner.pid)
+  const start = processStartTime(owner.pid)
   return !(owner.processStart && start && start !== owner.processStart)
 }
 
-function readOwner(dir: string): LockOwner | undefined {
+/**
+ * The lock's owner: undefined while its file does not exist yet (between the mkdir and the write). One that exists and
+ * cannot be read (EACCES, a FIFO, a symlink, a half-written or foreign file) is an owner that cannot be told dead:
+ * `unknown`, never taken over.
+ */
+function readOwner(dir: string): LockOwner | undefined | {unknown: string} {
+  const path = join(dir, 'owner.json')
   try {
-    return JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as LockOwner
-  } catch {
-    return undefined
+    const text = readStateFile(path, 'lock owner.json')
+    // Empty: made and not yet written, one syscall before its text.
+    if (text === undefined || text === '') return undefined
+    const owner = JSON.parse(text) as LockOwner
+    if (owner && typeof owner.pid === 'number' && typeof owner.startedAt === 'string') return owner
+    return {unknown: `${path} names no owner`}
+  } catch (error) {
+    return {unknown: error instanceof Unreadable ? error.message : `${path} does not parse`}
   }
+}
+
+function known(owner: ReturnType<typeof readOwner>): LockOwner | undefined {
+  return owner && 'unknown' in owner ? undefined : owner
 }
 
 export type LockAttempt = {held: HeldLock; ok: true} | {ok: false; owner?: LockOwner}
@@ -79,62 +86,83 @@ export function tryLock(lockParent: string, command: string): LockAttempt {
     command,
     host: hostname(),
     pid: process.pid,
-    processStart: processStart(process.pid),
+    processStart: processStartTime(process.pid),
     startedAt: new Date().toISOString(),
   }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      mkdirSync(dir, {mode: 0o700})
-      writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner))
-      const release = () => {
-        // Only our own lock: a takeover after we were judged stale must not be undone by us.
-        const now = readOwner(dir)
-        if (now?.pid === owner.pid && now.startedAt === owner.startedAt) rmSync(dir, {force: true, recursive: true})
-      }
+      if (makeDirectory(dir)) {
+        writeNewFile(join(dir, 'owner.json'), JSON.stringify(owner), 0o600)
+        const release = () => {
+          // Only our own lock: a takeover after we were judged stale must not be undone by us.
+          const now = known(readOwner(dir))
+          if (now?.pid === owner.pid && now.startedAt === owner.startedAt) removeOwnTree(dir)
+        }
 
-      return {held: {release}, ok: true}
+        return {held: {release}, ok: true}
+      }
     } catch (error) {
       const {code} = error as NodeJS.ErrnoException
-      if (code !== 'EEXIST') {
-        throw new LockError(`cannot take the clean lock ${dir} (${code}): ${lockParent} must be a directory this user can write`)
-      }
+      throw new LockError(`cannot take the clean lock ${dir} (${code ?? (error as Error).message}): ${lockParent} must be a directory this user can write`)
     }
 
     // Another user's lock can be neither read nor removed by us: never move it aside (it would stay as .stale-*).
     const uid = process.getuid?.()
-    const stat = lstatSync(dir, {throwIfNoEntry: false})
+    const stat = lockStat(dir)
     if (stat && uid !== undefined && uid !== 0 && stat.uid !== uid) {
       throw new LockError(
         `the clean lock ${dir} belongs to another user (uid ${stat.uid}): a clean of theirs may be running; if none is, they or root must remove it`,
       )
     }
 
-    const current = readOwner(dir) ?? ownerOfNewLock(dir)
+    const found = readOwner(dir)
+    // An owner file that exists and cannot be read is an owner that cannot be told dead: never taken over.
+    if (found && 'unknown' in found) return {ok: false}
+    const current = found ?? ownerOfNewLock(dir)
     if (current ? ownerAlive(current) : !ownerlessTooLong(dir)) return {ok: false, owner: current}
-    // Stale: move it aside atomically; only one taker wins the rename. If what was moved is not the stale lock
-    // (another taker already replaced it), put it back.
-    // node:crypto only here, for a stale lock: loading it costs every run some 2 ms of start-up.
-    const {randomBytes} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
-    const aside = `${dir}.stale-${randomBytes(4).toString('hex')}`
-    try {
-      renameSync(dir, aside)
-    } catch {
-      continue
-    }
-
-    const moved = readOwner(aside)
-    if (moved && (moved.pid !== current?.pid || moved.startedAt !== current.startedAt)) {
-      try {
-        renameSync(aside, dir)
-      } catch {}
-
-      return {ok: false, owner: moved}
-    }
-
-    rmSync(aside, {force: true, recursive: true})
+    const taken = moveStaleAside(dir, current)
+    if (taken) return taken
   }
 
-  return {ok: false, owner: readOwner(dir)}
+  return {ok: false, owner: known(readOwner(dir))}
+}
+
+/**
+ * A stale lock moved aside atomically and removed; only one taker wins the rename. If what was moved is not the
+ * stale lock (another taker already replaced it), it is put back and its owner returned. Undefined: try again.
+ */
+function moveStaleAside(dir: string, stale: LockOwner | undefined): LockAttempt | undefined {
+  const aside = `${dir}.stale-${randomHex(4)}`
+  try {
+    moveEntry(dir, aside)
+  } catch {
+    return undefined
+  }
+
+  const moved = known(readOwner(aside))
+  if (moved && (moved.pid !== stale?.pid || moved.startedAt !== stale.startedAt)) {
+    try {
+      moveEntry(aside, dir)
+    } catch {}
+
+    return {ok: false, owner: moved}
+  }
+
+  removeOwnTree(aside)
+  return undefined
+}
+
+/** The lock dir's lstat (undefined: gone); anything but a directory there is not a lock this tool made. */
+function lockStat(dir: string) {
+  let stat
+  try {
+    stat = entryStat(dir)
+  } catch (error) {
+    throw new LockError(`cannot check the clean lock: ${(error as Error).message}`)
+  }
+
+  if (stat && !stat.isDirectory()) throw new LockError(`the clean lock ${dir} is not a directory this tool made (${stat.isSymbolicLink() ? 'a symlink' : 'a file'}): remove it and run again`)
+  return stat
 }
 
 /** How long a run that finds a lock without its owner file waits for the file: its creator is between two syscalls. */
@@ -147,9 +175,9 @@ const pause = new Int32Array(new SharedArrayBuffer(4))
  */
 function ownerOfNewLock(dir: string): LockOwner | undefined {
   const deadline = Date.now() + NEW_LOCK_WAIT_MS
-  while (Date.now() < deadline && lstatSync(dir, {throwIfNoEntry: false}) && !ownerlessTooLong(dir)) {
+  while (Date.now() < deadline && lockStat(dir) && !ownerlessTooLong(dir)) {
     Atomics.wait(pause, 0, 0, 5)
-    const owner = readOwner(dir)
+    const owner = known(readOwner(dir))
     if (owner) return owner
   }
 
@@ -158,7 +186,7 @@ function ownerOfNewLock(dir: string): LockOwner | undefined {
 
 /** A lock dir without an owner file is being created right now, or its creator died in between. */
 function ownerlessTooLong(dir: string): boolean {
-  const stat = lstatSync(dir, {throwIfNoEntry: false})
+  const stat = lockStat(dir)
   return stat !== undefined && Date.now() - stat.mtimeMs > OWNERLESS_GRACE_MS
 }
 

@@ -3,13 +3,12 @@
 // `docker cp <helper>:/backup/<volume> -` streams each as a tar, which is counted, gzipped to a private file,
 // read back and counted again before the caller may remove the volume.
 import {spawn} from 'node:child_process'
-import {createReadStream, createWriteStream} from 'node:fs'
-import {mkdir, open, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGunzip, createGzip} from 'node:zlib'
 
+import {createFileStream, outputDirectory, publishFile, readStream, removeFile, syncEntry, temporaryName} from '../host/checked-fs.js'
 import {type TarCount, TarCounter} from '../host/tar-count.js'
 import {firstLine} from './batch.js'
 import {DockerCli} from './docker.js'
@@ -80,26 +79,32 @@ export class VolumeArchiver {
 
   /**
    * Copies one volume into `<dir>/<volume>-<UTC time>.tar.gz` (0600). The archive is counted as the engine sends it,
-   * written and synced under a `.partial` name, read back and counted again, and only then given its name; on any
-   * failure nothing is left behind and the outcome says why.
+   * written and synced under a hidden `.partial` name, read back and counted again, and only then given its name; on
+   * any failure nothing is left behind and the outcome says why. Both files are made by this tool alone
+   * (host/checked-fs.ts): the temporary one under an unpredictable name with O_EXCL|O_NOFOLLOW in a real directory,
+   * the final name given with link(2), which never replaces what is there.
    */
   async backup(volume: string, dir: string): Promise<BackupOutcome> {
     const path = join(dir, `${volume}-${backupStamp()}.tar.gz`)
-    const partial = `${path}.partial`
+    const partial = temporaryName(path, 'partial')
+    let made = false
     try {
-      await mkdir(dir, {mode: 0o700, recursive: true})
-      const sent = await this.copyOut(volume, partial)
+      outputDirectory(dir)
+      const file = createFileStream(partial, 0o600)
+      made = true
+      const sent = await this.copyOut(volume, partial, file)
       const reread = await countArchive(partial)
       if (reread.error) throw new Error(`the written archive does not read back: ${reread.error}`)
       if (reread.entries !== sent.entries || reread.bytes !== sent.bytes) {
         throw new Error(`the written archive holds ${reread.entries} entries and ${reread.bytes} bytes, the engine sent ${sent.entries} and ${sent.bytes}`)
       }
 
-      await rename(partial, path)
-      await syncFile(dir)
+      publishFile(partial, path)
+      made = false
+      syncEntry(dir)
       return {backup: {count: reread, path}, ok: true}
     } catch (error) {
-      await rm(partial, {force: true})
+      if (made) removeFile(partial)
       return {ok: false, reason: (error as Error).message}
     }
   }
@@ -112,7 +117,7 @@ export class VolumeArchiver {
     }
   }
 
-  private async copyOut(volume: string, file: string): Promise<TarCount> {
+  private async copyOut(volume: string, file: string, out: Writable): Promise<TarCount> {
     const child = spawn('docker', ['cp', `${this.helper}:/backup/${volume}`, '-'], {stdio: ['ignore', 'pipe', 'pipe']})
     let stderr = ''
     child.stderr.setEncoding('utf8')
@@ -133,12 +138,13 @@ export class VolumeArchiver {
     watchdog()
     const counter = new TarCounter()
     try {
-      await pipeline(child.stdout, counter, createGzip(), createWriteStream(file, {flags: 'wx', mode: 0o600}))
+      await pipeline(child.stdout, counter, createGzip(), out)
     } finally {
       clearTimeout(idle)
+      out.destroy()
     }
 
-    await syncFile(file)
+    syncEntry(file)
     const code = await exited
     if (code !== 0) throw new Error(`docker cp exited with ${code}: ${firstLine(stderr) || 'no message'}`)
     if (counter.count.error) throw new Error(`the engine sent no readable archive: ${counter.count.error}`)
@@ -151,20 +157,10 @@ export async function countArchive(path: string): Promise<TarCount> {
   const counter = new TarCounter()
   try {
     // Drained into nothing: only the count matters.
-    await pipeline(createReadStream(path), createGunzip(), counter, new Writable({write: (_chunk, _encoding, next) => next()}))
+    await pipeline(readStream(path), createGunzip(), counter, new Writable({write: (_chunk, _encoding, next) => next()}))
   } catch (error) {
     return {...counter.count, error: (error as Error).message}
   }
 
   return counter.count
-}
-
-/** fsync of a file or a directory (so a rename into it survives a crash). */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }

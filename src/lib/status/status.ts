@@ -1,4 +1,4 @@
-// `moat system status`: what exists and what is orphaned now, per target and runtime, and each Docker engine's
+// `moat-system status`: what exists and what is orphaned now, per target and runtime, and each Docker engine's
 // address-pool pressure. Read-only by construction: the pass is a dry run of every target (the same scan and
 // classify a clean runs; a dry run takes no lock and deletes nothing), and the pools are read after it.
 import type {Item, TargetReport} from '../pipeline/pipeline.js'

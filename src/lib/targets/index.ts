@@ -201,6 +201,11 @@ export async function buildTarget(kind: TargetKind, options: TargetBuildOptions)
 export interface TargetSetOptions extends Omit<TargetBuildOptions, 'runtimes'> {
   /** The runtimes --runtime chooses from; default docker and Apple. */
   available?: readonly Runtime[]
+  /**
+   * Told when the targets that need a runtime are dropped: `absent` when this host has no container runtime at all
+   * (`--runtime auto`; those targets do not apply here), `unreachable` when one is there but does not answer.
+   */
+  dropped?(why: 'absent' | 'unreachable'): void
   warn(message: string): void
 }
 
@@ -217,13 +222,13 @@ export async function buildTargets(kinds: readonly TargetKind[], options: Target
 export async function buildFromSpecs(specs: readonly TargetSpec[], options: TargetSetOptions): Promise<AnyTarget[]> {
   // Filled below, before any target scans: engine targets read it only then.
   const chosen: Runtime[] = []
-  const {available, warn, ...build} = options
+  const {available, dropped, warn, ...build} = options
   const targets = await Promise.all(
     specs.map((spec) => spec.build(spec.needsRuntime ? {...build, runtimes: chosen} : build)),
   )
   const engineKinds = specs.filter((spec) => spec.needsRuntime).map((spec) => spec.kind)
   if (engineKinds.length === 0) return targets
-  const [{defaultRuntimes, selectRuntimes}, {RuntimeUnreachableError}] = await Promise.all([
+  const [{defaultRuntimes, selectRuntimes}, {RuntimeAbsentError, RuntimeUnreachableError}] = await Promise.all([
     import('../runtime/select.js'),
     import('../runtime/errors.js'),
   ])
@@ -232,6 +237,7 @@ export async function buildFromSpecs(specs: readonly TargetSpec[], options: Targ
   } catch (error) {
     if (!(error instanceof RuntimeUnreachableError)) throw error
     warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)
+    dropped?.(error instanceof RuntimeAbsentError ? 'absent' : 'unreachable')
     return targets.filter((_, index) => !specs[index]!.needsRuntime)
   }
 

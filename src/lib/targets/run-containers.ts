@@ -1,12 +1,11 @@
 // Run containers (moat-resources.md §3.1, §3.2): named exactly <run-id>, with no labels, on Docker and Apple. One is
 // removed when its run has ended (no run dir, not listed by the daemon) or crashed between creating the container
 // and saving metadata.json (§2.1, §3.4), and it is not running; a running one only with --include-running.
-import {lstatSync} from 'node:fs'
-
 import type {ContainerInfo, Runtime} from '../runtime/types.js'
 import type {Candidate, ContainerTargetOptions, RunFacts, Verdict} from './container-target.js'
 
 import {formatAge, formatDuration} from '../duration.js'
+import {entryStat} from '../host/checked-fs.js'
 import {walkTree} from '../host/tree.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {ContainerTarget} from './container-target.js'
@@ -39,14 +38,16 @@ export class RunContainerTarget extends ContainerTarget {
     if (registry.daemon.runIds.has(runId)) return {keep: `run ${runId} is alive: the moat daemon lists it`}
     const run = registry.runs.get(runId)
     if (!run) return {basis: {kind: 'ended'}, reason: `run ${runId} has ended: no run dir, not listed by the moat daemon`}
-    if (run.metadata || run.metadataError) return {keep: `run ${runId} is alive: ${registry.aliveReason(runId)}`}
+    if (run.metadata || run.metadataError || run.unreadable) return {keep: `run ${runId} is alive: ${registry.aliveReason(runId)}`}
     // §2.1, §3.4: a run dir without metadata.json is a run being created, or one that crashed after creating its
     // container and before saving metadata.json. Once nothing in the dir changed for --min-age, it is the latter.
     let facts: ReturnType<typeof walkTree>
     try {
-      facts = walkTree(run.dir, lstatSync(run.dir))
+      const stat = entryStat(run.dir)
+      if (!stat) return {keep: `run ${runId} is alive: its run dir ${run.dir} vanished while it was read`}
+      facts = walkTree(run.dir, stat)
     } catch (error) {
-      return {keep: `run ${runId} is alive: its run dir cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`}
+      return {keep: `run ${runId} is alive: its run dir cannot be read (${(error as Error).message})`}
     }
 
     if (facts.error) return {keep: `run ${runId} is alive: its run dir cannot be read in full (${facts.error})`}

@@ -6,7 +6,8 @@
 // - opt-in: run dirs without metadata.json past a long grace whose run has no runtime object left (§2.1), moved into
 //   $MOAT_HOME/reaped/ so their logs survive (or deleted with purge);
 // - leaked `moat _daemon` processes that daemon.lock does not name: reported, never killed.
-import {existsSync, lstatSync, mkdirSync, readdirSync, renameSync, type Stats, unlinkSync} from 'node:fs'
+import type {Stats} from 'node:fs'
+
 import {join} from 'node:path'
 
 import type {RunRegistry} from '../moat/registry.js'
@@ -14,20 +15,13 @@ import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipel
 import type {Runtime} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
-import {describeUse, ProcessUsage} from '../host/proc.js'
+import {entryStat, listDirectory, moveEntry, ownDirectory, removeFile, Unreadable, whyNotOwnDirectory} from '../host/checked-fs.js'
+import {describeUse, listeningSocketPaths, ProcessUsage} from '../host/proc.js'
 import {safeRemove} from '../host/safe-remove.js'
 import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
 import {listRegistrations, type Registration, unregister} from '../moat/daemon.js'
 import {RUN_ID} from '../moat/run-id.js'
-import {
-  DAEMON_TMP_FILE,
-  daemonProcesses,
-  listeningSocketPaths,
-  lockedDaemonPid,
-  proxyDir,
-  readRegistrationTokens,
-  socketsDir,
-} from '../moat/state-files.js'
+import {DAEMON_TMP_FILE, daemonProcesses, lockedDaemonPid, proxyDir, readRegistrationTokens, socketsDir} from '../moat/state-files.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
 import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 import {backupStamp} from '../runtime/volume-archive.js'
@@ -55,8 +49,12 @@ type Kind = 'daemon process' | 'daemon tmp file' | 'registration' | 'run dir' | 
 
 interface Scanned {
   kind: Kind
+  /** Why a fact its verdict needs cannot be read (runs.json, daemon.lock; issue 20): said in the reason. */
+  missing?: string
   path: string
   pid?: number
+  /** Why the entry itself cannot be checked (issue 20): it is kept, with this. */
+  problem?: string
   registration?: Registration
   runId?: string
   stat?: Stats
@@ -107,45 +105,43 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
   async scan(ctx: TargetContext): Promise<Scanned[]> {
     const {moatHome} = this.options
     // No moat home at all: none of moat's state exists to clean (the pass has already said the home is missing).
-    if (!existsSync(moatHome)) return []
+    if (!entryStat(moatHome, {follow: true})) return []
     // §10.1: runtime resources first, run dirs after.
     if (this.options.runDirs) this.view = await this.askRuntimes(ctx)
     this.registry = await readRuns(this.options)
     if (this.registry.daemon.problem) ctx.warn(`${this.registry.daemon.problem}; runs only the daemon knows are not protected.`)
     const found: Scanned[] = []
-    for (const name of listDir(socketsDir(moatHome))) {
-      if (!RUN_ID.test(name)) continue
-      const path = join(socketsDir(moatHome), name)
-      found.push({kind: 'socket dir', path, runId: name, stat: lstatSync(path, {throwIfNoEntry: false})})
+    for (const name of listState(ctx, socketsDir(moatHome), 'socket dirs')) {
+      if (RUN_ID.test(name)) found.push(scannedEntry('socket dir', join(socketsDir(moatHome), name), name))
     }
 
-    for (const name of listDir(proxyDir(moatHome))) {
-      if (!DAEMON_TMP_FILE.test(name)) continue
-      const path = join(proxyDir(moatHome), name)
-      found.push({kind: 'daemon tmp file', path, stat: lstatSync(path, {throwIfNoEntry: false})})
+    for (const name of listState(ctx, proxyDir(moatHome), 'daemon temp files')) {
+      if (DAEMON_TMP_FILE.test(name)) found.push(scannedEntry('daemon tmp file', join(proxyDir(moatHome), name)))
     }
 
     const listed = await listRegistrations(moatHome, this.options.daemonTimeoutMs)
     if (listed.ok) {
-      const tokens = readRegistrationTokens(moatHome)
+      const {problem, tokens} = readRegistrationTokens(moatHome)
       for (const registration of listed.registrations) {
         if (registration.containerId) continue
         for (const token of tokens.get(registration.runId) ?? [undefined]) {
-          found.push({kind: 'registration', path: `daemon registration of ${registration.runId}`, registration, runId: registration.runId, token})
+          const path = `daemon registration of ${registration.runId}`
+          found.push({kind: 'registration', missing: problem, path, registration, runId: registration.runId, token})
         }
       }
     }
 
     if (this.options.runDirs) {
       for (const run of this.registry.runs.values()) {
-        if (run.metadata || run.metadataError) continue
-        found.push({kind: 'run dir', path: run.dir, runId: run.id, stat: lstatSync(run.dir, {throwIfNoEntry: false})})
+        // A dir whose metadata.json exists, readable or not, is a run moat saved; one that cannot be checked is kept.
+        if (run.metadata || run.metadataError || run.unreadable) continue
+        found.push(scannedEntry('run dir', run.dir, run.id))
       }
     }
 
     const locked = lockedDaemonPid(moatHome)
     for (const pid of daemonProcesses(moatHome)) {
-      if (pid !== locked) found.push({kind: 'daemon process', path: `moat _daemon process ${pid}`, pid})
+      if (pid !== locked.pid) found.push({kind: 'daemon process', missing: locked.problem, path: `moat _daemon process ${pid}`, pid})
     }
 
     return found
@@ -222,7 +218,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
       name: entry.path,
       reason: '',
     }
-    const verdict = this.verdict(ctx, entry, item, listening, usage)
+    const verdict = entry.problem ? {keep: `cannot be checked: ${entry.problem}`} : this.verdict(ctx, entry, item, listening, usage)
     if ('keep' in verdict) item.reason = verdict.keep
     else {
       item.decision = 'orphan'
@@ -256,26 +252,36 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
       return
     }
 
+    // Made by this tool (0700), or one of this user's own: a symlink or a foreign dir there would take the run dirs
+    // out of moat's home (issue 20), so nothing is moved.
     const reaped = join(this.options.moatHome, 'reaped')
-    mkdirSync(reaped, {mode: 0o700, recursive: true})
+    try {
+      ownDirectory(reaped)
+    } catch (error) {
+      for (const item of ready) settle(item, 'failed', `not moved: ${(error as Error).message}`)
+      return
+    }
+
     for (const item of ready) {
       const to = join(reaped, `${item.fingerprint.runId}-${backupStamp()}`)
       try {
-        renameSync(item.id, to)
+        moveEntry(item.id, to)
       } catch (error) {
         settle(item, 'failed', `could not move to ${to}: ${(error as NodeJS.ErrnoException).code ?? error}`)
         continue
       }
 
-      const moved = lstatSync(to, {throwIfNoEntry: false})
+      const moved = entryStat(to)
       if (moved && item.fingerprint.identity && sameIdentity(moved, item.fingerprint.identity)) {
+        // A move frees nothing: the dir is kept, its modes with it (rename), and no bytes count as freed.
+        item.details.movedTo = to
         settle(item, 'removed', `moved to ${to}`)
         continue
       }
 
       // Whatever had the name at that instant was not the dir judged: back it goes.
       try {
-        renameSync(to, item.id)
+        moveEntry(to, item.id)
         settle(item, 'skipped', 'drift: replaced just before the move; put back untouched')
       } catch {
         settle(item, 'failed', `replaced just before the move and could not be put back: left at ${to}`)
@@ -289,7 +295,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     item: Planned,
     young: (ageMs: number, what: string) => string | undefined,
   ): {keep: string} | {orphan: string} {
-    const {registration, runId} = entry
+    const {missing, registration, runId} = entry
     const registeredAt = registration!.registeredAtMs
     if (registeredAt === undefined) return {keep: 'age unknown: the daemon gave no registration time'}
     item.ageMs = ctx.now - registeredAt
@@ -297,16 +303,17 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     if (tooYoung) return {keep: tooYoung}
     const run = this.registry!.runs.get(runId!)
     if (run) {
-      if (run.metadata) return {keep: `run ${runId} is alive: ${this.registry!.aliveReason(runId!)}`}
+      if (run.metadata || run.metadataError || run.unreadable) return {keep: `run ${runId} is alive: ${this.registry!.aliveReason(runId!)}`}
       const facts = treeFacts(run.dir)
       if (!facts) return {keep: `run ${runId}'s dir cannot be read`}
       const idle = young(ctx.now - facts.newestMtimeMs, 'its run dir was modified')
       if (idle) return {keep: `run ${runId} may still be starting: ${idle}`}
     }
 
+    if (missing) return {keep: `${missing}: nothing to unregister it with`}
     if (!entry.token) return {keep: 'its token is not in runs.json: nothing to unregister it with'}
     return {
-      orphan: `registered ${formatAge(item.ageMs)} ago and never got a container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle`,
+      orphan: `registered ${formatAge(item.ageMs)} ago and never got a container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle${deviceClaims(run?.dir)}`,
     }
   }
 
@@ -357,7 +364,14 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     if (items.length === 0) return
     const usage = ProcessUsage.read([proxyDir(this.options.moatHome)])
     for (const item of items) {
-      const stat = lstatSync(item.id, {throwIfNoEntry: false})
+      let stat: Stats | undefined
+      try {
+        stat = entryStat(item.id)
+      } catch (error) {
+        settle(item, 'skipped', `drift: cannot be checked again (${(error as Error).message})`)
+        continue
+      }
+
       const use = usage?.userOf(item.id)
       const why = stat
         ? !stat.isFile() || !sameIdentity(stat, item.fingerprint.identity!)
@@ -372,11 +386,10 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
       }
 
       try {
-        unlinkSync(item.id)
-        settle(item, 'removed', 'removed')
+        if (removeFile(item.id)) settle(item, 'removed', 'removed')
+        else settle(item, 'skipped', 'drift: gone before removal')
       } catch (error) {
-        const {code} = error as NodeJS.ErrnoException
-        settle(item, code === 'ENOENT' ? 'skipped' : 'failed', code === 'ENOENT' ? 'drift: gone before removal' : `could not remove: ${code ?? error}`)
+        settle(item, 'failed', `could not remove: ${(error as NodeJS.ErrnoException).code ?? error}`)
       }
     }
   }
@@ -392,13 +405,28 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     const facts = walkTree(entry.path, entry.stat)
     if (facts.error) return {keep: `could not read the whole dir (${facts.error})`}
     item.ageMs = ctx.now - facts.newestMtimeMs
-    item.bytes = facts.bytes
+    // A move frees nothing: only a purge gives the size as item.bytes, which a pass counts as freed once removed.
+    if (runDirs.purge) item.bytes = facts.bytes
+    else item.details.movedBytes = facts.bytes
     item.fingerprint.newestMtimeMs = facts.newestMtimeMs
     if (item.ageMs < runDirs.graceMs) {
       return {keep: `young: modified ${formatAge(item.ageMs)} ago (--run-dir-grace ${formatDuration(runDirs.graceMs)})`}
     }
 
-    item.details.action = runDirs.purge ? 'delete (--purge-run-dirs)' : `move to ${join(this.options.moatHome, 'reaped')}`
+    const reaped = join(this.options.moatHome, 'reaped')
+    if (!runDirs.purge) {
+      let unsafe: string | undefined
+      try {
+        unsafe = whyNotOwnDirectory(reaped)
+      } catch (error) {
+        unsafe = (error as Error).message
+      }
+
+      if (unsafe) return {keep: `cannot be moved into moat's home: ${unsafe}`}
+    }
+
+    item.details.action = runDirs.purge ? 'delete (--purge-run-dirs)' : `move to ${reaped}`
+
     return {
       orphan: `no metadata.json, unchanged for ${formatAge(item.ageMs)}, no container, network or volume, not listed by the daemon: moat run crashed while creating it (moat-resources.md §2.1)`,
     }
@@ -422,6 +450,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
 
     switch (entry.kind) {
       case 'daemon process': {
+        if (entry.missing) return {keep: `a moat daemon, and which one daemon.lock names is unknown (${entry.missing}): never stopped by this tool`}
         return {keep: `a leaked moat daemon that daemon.lock does not name: never stopped by this tool; stop it with kill ${entry.pid}`}
       }
 
@@ -452,8 +481,8 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
         if (stat.uid !== MY_UID) return {keep: `owned by uid ${stat.uid}, not by you`}
         const alive = this.registry!.aliveReason(runId!)
         if (alive) return {keep: `run ${runId} is alive: ${alive}`}
-        const inner = readdirSync(path, {withFileTypes: true}).find((child) => child.isDirectory())
-        if (inner) return {keep: `holds a directory (${inner.name}): not what moat leaves there`}
+        const odd = unexpectedContent(path)
+        if (odd) return {keep: odd}
         const socket = listeningUnder(listening, path)
         if (socket) return {keep: `in use: socket ${socket} is listening`}
         const facts = walkTree(path, stat)
@@ -470,26 +499,68 @@ function listeningUnder(listening: Set<string> | undefined, dir: string): string
   return [...(listening ?? [])].find((path) => path.startsWith(dir + '/'))
 }
 
-function listDir(path: string): string[] {
+/** One entry of moat's state with its lstat, or why it cannot be checked (it is kept, with that). */
+function scannedEntry(kind: Kind, path: string, runId?: string): Scanned {
   try {
-    return readdirSync(path)
-  } catch {
+    return {kind, path, runId, stat: entryStat(path)}
+  } catch (error) {
+    if (!(error instanceof Unreadable)) throw error
+    return {kind, path, problem: error.message, runId}
+  }
+}
+
+/** Why a socket dir holds what moat never leaves there (a directory), or cannot be read to tell. */
+function unexpectedContent(path: string): string | undefined {
+  try {
+    const inner = (listDirectory(path) ?? []).find((name) => entryStat(join(path, name))?.isDirectory())
+    return inner ? `holds a directory (${inner}): not what moat leaves there` : undefined
+  } catch (error) {
+    return `cannot be read: ${(error as Error).message}`
+  }
+}
+
+/** A directory of moat's state: absent, none; one that cannot be read is said, and what is in it is not looked at. */
+function listState(ctx: TargetContext, path: string, what: string): string[] {
+  try {
+    return listDirectory(path) ?? []
+  } catch (error) {
+    if (!(error instanceof Unreadable)) throw error
+    ctx.warn(`${error.message}: its ${what} are not looked at.`)
     return []
   }
 }
 
 function treeFacts(path: string): ReturnType<typeof walkTree> | undefined {
   try {
-    const facts = walkTree(path, lstatSync(path))
-    return facts.error ? undefined : facts
+    const stat = entryStat(path)
+    const facts = stat && walkTree(path, stat)
+    return facts && !facts.error ? facts : undefined
   } catch {
+    // Kept by the caller: the dir cannot be read.
     return undefined
   }
 }
 
+/**
+ * §12.3: what removing a registration that never got a container frees. The daemon holds its run's serial-device
+ * claims until then; which devices a registration holds is not in runs.json's documented format (§6.2), so the run
+ * dir's devices.jsonl, which the daemon writes for a run with devices, is taken as the sign.
+ */
+function deviceClaims(runDir: string | undefined): string {
+  if (!runDir) return ''
+  try {
+    if (!entryStat(join(runDir, 'devices.jsonl'))?.isFile()) return ''
+  } catch {
+    // Only the wording depends on it.
+    return ''
+  }
+
+  return '; its run used serial devices (devices.jsonl): removing it frees its device claims (moat-resources.md §12.3)'
+}
+
 /** The dir at the item's path is no longer the one judged, or changed inside. */
 function dirDrift(item: Planned): string | undefined {
-  const stat = lstatSync(item.id, {throwIfNoEntry: false})
+  const stat = entryStat(item.id)
   if (!stat) return 'gone since the scan'
   if (stat.isSymbolicLink() || !stat.isDirectory()) return 'no longer a directory'
   if (!item.fingerprint.identity || !sameIdentity(stat, item.fingerprint.identity)) return 'replaced since the scan'

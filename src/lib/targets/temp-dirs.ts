@@ -1,4 +1,5 @@
-import {lstatSync, realpathSync, type Stats} from 'node:fs'
+import type {Stats} from 'node:fs'
+
 import {join} from 'node:path'
 
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
@@ -6,7 +7,8 @@ import type {HostMount, MountProbe} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
 import {InputError} from '../exit-codes.js'
-import {expandDirGlobs, hasGlobMagic} from '../host/dir-globs.js'
+import {entryStat} from '../host/checked-fs.js'
+import {expandDirGlobs, hasGlobMagic, resolveDirectory} from '../host/dir-globs.js'
 import {mountPointsIn, type MountTable, readMountTable, resolveHostPath} from '../host/mounts.js'
 import {describeUse, ProcessUsage} from '../host/proc.js'
 import {namesWhere, shortPath} from '../host/raw-path.js'
@@ -19,6 +21,7 @@ import {
   type SafeRemoveHooks,
 } from '../host/safe-remove.js'
 import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
+import {readRunEngines} from '../moat/engines.js'
 import {AppleCli} from '../runtime/apple.js'
 import {dockerRuntime, otherEngines} from '../runtime/select.js'
 
@@ -222,7 +225,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
         const pattern = matchPattern(name)
         if (!pattern) continue
         const path = join(root.path, name)
-        const stat = lstatSync(path, {throwIfNoEntry: false})
+        const stat = entryStat(path)
         if (!stat) continue
         const mine = stat.isDirectory() && stat.uid === MY_UID
         found.push({facts: mine ? walkTree(path, stat) : undefined, path, pattern, quarantined: false, root, stat})
@@ -263,7 +266,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
 
   private drift(ctx: TargetContext, item: PlannedItem<TempFingerprint>): string | undefined {
     const {fingerprint} = item
-    const stat = lstatSync(item.id, {throwIfNoEntry: false})
+    const stat = entryStat(item.id)
     if (!stat) return 'gone since the scan'
     if (stat.isSymbolicLink()) return 'now a symlink'
     if (!stat.isDirectory()) return 'no longer a directory'
@@ -332,7 +335,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
   private roots(): Root[] {
     const roots: Root[] = []
     for (const path of this.rootPaths) {
-      const stat = lstatSync(path, {throwIfNoEntry: false})
+      const stat = entryStat(path)
       if (stat?.isDirectory() && !roots.some((root) => sameIdentity(root, stat))) roots.push({dev: stat.dev, ino: stat.ino, path})
     }
 
@@ -344,9 +347,30 @@ function defaultProbes(options: TempDirOptions): MountProbe[] {
   // Loaded lazily by the command; constructing them spawns nothing.
   const probes: MountProbe[] = []
   // The Engine API where the engine can be reached that way: no docker process, no execa (select.ts).
-  if (options.docker) probes.push(dockerRuntime(), ...(options.moatHome ? otherEngines(options.moatHome) : []))
+  if (options.docker) probes.push(dockerRuntime(), ...(options.moatHome ? [...otherEngines(options.moatHome), unknownRunEngines(options.moatHome)] : []))
   if (options.apple) probes.push(new AppleCli())
   return probes
+}
+
+/**
+ * The engines runs used that cannot be known, read afresh at each look: a run whose metadata.json (or runs/ itself)
+ * exists but cannot be read may have used an engine whose running containers mount any temp dir (issue 20). Present
+ * while there is one, and never answers: every candidate is kept, with the path and the error.
+ */
+function unknownRunEngines(moatHome: string): MountProbe {
+  let problems: string[] = []
+  return {
+    async mountsOfRunningContainers() {
+      if (problems.length === 0) return []
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
+      throw new Error(`the engine a run used is unknown: ${problems[0]}${more}`)
+    },
+    name: 'docker',
+    present() {
+      problems = readRunEngines(moatHome).problems
+      return problems.length > 0
+    },
+  }
 }
 
 /** --tmp-dir values resolved (symlinks too: a mount source may name either form) or one clear usage error. */
@@ -357,16 +381,15 @@ function resolveRoots(explicit: readonly string[] | undefined): string[] {
       throw new InputError('--tmp-dir: an empty path names no directory; give one, e.g. --tmp-dir /var/tmp')
     }
 
-    let path: string
-    let stat: Stats
+    let resolved: ReturnType<typeof resolveDirectory>
     try {
-      path = realpathSync(candidate)
-      stat = lstatSync(path)
+      resolved = resolveDirectory(candidate)
     } catch (error) {
       if (explicit) throw new InputError(`--tmp-dir: cannot read ${candidate} (${(error as NodeJS.ErrnoException).code}); give an existing directory, e.g. --tmp-dir /var/tmp`)
       continue
     }
 
+    const {path, stat} = resolved
     if (!stat.isDirectory()) {
       if (explicit) throw new InputError(`--tmp-dir: ${candidate} is not a directory; give a directory, e.g. --tmp-dir /var/tmp`)
       continue
@@ -383,6 +406,7 @@ function unsafeToRemove({facts, path, root, stat}: Scanned, mountTable: MountTab
   if (stat.isSymbolicLink()) return 'symlink: never followed'
   if (!stat.isDirectory()) return 'not a directory'
   if (stat.uid !== MY_UID) return `owned by uid ${stat.uid}, not by you`
+  if (mountTable.problem) return mountTable.problem
   const points = mountPointsIn(mountTable, path)
   if (stat.dev !== root.dev || points.includes(path)) return 'a mount point'
   if (!facts) return 'not scanned'

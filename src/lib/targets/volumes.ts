@@ -3,7 +3,8 @@
 // has ended (no run dir, not listed by the daemon, §10.1), it is older than --min-age on the engine's clock, no
 // container uses it (running or stopped), and, unless the user said --no-backup, a verified backup exists.
 // The unlabelled persistent agent volumes `moat_<agent>_<vol>` (§5.1) are never candidates.
-import {lstatSync, readFileSync, type Stats} from 'node:fs'
+import type {Stats} from 'node:fs'
+
 import {join} from 'node:path'
 
 import type {RunRegistry} from '../moat/registry.js'
@@ -11,6 +12,7 @@ import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipel
 import type {ContainerInfo, Runtime, VolumeInfo} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
+import {entryStat, readStateFile} from '../host/checked-fs.js'
 import {walkTree} from '../host/tree.js'
 import {hasExtractionSnapshot} from '../moat/metadata.js'
 import {RUN_ID} from '../moat/run-id.js'
@@ -254,17 +256,17 @@ function volumeRunNote(registry: RunRegistry, runId: string): string {
   const run = registry.runs.get(runId)
   const metadata = run?.metadata
   if (!metadata || metadata.workspaceMode !== 'volume' || !metadata.state || !FINISHED_STATES.has(metadata.state)) return ''
-  return hasExtractionSnapshot(readSnapshots(run.dir))
+  let snapshots: string | undefined
+  try {
+    snapshots = readStateFile(join(run.dir, 'snapshots', 'snapshots.json'), 'snapshots.json')
+  } catch (error) {
+    // Only this note depends on it: the volume is kept either way (its run is alive).
+    return `; whether it has an extraction snapshot is unknown (${(error as Error).message})`
+  }
+
+  return hasExtractionSnapshot(snapshots)
     ? '; it has an extraction snapshot: `moat destroy` removes it with its volume'
     : '; a volume-mode run without an extraction snapshot: the volume is the only copy of its work'
-}
-
-function readSnapshots(runDir: string): string | undefined {
-  try {
-    return readFileSync(join(runDir, 'snapshots', 'snapshots.json'), 'utf8')
-  } catch {
-    return undefined
-  }
 }
 
 /** Compares a backup with the volume's own files, where the engine's host is this one and they can be read. */
@@ -272,13 +274,14 @@ function compareWithFiles(mountpoint: string | undefined, count: {bytes: number;
   if (!mountpoint) return undefined
   let stat: Stats | undefined
   try {
-    stat = lstatSync(mountpoint)
+    stat = entryStat(mountpoint)
   } catch {
-    // Not on this host, or not readable by this user: the engine's stream, counted twice, is the check.
+    // Not readable by this user: the engine's stream, counted twice, is the check.
     return undefined
   }
 
-  if (!stat.isDirectory()) return undefined
+  // Absent: the engine's files are on another host; again the stream, counted twice, is the check.
+  if (!stat?.isDirectory()) return undefined
   const facts = walkTree(mountpoint, stat)
   if (facts.error) return `the volume's files cannot be read to compare (${facts.error})`
   if (facts.entries !== count.entries || facts.bytes !== count.bytes) {
