@@ -43,7 +43,7 @@ export function usableDir(dir: string, create = false): boolean {
   }
 }
 
-/** Beyond this a file is not a code cache of ours (the bundle's is about 0.6 MB). */
+/** Beyond this a file is not a code cache of ours (the bundle's is about 0.5 MB). */
 const MAX_BYTES = 64 * 1024 * 1024
 
 /** The file `name` in `dir`, if the dir is usable and the file is a regular file of ours (a symlink is not followed). */
