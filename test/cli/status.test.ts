@@ -14,8 +14,11 @@ import {describeEngine} from '../helpers/engine.js'
 import {makeMoatHome, makeRunDir, type MoatHome, newRunId} from '../helpers/moat-fixtures.js'
 
 const ENGINE_SH = fileURLToPath(new URL('../engine/engine.sh', import.meta.url))
-/** Distinct from the shared engine's 10.201.0.0/16 and from the pools other engines on this machine use. */
-const SMALL_POOL = '10.237.4.0/22'
+/**
+ * Distinct from the shared engine's 10.201.0.0/16 and from the pools other engines on this machine use; two runs side
+ * by side (CI's Node 22 and 24 tiers) each name their own with MOAT_TEST_STATUS_POOL.
+ */
+const SMALL_POOL = process.env.MOAT_TEST_STATUS_POOL || '10.237.4.0/22'
 
 async function engineSh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{code: number; stderr: string; stdout: string}> {
   const child = spawn('bash', [ENGINE_SH, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
