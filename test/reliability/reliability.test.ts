@@ -432,14 +432,14 @@ describeEngine('reliability: every removal on record, whatever ends the process'
           const log = join(moat.home, `audit-${run}.log`)
           const env = {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state}
           const pass = startCli(COMMANDS[command](log), env)
-          await until(() => proxy!.requests.filter((request) => isDelete(request)).length >= 20)
+          await until('20 DELETEs through the proxy', () => proxy!.requests.filter((request) => isDelete(request)).length >= 20)
           const atSignal = proxy.requests.filter((request) => isDelete(request)).length
           pass.child.kill(signal)
           const first = await pass
           slow = false
           // What the killed process had sent still reaches the engine (the proxy holds each DELETE a little): the
           // engine's state after the first pass is what it is once every one of them was answered.
-          await until(() => proxy!.requests.filter((request) => isDelete(request)).every((request) => request.status !== undefined))
+          await until('every DELETE answered', () => proxy!.requests.filter((request) => isDelete(request)).every((request) => request.status !== undefined))
           const sentAfter = proxy.requests.filter((request) => isDelete(request)).length - atSignal
           const answered = proxy.requests.filter((request) => isDelete(request) && request.status !== undefined).map((request) => deletedId(request))
           // Before the next pass resolves (and trims) it.
@@ -522,7 +522,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
       },
     })
     const pass = startCli(COMMANDS['clean-containers --force'](join(moat.home, 'audit.log')), {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state})
-    await until(() => proxy!.requests.filter((request) => isDelete(request) && request.status !== undefined).length >= 5)
+    await until('5 DELETEs answered', () => proxy!.requests.filter((request) => isDelete(request) && request.status !== undefined).length >= 5)
     dropped = true
     proxy.dropConnections()
     const result = await pass
@@ -569,7 +569,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
     const log = join(moat.home, 'audit.log')
     const env = {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state}
     const pass = startCli(COMMANDS['clean-containers --force'](log), env)
-    await until(() => proxy!.requests.some((request) => isDelete(request) && request.status !== undefined))
+    await until('a DELETE answered', () => proxy!.requests.some((request) => isDelete(request) && request.status !== undefined))
     // The engine removed it; now it goes away before answering, and stays away for the re-check.
     down = true
     proxy.dropConnections()
