@@ -129,7 +129,7 @@ export class AuditLog {
     const engine = intent && !onHost(intent) ? intent.engine : undefined
     this.write(
       {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', id, name, outcome, pass, reason, target, trigger: trigger && triggerRecord(trigger)},
-      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${trigger ? ` [${trigger.kind}: ${trigger.what}]` : ''}`,
+      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${trigger && watched(trigger) ? ` [${trigger.kind}: ${trigger.what}]` : ''}`,
     )
   }
 
@@ -162,14 +162,16 @@ export class AuditLog {
   pass(pass: number, summary: PassSummary): void {
     const {busy, durationMs, error, nextPassInMs, refused, totals, triggers} = summary
     const next = nextPassInMs === undefined ? '' : `; next pass in ${Math.round(nextPassInMs / 1000)}s`
-    const woken = triggers && triggers.length > 0 ? ` (${describeTriggers(triggers)})` : ''
+    // The start and the interval are every reaper's; what a watch heard is named at the end of the line.
+    const heard = triggers?.filter((trigger) => watched(trigger)) ?? []
+    const woken = heard.length > 0 ? `; woken by ${describeTriggers(heard)}` : ''
     const text = error
-      ? `pass ${pass}${woken} failed after ${durationMs} ms: ${error}${next}`
+      ? `pass ${pass} failed after ${durationMs} ms: ${error}${next}${woken}`
       : busy
-        ? `pass ${pass}${woken}: another clean is running (${busy}); nothing done`
+        ? `pass ${pass}: another clean is running (${busy}); nothing done${woken}`
         : this.dryRun
-          ? `pass ${pass}${woken} (dry run) done in ${durationMs} ms: ${totals?.orphans ?? 0} would be removed, ${totals?.kept ?? 0} kept; nothing removed${refused ? `; a real pass would refuse: ${refused}` : ''}`
-          : `pass ${pass}${woken} done in ${durationMs} ms: ${doneCounts(totals)}${refused ? `; refused: ${refused}` : ''}`
+          ? `pass ${pass} (dry run) done in ${durationMs} ms: ${totals?.orphans ?? 0} would be removed, ${totals?.kept ?? 0} kept; nothing removed${refused ? `; a real pass would refuse: ${refused}` : ''}${woken}`
+          : `pass ${pass} done in ${durationMs} ms: ${doneCounts(totals)}${refused ? `; refused: ${refused}` : ''}${woken}`
     const woke =
       triggers && triggers.length > 0
         ? {
@@ -230,6 +232,11 @@ export class AuditLog {
       return false
     }
   }
+}
+
+/** A trigger a watch heard, not the start or the interval every reaper has. */
+function watched(trigger: Trigger): boolean {
+  return trigger.kind !== 'start' && trigger.kind !== 'interval'
 }
 
 /** A trigger as a log line records it: what, when (ISO time), and the run or engine it concerns. */

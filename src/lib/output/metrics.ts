@@ -111,7 +111,8 @@ export function countTriggers(before: TriggerCounters, pass: Pick<PassMetrics, '
   const after = new Map(before)
   const add = (series: string, value: number) => after.set(series, (after.get(series) ?? 0) + value)
   for (const kind of new Set(pass.triggerKinds)) add(`${PASSES_BY_TRIGGER}${labelText({trigger: kind})}`, 1)
-  for (const {kind, seconds} of pass.removals ?? []) {
+  // The start and the interval time a sweep, not a leak: only what a watch heard goes into the histogram.
+  for (const {kind, seconds} of (pass.removals ?? []).filter((removal) => removal.kind !== 'start' && removal.kind !== 'interval')) {
     // Every bucket of a kind is there once it has one removal: cumulative, as Prometheus histograms are.
     for (const le of REMOVAL_BUCKETS) add(`${REMOVAL_SECONDS}_bucket${labelText({le: String(le), trigger: kind})}`, seconds <= le ? 1 : 0)
     add(`${REMOVAL_SECONDS}_bucket${labelText({le: '+Inf', trigger: kind})}`, 1)
@@ -181,8 +182,8 @@ export function metricsText(pass: PassMetrics, previous: {counters?: TriggerCoun
     ...family('moat_system_last_success_timestamp_seconds', 'gauge', 'When the last successful pass ended (unix time; 0: none yet).', [
       [{}, pass.success ? ended : previous.lastSuccessS],
     ]),
-    ...family('moat_system_passes_total', 'counter', 'Passes run, kept across runs of reap by this file.', [[{}, previous.passes + 1]]),
     ...triggerFamilies(countTriggers(previous.counters ?? new Map(), pass)),
+    ...family('moat_system_passes_total', 'counter', 'Passes run, kept across runs of reap by this file.', [[{}, previous.passes + 1]]),
     ...family(
       'moat_system_engine_up',
       'gauge',

@@ -60,7 +60,8 @@ export interface WatcherOptions {
 interface WatchedEngine {
   address: string
   api: DockerApi
-  checkingPools?: {again: boolean}
+  /** A pool check under way; `next`: the latest network created meanwhile, checked once it is done. */
+  checkingPools?: {next?: EngineEvent}
   part: WatchPart
   stream: EventStream
 }
@@ -72,6 +73,8 @@ export class Watcher {
   private readonly ownRemovals = new Set<string>()
   private readonly runKinds: TargetKind[]
   private runs?: {dir: string; part: WatchPart; watch?: EntryWatch}
+  /** Engines consulted whose events cannot be watched (no event stream, reached through the CLI only): why. */
+  private readonly unwatched = new Map<string, string>()
 
   constructor(private readonly options: WatcherOptions) {
     this.runKinds = options.kinds.filter((kind) => targetSpec(kind).perRun)
@@ -93,7 +96,11 @@ export class Watcher {
 
   state(): WatchState {
     return {
-      engines: [...this.engines.values()].map((engine) => ({address: engine.address, ...engine.part})),
+      engines: [
+        // One that could not be watched before and is being tried again keeps its reason until it is open.
+        ...[...this.engines.values()].filter((engine) => engine.part.watching || !this.unwatched.has(engine.address)).map((engine) => ({address: engine.address, ...engine.part})),
+        ...[...this.unwatched].map(([address, why]) => ({address, watching: false, why})),
+      ],
       ...(this.runs ? {runs: {dir: this.runs.dir, ...this.runs.part}} : {}),
     }
   }
@@ -109,19 +116,21 @@ export class Watcher {
     for (const runtime of runtimes) {
       if (!hasAnswered(runtime) || countedElsewhere(runtime)) continue
       const {address} = runtime.engine()
+      seen.add(address)
       if (runtime.name === 'apple') {
+        this.unwatched.set(address, 'Apple container has no event stream')
         this.noteOnce('Apple container has no event stream: its leaks are found by the full pass every --interval.')
         continue
       }
 
-      seen.add(address)
       if (this.engines.has(address)) continue
       if (!(runtime instanceof DockerApi)) {
+        this.unwatched.set(address, 'reached only through the docker CLI')
         this.noteOnce(`cannot watch the events of the engine at ${address}: it is reached only through the docker CLI; its leaks are found by the full pass every --interval.`)
         continue
       }
 
-      this.watchEngine(address, runtime, Math.floor((startedMs + (runtime.now() - Date.now())) / 1000))
+      this.watchEngine(address, runtime, (startedMs + (runtime.now() - Date.now())) / 1000)
     }
 
     for (const [address, engine] of this.engines) {
@@ -129,6 +138,8 @@ export class Watcher {
       engine.stream.close()
       this.engines.delete(address)
     }
+
+    for (const address of this.unwatched.keys()) if (!seen.has(address)) this.unwatched.delete(address)
 
     this.changed()
   }
@@ -189,11 +200,11 @@ export class Watcher {
   private async networkCreated(engine: WatchedEngine, event: EngineEvent): Promise<void> {
     if (!this.options.kinds.includes('networks')) return
     if (engine.checkingPools) {
-      engine.checkingPools.again = true
+      engine.checkingPools.next = event
       return
     }
 
-    engine.checkingPools = {again: false}
+    engine.checkingPools = {}
     try {
       // moat-resources.md §12.1: podman's pools are not Docker's; the arithmetic would be wrong.
       if (engine.api.identity?.kind === 'podman') return
@@ -205,9 +216,9 @@ export class Watcher {
     } catch (error) {
       this.noteOnce(`the address pools of the engine at ${engine.address} could not be read after a network was created (${(error as Error).message.split('\n')[0]}); the networks are looked at by the next pass.`)
     } finally {
-      const {again} = engine.checkingPools
+      const {next} = engine.checkingPools
       engine.checkingPools = undefined
-      if (again) this.checkPools(engine, event)
+      if (next) this.checkPools(engine, next)
     }
   }
 
@@ -259,6 +270,7 @@ export class Watcher {
       },
       onOpen: (resumed) => {
         engine.part = {watching: true}
+        this.unwatched.delete(address)
         this.changed()
         if (!resumed) return
         this.options.note(`the event stream of the engine at ${address} is back: what it logged meanwhile is replayed, and its objects are looked at again.`)
@@ -278,6 +290,7 @@ export class Watcher {
         if (problem.kind === 'unsupported') {
           stream.close()
           this.engines.delete(address)
+          this.unwatched.set(address, problem.message)
           this.noteOnce(`cannot watch the events of the engine at ${address} (${problem.message}): its leaks are found by the full pass every --interval, and the watch is tried again at each one.`)
         } else if (was) {
           this.options.note(`lost the event stream of the engine at ${address} (${problem.message}); reconnecting, with a growing wait between tries.`)

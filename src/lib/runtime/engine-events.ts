@@ -130,7 +130,7 @@ export interface EventStreamOptions {
   onOpen(resumed: boolean): void
   /** Something the caller says once: `unsupported` stops the stream (the engine has no event stream to give). */
   onProblem(problem: {kind: 'lost' | 'oversized' | 'unsupported'; message: string}): void
-  /** The first connection asks for events since then (seconds on the engine's clock): nothing after it is missed. */
+  /** The first connection asks for events since then (seconds on the engine's clock, to the millisecond): nothing after it is missed. */
   sinceSeconds: number
 }
 
@@ -152,7 +152,9 @@ export class EventStream {
   private since: string
 
   constructor(private readonly options: EventStreamOptions) {
-    this.since = String(options.sinceSeconds)
+    // `seconds.nanoseconds` with all nine digits: the engine reads the part after the dot as nanoseconds.
+    const [seconds, millis] = Math.max(0, options.sinceSeconds).toFixed(3).split('.')
+    this.since = `${seconds}.${millis}000000`
   }
 
   close(): void {

@@ -39,7 +39,7 @@ export interface TargetSpec {
   /** Singular and plural, as the target reports itself. */
   noun: readonly [string, string]
   /** Its items belong to a run (`details.run`): a watching reaper looks at them when something happens to that run. */
-  perRun: boolean
+  perRun?: boolean
   /** How `clean`'s help names what it removes. */
   title: string
 }
