@@ -93,9 +93,14 @@ export function useSecondEngine(): SecondEngine {
     if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(pidFile)) throw new Error(`pid ${pid} is not the dockerd of ${dir}`)
     process.kill(pid, 'SIGTERM')
     await until('the second engine to stop', () => !existsSync(`/proc/${pid}`), 60_000, 100)
-    await whileDown?.()
+    // Up again whatever happened meanwhile: the suite's later tests need it.
+    const problem = await whileDown?.().then(
+      () => {},
+      (error: unknown) => error,
+    )
     const started = await engineSh(['start', dir], {MOAT_TEST_ADDRESS_POOL: POOL})
     if (started.code !== 0) throw new Error(`engine.sh start ${dir} (restart) failed: ${started.stderr.trim().split('\n').at(-1)}`)
+    if (problem) throw problem
   }
 
   return {

@@ -96,7 +96,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     const log = new AuditLog(format, flags['log-file'], flags['dry-run'])
     let passNow = 0
     const queue = new TriggerQueue({
-      maxDeferMs: MAX_DEFER_MS,
+      coalesceMs: Math.min(flags.settle.ms / 2, MAX_COALESCE_MS),
       onAdd(trigger, dueInMs) {
         // The start and the interval are in each pass's line; what a watch heard is logged as it arrives.
         if (trigger.kind !== 'start' && trigger.kind !== 'interval') log.trigger(trigger, dueInMs)
@@ -239,8 +239,11 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
   }
 }
 
-/** A burst of settling triggers (each moving the pass to its own settle delay) never delays it longer than this. */
-const MAX_DEFER_MS = 10_000
+/**
+ * A settling trigger due within this (or half of --settle, if less) of a pass that starts joins it: a burst is one
+ * pass, and none of its triggers waits less than half its settle delay.
+ */
+const MAX_COALESCE_MS = 1000
 
 /**
  * Issue 24: instead of waiting for the interval, the next pass over a target is set for the moment its first young

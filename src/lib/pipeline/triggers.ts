@@ -3,7 +3,8 @@
 // young item that is now old enough, the interval) with the scope of the pass it calls for: per target kind, every
 // item, or only the items of some runs. Triggers wait in a queue until they are due (a run dir's after a settle
 // delay, so moat's own teardown finishes first) and those due together are one pass: a burst of 50 dead runs is one
-// pass, not 50. The queue sets one timer, for the earliest due trigger, only while the reaper waits: an idle reaper
+// pass, not 50 (a settling trigger due within coalesceMs of a batch joins it). Nothing is pushed back by a later
+// trigger: under a steady stream of leaks each still goes within its settle delay and the time of one pass. The queue sets one timer, for the earliest due trigger, only while the reaper waits: an idle reaper
 // has nothing pending but the next interval.
 import type {Item} from './pipeline.js'
 
@@ -104,22 +105,20 @@ const REAL_CLOCK: QueueClock = {
 }
 
 export interface AddOptions {
-  /**
-   * Settling triggers (a run dir removed, a container died) wait their delay after the last of a burst: each new one
-   * moves those pending to its own due time, by at most the queue's maxDeferMs past their own. Others (the interval,
-   * a pool under pressure, an age) keep their time.
-   */
-  debounce?: boolean
   /** At most one pending trigger per key: a new one with the same key replaces a later one and is dropped for an earlier one. */
   key?: string
+  /**
+   * A settling trigger (a run dir removed, a container that died) may be taken up to the queue's coalesceMs before
+   * its time, with a batch that is due: the triggers of a burst are one pass. Others (the interval, a pool under
+   * pressure, an age) wait for their time.
+   */
+  settling?: boolean
 }
 
 interface Pending {
-  debounce: boolean
   dueAt: number
   key?: string
-  /** A debounced trigger is never moved past this. */
-  latestAt: number
+  settling: boolean
   trigger: Trigger
 }
 
@@ -127,14 +126,14 @@ interface Pending {
 export class TriggerQueue {
   private cancelTimer?: () => void
   private readonly clock: QueueClock
-  private readonly maxDeferMs: number
+  private readonly coalesceMs: number
   private readonly onAdd?: (trigger: Trigger, dueInMs: number) => void
   private pending: Pending[] = []
   private waiter?: (triggers: Trigger[] | undefined) => void
 
-  constructor(options: {clock?: QueueClock; maxDeferMs: number; onAdd?: (trigger: Trigger, dueInMs: number) => void}) {
+  constructor(options: {clock?: QueueClock; coalesceMs: number; onAdd?: (trigger: Trigger, dueInMs: number) => void}) {
     this.clock = options.clock ?? REAL_CLOCK
-    this.maxDeferMs = options.maxDeferMs
+    this.coalesceMs = options.coalesceMs
     this.onAdd = options.onAdd
   }
 
@@ -148,12 +147,7 @@ export class TriggerQueue {
       if (same) this.pending = this.pending.filter((entry) => entry !== same)
     }
 
-    const debounce = options.debounce ?? false
-    if (debounce) {
-      for (const entry of this.pending) if (entry.debounce && entry.dueAt < dueAt) entry.dueAt = Math.min(dueAt, entry.latestAt)
-    }
-
-    this.pending.push({debounce, dueAt, key: options.key, latestAt: dueAt + this.maxDeferMs, trigger})
+    this.pending.push({dueAt, key: options.key, settling: options.settling ?? false, trigger})
     if (this.waiter) this.arm()
   }
 
@@ -202,8 +196,9 @@ export class TriggerQueue {
     }
 
     const now = this.clock.now()
-    const batch = this.pending.filter((entry) => entry.dueAt <= now)
-    this.pending = this.pending.filter((entry) => entry.dueAt > now)
+    const inBatch = (entry: Pending) => entry.dueAt <= now || (entry.settling && entry.dueAt <= now + this.coalesceMs)
+    const batch = this.pending.filter((entry) => inBatch(entry))
+    this.pending = this.pending.filter((entry) => !inBatch(entry))
     this.waiter?.(batch.map((entry) => entry.trigger).sort((a, b) => a.at - b.at))
   }
 }

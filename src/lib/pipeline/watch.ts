@@ -185,9 +185,9 @@ export class Watcher {
     const base = {at: this.hostTime(engine, event.timeMs), engine: engine.address, kind: 'container' as const, replayed: replayed || undefined, what}
     if (runId) {
       const kinds = this.runKinds.filter((kind) => this.engineKinds.includes(kind))
-      if (kinds.length > 0) this.options.queue.add({...base, run: runId, scope: runScope(runId, kinds)}, this.options.settleMs, {debounce: true})
+      if (kinds.length > 0) this.options.queue.add({...base, run: runId, scope: runScope(runId, kinds)}, this.options.settleMs, {settling: true})
     } else if (EXPORT_HELPER.test(name) && this.options.kinds.includes('helpers')) {
-      this.options.queue.add({...base, scope: kindScope(['helpers'])}, this.options.settleMs, {debounce: true})
+      this.options.queue.add({...base, scope: kindScope(['helpers'])}, this.options.settleMs, {settling: true})
     }
   }
 
@@ -233,13 +233,13 @@ export class Watcher {
     const at = Date.now()
     if (change.name === undefined) {
       // The platform did not say which entry changed: every run's objects are looked at.
-      this.options.queue.add({at, kind: 'run-dir', scope: kindScope(this.runKinds), what: 'a run dir changed (which one is unknown)'}, this.options.settleMs, {debounce: true})
+      this.options.queue.add({at, kind: 'run-dir', scope: kindScope(this.runKinds), what: 'a run dir changed (which one is unknown)'}, this.options.settleMs, {settling: true})
       return
     }
 
     if (change.present !== false || !RUN_ID.test(change.name)) return
     const what = `run dir ${change.name} removed`
-    this.options.queue.add({at, kind: 'run-dir', run: change.name, scope: runScope(change.name, this.runKinds), what}, this.options.settleMs, {debounce: true})
+    this.options.queue.add({at, kind: 'run-dir', run: change.name, scope: runScope(change.name, this.runKinds), what}, this.options.settleMs, {settling: true})
   }
 
   private runsLost(error: Error): void {
@@ -276,12 +276,12 @@ export class Watcher {
         this.options.note(`the event stream of the engine at ${address} is back: what it logged meanwhile is replayed, and its objects are looked at again.`)
         // The engine keeps a bounded log of recent events, and a restarted engine a new one: the replay may be short.
         const what = `event stream of ${address} reconnected`
-        this.options.queue.add({at: Date.now(), engine: address, kind: 'events-gap', scope: kindScope(this.engineKinds), what}, this.options.settleMs, {debounce: true})
+        this.options.queue.add({at: Date.now(), engine: address, kind: 'events-gap', scope: kindScope(this.engineKinds), what}, this.options.settleMs, {settling: true})
       },
       onProblem: (problem) => {
         if (problem.kind === 'oversized') {
           this.noteOnce(`the engine at ${address}: ${problem.message}; its objects are looked at again.`)
-          this.options.queue.add({at: Date.now(), engine: address, kind: 'events-gap', scope: kindScope(this.engineKinds), what: `an event of ${address} skipped`}, this.options.settleMs, {debounce: true})
+          this.options.queue.add({at: Date.now(), engine: address, kind: 'events-gap', scope: kindScope(this.engineKinds), what: `an event of ${address} skipped`}, this.options.settleMs, {settling: true})
           return
         }
 
