@@ -165,11 +165,17 @@ describeEngine('reap, watching (issue 24)', () => {
     const runId = newRunId()
     await makeRunDir(home, runId)
     await runObjects(runId)
-    startReaper(['--interval', '10m', '--settle', '3s', ...ENGINE_KINDS])
+    startReaper(['--interval', '10m', '--settle', '8s', ...ENGINE_KINDS])
     await watching()
-    // moat's teardown and a new start of the same run (or a restore from a backup) within the settle delay.
+    // moat's teardown and a new start of the same run (or a restore from a backup) within the settle delay: 3 s after
+    // the removal, when a pass that did not wait would long have removed everything.
     rmSync(join(runs, runId), {recursive: true})
     await until('the run dir trigger', () => lines().some((line) => line.event === 'trigger' && line.run === runId), WAIT_MS)
+    const heardAt = Date.parse(lines().find((line) => line.event === 'trigger' && line.run === runId)!.at as string)
+    await new Promise((resolve) => {
+      setTimeout(resolve, heardAt + 3000 - Date.now())
+    })
+    expect(lines().some((line) => line.event === 'pass' && (line.trigger as string[] | undefined)?.includes('run-dir'))).toBe(false)
     await makeRunDir(home, runId)
     await until('the pass the run dir woke', () => lines().some((line) => line.event === 'pass' && (line.trigger as string[] | undefined)?.includes('run-dir')), WAIT_MS)
     const targeted = lines().find((line) => line.event === 'pass' && (line.trigger as string[] | undefined)?.includes('run-dir'))!
