@@ -68,8 +68,16 @@ async function restartEngine(engine, pool) {
   const pid = Number(readFileSync(join(engine.dir, 'docker.pid'), 'utf8').trim())
   process.kill(pid, 'SIGTERM')
   while (existsSync(`/proc/${pid}`)) await sleep(100)
-  const r = spawnSync('bash', [ENGINE_SH, 'start', engine.dir], {encoding: 'utf8', env: {...process.env, MOAT_TEST_ADDRESS_POOL: pool}})
-  if (r.status !== 0) throw new Error(`engine.sh start ${engine.dir} (restart) failed: ${r.stderr.trim().split('\n').at(-1)}`)
+  // Its containerd and shims may take a moment longer to go: a start that finds them still there is tried again.
+  let problem
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = spawnSync('bash', [ENGINE_SH, 'start', engine.dir], {encoding: 'utf8', env: {...process.env, MOAT_TEST_ADDRESS_POOL: pool}})
+    if (r.status === 0) return attempt
+    problem = r.stderr.trim().split('\n').slice(-6).join(' | ')
+    await sleep(2000)
+  }
+
+  throw new Error(`engine.sh start ${engine.dir} (restart) failed 5 times: ${problem}`)
 }
 
 function api(engine, method, path, body) {
@@ -376,7 +384,18 @@ export async function run({interrupted, log, quick}) {
   try {
     main = startEngine(WATCH_POOL, log)
 
+    // Each row on its own: one that cannot finish is a failed check, and the others are still reported.
+    const attempt = async (what, fn) => {
+      try {
+        await fn()
+      } catch (error) {
+        log(`${what} FAILED: ${error?.stack ?? error}`)
+        checks.push({detail: String(error?.message ?? error), name: `${what} ran to the end`, ok: false})
+      }
+    }
+
     // 1. Latency.
+    await attempt('latency', async () => {
     const watching = await latency(main, base, size, ['--interval', '10m'], log)
     const polling = await latency(main, base, size, ['--no-watch', '--interval', `${size.intervalS}s`], log)
     checks.push({detail: watching.left ? `${watching.left} left` : undefined, name: `watching: all ${size.leaks} leaks removed`, ok: watching.left === 0}, {detail: polling.left ? `${polling.left} left` : undefined, name: `interval-only: all ${size.leaks} leaks removed`, ok: polling.left === 0})
@@ -392,7 +411,10 @@ export async function run({interrupted, log, quick}) {
       value: fmtS(p95),
     })
 
+    })
+
     // 3. Idle (before the soak, on a quiet engine).
+    await attempt('idle', async () => {
     const still = await idle(main, base, size.idleS, log)
     const cpuMs = still.end.cpuMs - still.start.cpuMs
     const rss = still.end.rssMb - still.start.rssMb
@@ -407,7 +429,10 @@ export async function run({interrupted, log, quick}) {
     })
     checks.push({detail: `RSS ${rss.toFixed(1)} MB, fds ${fds}`, name: 'idle: RSS and descriptors flat', ok: Math.abs(rss) <= 5 && Math.abs(fds) <= 5})
 
+    })
+
     // 4. Soak.
+    await attempt('soak', async () => {
     const soaked = await soak(main, base, size.soak, log, interrupted)
     rows.push({
       name: `soak: ${soaked.leaks} leaks, engine restarted ${soaked.restarts}x, ${soaked.passes} passes`,
@@ -418,11 +443,13 @@ export async function run({interrupted, log, quick}) {
       value: `${soaked.leaks - soaked.left} removed`,
     })
     if (soaked.leaks < 2000) notes.push(`soak scaled down: ${soaked.leaks} leaks instead of 2,000 (MOAT_BENCH_SOAK_LEAKS)`)
+    })
     stopEngine(main)
     main = undefined
 
     // 2. Churn, on an engine whose pool holds 32 networks.
     small = startEngine(CHURN_POOL, log)
+    await attempt('churn', async () => {
     const churnWatching = await churn(small, base, size.churnS, ['--interval', '10m'], log)
     const churnPolling = await churn(small, base, size.churnS, ['--no-watch', '--interval', '10m'], log)
     rows.push({
@@ -432,6 +459,7 @@ export async function run({interrupted, log, quick}) {
       reference: `${churnPolling.failed} of ${churnPolling.made} (--no-watch --interval 10m)`,
       target: '0 with watching',
       value: `${churnWatching.failed} of ${churnWatching.made}`,
+    })
     })
     if (size.churnS !== 120) notes.push(`churn ran ${size.churnS} s instead of 2 minutes (MOAT_BENCH_CHURN_S)`)
     if (size.idleS !== 600) notes.push(`idle ran ${size.idleS} s instead of 10 minutes (MOAT_BENCH_IDLE_S)`)

@@ -10,7 +10,9 @@ import {inScope, kindScope, kindsIn, type TriggerKind, triggerOf, TriggerQueue} 
 import {buildTargets, chooseKinds, listKinds, type TargetKind, TARGETS} from '../../lib/targets/index.js'
 
 export default class Reap extends BaseCommand<typeof Reap> {
-  static override description = `The periodic sweeper: runs the \`clean\` pass (every target unless --only or --skip say otherwise: ${listKinds(TARGETS.filter((spec) => spec.byDefault).map((spec) => spec.kind), ' and ')}; --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM, SIGINT, SIGHUP or SIGQUIT; --once runs a single pass, the form for cron.
+  static override description = `The reaper: runs the \`clean\` pass (every target unless --only or --skip say otherwise: ${listKinds(TARGETS.filter((spec) => spec.byDefault).map((spec) => spec.kind), ' and ')}; --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM, SIGINT, SIGHUP or SIGQUIT; --once runs a single pass, the form for cron.
+
+Watching (the default without --once; --no-watch turns it off): between the full passes, a run dir removed from $MOAT_HOME/runs (inotify, FSEvents) or a moat container that died or was removed (each Docker engine's event stream) wakes a pass over that run's objects after --settle; a network created with the engine's address pools at least --pool-threshold percent full wakes a networks pass at once; a young item wakes its target's pass when it comes of age. Triggers that come together are one pass; each removal's record names its trigger. A dropped event stream reconnects with a growing wait and replays what it missed (since= the last event), and the engine targets are looked at again. A watch that cannot be set up (no runs dir, no inotify watch left, an engine without an event stream) is said once in the audit trail and left to the interval. \`status\` shows whether a reaper runs and what it watches (its state file in the state directory).
 
 A first SIGTERM, SIGINT, SIGHUP or SIGQUIT sends no new removal, lets those under way finish (10 s at most), logs the pass and exits 0; a second one exits at once (1). Each pass takes the moat-home lock (see --lock-timeout): a pass that finds another clean running logs it and does nothing. A pass that would remove more than --max-delete items (default 100) removes nothing and is logged as refused.
 
@@ -23,7 +25,8 @@ Monitoring: --metrics-file writes Prometheus metrics (moat_system_*, the node_ex
 Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error, a second signal, or (--once) a pass that could not finish; 2 usage error (also a --log-file that is a directory or not writable); 3 the audit log could not be written, or (--once) some removals failed or are unknown (sent to an engine that died, never confirmed or denied), an engine that is there did not answer while others did, or the pass was refused by --max-delete.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --once --log-file ~/.moat/reap.log', description: 'One pass, for cron.'},
-    {command: '<%= config.bin %> <%= command.id %> --interval 15m', description: 'Sweep every 15 minutes until stopped.'},
+    {command: '<%= config.bin %> <%= command.id %> --min-age 1m --log-file ~/.moat/reap.log', description: 'Watch and remove leaks within seconds of their run ending (a minute old at least), with a full pass every 10 minutes.'},
+    {command: '<%= config.bin %> <%= command.id %> --no-watch --interval 15m', description: 'Only sweep, every 15 minutes, until stopped.'},
     {command: '<%= config.bin %> <%= command.id %> --once --dry-run --log-format text', description: 'What a pass would do.'},
     {
       command: '<%= config.bin %> <%= command.id %> --once --metrics-file /var/lib/node_exporter/textfile/moat-system.prom',
@@ -65,7 +68,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       description: "Between the passes every --interval, react to leaks as they happen: a run dir removed from $MOAT_HOME/runs, a moat container that stopped or went, a network created with the address pools nearly full, a young item that came of age (each a pass over what it concerns). --no-watch: the interval only.",
     }),
   }
-  static override summary = 'Sweep for leaks every --interval until stopped, logging every decision.'
+  static override summary = 'Watch for leaks and remove them as they happen, with a full sweep every --interval, logging every decision.'
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
