@@ -1,6 +1,6 @@
 import {execFileSync, spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
-import {hostname} from 'node:os'
+import {hostname, tmpdir} from 'node:os'
 import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -199,6 +199,24 @@ describe('moat system clean-temp', () => {
     expect(result.exitCode).toBe(0)
     expect(jsonOf(result)).toMatchObject({totals: {removed: 1}, warnings: [expect.stringMatching(/^No container runtime on this host/)]})
     expect(existsSync(old)).toBe(false)
+  })
+
+  it('a moat home that does not exist: only a run that takes the lock says where it takes it (not a dry run, not status)', () => {
+    const typo = join(root, 'no-such-home')
+    const fallback = join(tmpdir(), `moat-system-${process.getuid!()}`)
+    const noRuntime = {DOCKER_CONFIG: root, PATH: dirname(process.execPath)}
+    makeTempDir(root, 'moat-aws-1')
+    const said = (stderr: string) => stderr.split('\n').filter((line) => line.includes(typo))
+    const dry = runCli(['system', 'clean-temp', '--tmp-dir', root, '--dry-run', '--moat-home', typo], noRuntime)
+    expect(dry.exitCode).toBe(0)
+    expect(said(dry.stderr)).toEqual([`Note: moat home ${typo} does not exist (not created).`])
+    const status = runCli(['system', 'status', '--tmp-dir', root, '--moat-home', typo, '--json'], noRuntime)
+    expect(status.exitCode).toBe(4)
+    expect(jsonOf(status).warnings).toContain(`moat home ${typo} does not exist (not created).`)
+    const real = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--moat-home', typo], noRuntime)
+    expect(real.exitCode).toBe(0)
+    expect(said(real.stderr)).toEqual([`Note: moat home ${typo} does not exist (not created); the clean lock is taken in ${fallback} instead.`])
+    expect(existsSync(typo)).toBe(false)
   })
 
   it('--tmp-dir "" is a usage error before anything is scanned', () => {
