@@ -85,7 +85,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })(),
     verbose: Flags.boolean({
       default: false,
-      description: 'A line of details under each item: what it holds, its runtime and run, the judged reason of a skipped one.',
+      description: 'Details under each item: what it holds, its runtime and run, the evidence behind a removable one\'s reason (one fact a line), the judged reason of a skipped one.',
       helpGroup: 'GLOBAL',
     }),
   }

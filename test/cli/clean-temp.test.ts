@@ -8,6 +8,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
 import {describeEngine, dockerOk, engineEnv} from '../helpers/engine.js'
 import {createRunContainer, newRunId, removeAllForRun} from '../helpers/moat-fixtures.js'
+import {itAsRoot} from '../helpers/root.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 import {runOnTerminal} from '../helpers/terminal.js'
 
@@ -199,6 +200,28 @@ describe('moat system clean-temp', () => {
     expect(result.exitCode).toBe(0)
     expect(jsonOf(result)).toMatchObject({totals: {removed: 1}, warnings: [expect.stringMatching(/^No container runtime on this host/)]})
     expect(existsSync(old)).toBe(false)
+  })
+
+  itAsRoot('without /proc (an empty one in a private mount namespace) the evidence says processes were not checked', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const script = 'mount -t tmpfs none /proc && exec "$@"'
+    const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'system', 'clean-temp', '--tmp-dir', root, '--dry-run', '--json'], {
+      encoding: 'utf8',
+      env: {...process.env, DOCKER_CONFIG: root, DOCKER_HOST: '', MOAT_HOME: join(root, 'home'), PATH: dirname(process.execPath)},
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(jsonOf({exitCode: 0, stderr: result.stderr, stdout: result.stdout}).items).toEqual([
+      expect.objectContaining({
+        decision: 'orphan',
+        evidence: {
+          age: 'whole tree older than --min-age 1h: the newest of its 6 entries is the directory itself, modified 3.0h ago',
+          containers: 'not checked: no container runtime on this host (no Docker engine configured, no Apple container CLI)',
+          processes: 'not checked: no /proc on this host',
+        },
+        id: old,
+        reason: 'unchanged for 3.0h; processes and containers not checked',
+      }),
+    ])
   })
 
   it('a moat home that does not exist: only a run that takes the lock says where it takes it (not a dry run, not status)', () => {

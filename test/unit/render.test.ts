@@ -49,6 +49,23 @@ describe('describeItems', () => {
     ])
   })
 
+  it('--verbose: under a removable row, its details, then each fact of its evidence on a line of its own', () => {
+    const orphan = item('/tmp/moat-aws-1', 'orphan', 'unchanged for 2.0h; no process or container uses it', {
+      ageMs: 7_200_000,
+      details: {holds: 'AWS credential helper'},
+      evidence: {age: 'whole tree older than --min-age 1h', containers: 'asked docker', processes: 'none uses it'},
+    })
+    expect(describeItems([orphan], 'dry-run', {...PLAIN, verbose: true})).toEqual([
+      'NAME             AGE   DECISION      REASON',
+      '/tmp/moat-aws-1  2.0h  would remove  unchanged for 2.0h; no process or container uses it',
+      '    holds AWS credential helper',
+      '    age: whole tree older than --min-age 1h',
+      '    containers: asked docker',
+      '    processes: none uses it',
+    ])
+    expect(describeItems([orphan], 'dry-run')).toHaveLength(2)
+  })
+
   it('a skipped or failed row shows what happened; the judged reason stays, shown with --verbose', () => {
     const skipped = item('n1', 'skipped', 'run run_x has ended', {outcome: 'drift: started since the scan'})
     const removed = item('n2', 'removed', 'run run_y has ended', {outcome: 'removed'})
@@ -177,6 +194,12 @@ describe('reportJson', () => {
       totals: temp.totals,
       warnings: ['w'],
     })
+  })
+
+  it('the evidence of a removable item, as an object of its facts by what was checked', () => {
+    const evidence = {age: 'created 3.0h ago', run: 'no run dir /m/runs/run_0123456789ab; no moat daemon running'}
+    const networks = section('networks', ['network', 'networks'], [item('moat-run_0123456789ab', 'orphan', 'run ended', {evidence})])
+    expect(reportJson(report([networks]), '1h', true)).toMatchObject({items: [{evidence, reason: 'run ended'}]})
   })
 
   it('`clean`: a section per target and the totals of all', () => {

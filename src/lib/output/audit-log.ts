@@ -6,6 +6,7 @@ import type {Item, Totals} from '../pipeline/pipeline.js'
 
 import {InputError} from '../exit-codes.js'
 import {makeDirectories, openAppendFile} from '../host/checked-fs.js'
+import {evidenceLines} from './render.js'
 
 export type LogFormat = 'json' | 'text'
 
@@ -86,13 +87,14 @@ export class AuditLog {
   }
 
   decision(pass: number, target: string, item: Item): void {
-    const {bytes, decision, id, name, outcome, reason} = item
+    const {bytes, decision, evidence, id, name, outcome, reason} = item
     const word = decision === 'orphan' && this.dryRun ? 'would remove' : decision
-    // The text line: what happened (why it was skipped or failed), then why it had been judged so.
+    // The text line: what happened (why it was skipped or failed), then why it had been judged so, and on what facts.
     const why = outcome && outcome !== 'removed' && (decision === 'skipped' || decision === 'failed') ? `${outcome} (judged: ${reason})` : reason
+    const facts = evidence ? ` [${evidenceLines(item).join('; ')}]` : ''
     this.write(
-      {bytes, decision, dryRun: this.dryRun || undefined, event: 'decision', id, name, outcome, pass, reason, target},
-      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}`,
+      {bytes, decision, dryRun: this.dryRun || undefined, event: 'decision', evidence, id, name, outcome, pass, reason, target},
+      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${facts}`,
     )
   }
 

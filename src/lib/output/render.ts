@@ -97,6 +97,11 @@ export function itemDetails(item: Item): string {
   return facts.join(', ')
 }
 
+/** The evidence behind a reason, one `check: fact` line each (--verbose, and the audit trail's text lines). */
+export function evidenceLines(item: Pick<Item, 'evidence'>): string[] {
+  return Object.entries(item.evidence ?? {}).map(([check, fact]) => `${check}: ${fact}`)
+}
+
 /** The text in `width` columns: padded, or cut with an ellipsis (in the middle for names, whose end tells most). */
 function fit(text: string, width: number, cut: 'end' | 'middle'): string {
   const chars = [...text]
@@ -153,6 +158,7 @@ export function describeItems(items: readonly Item[], phase: Phase, look: Look =
     if (look.verbose) {
       const details = itemDetails(item)
       if (details) out.push(`    ${details}`)
+      for (const line of evidenceLines(item)) out.push(`    ${line}`)
     }
   }
 
@@ -245,6 +251,7 @@ function itemJson(item: Item): Record<string, unknown> {
     ageSeconds: item.ageMs === undefined ? undefined : Math.floor(item.ageMs / 1000),
     bytes: item.bytes,
     decision: item.decision,
+    evidence: item.evidence,
     outcome: item.outcome,
     reason: item.reason,
   }

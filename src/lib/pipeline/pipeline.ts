@@ -13,12 +13,20 @@ export interface Item {
   decision: Decision
   /** Extra facts shown in the plan and the JSON (pattern, holds, runtime, run ID, ...). */
   details: Record<string, Detail>
+  /**
+   * For a removable item, the facts its reason sums up, one line each, by what was checked (`age`, `processes`,
+   * `containers`, `run`, ...): shown by --verbose, and in the JSON and the audit trail.
+   */
+  evidence?: Record<string, string>
   /** A path for directories, a full engine ID for containers, networks and volumes. */
   id: string
   name: string
   /** What happened after the plan (why it was skipped or failed, how it was removed); absent while planned or kept. */
   outcome?: string
-  /** Why the plan judged it so (an orphan's evidence, or why it is kept); never overwritten by what happened next. */
+  /**
+   * Why the plan judged it so, short enough for a table row (what the evidence shows, or why it is kept); never
+   * overwritten by what happened next.
+   */
   reason: string
 }
 
