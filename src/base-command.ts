@@ -10,7 +10,7 @@ import type {AnyTarget, PipelineHooks} from './lib/pipeline/pipeline.js'
 import type {TargetBuildOptions} from './lib/targets/index.js'
 
 import {durationFlag, usageError, UsageError} from './lib/cli/flags.js'
-import {closest} from './lib/cli/suggest.js'
+import {closest, DOCKER_FLAGS} from './lib/cli/suggest.js'
 import {EXIT} from './lib/exit-codes.js'
 import {checkMoatHome} from './lib/moat/home.js'
 
@@ -208,12 +208,20 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** "Did you mean --dry-run?" for a mistyped flag, in the message and in the JSON error's suggestions. */
   private suggestFlags(err: Error & {flags: string[]; suggestions?: string[]}): void {
-    const known = Object.entries({...(this.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags}).flatMap(([name, flag]) => [
-      `--${name}`,
-      ...(flag.char ? [`-${flag.char}`] : []),
-    ])
+    const flags = {...(this.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags}
+    const known = Object.entries(flags).flatMap(([name, flag]) => [`--${name}`, ...(flag.char ? [`-${flag.char}`] : [])])
     known.push('--json', '--help')
-    const suggestions = err.flags.map((given) => closest(given.split('=')[0]!, known)).filter((flag) => flag !== undefined)
+    const suggestions = err.flags
+      .map((given) => {
+        const [name, value] = given.split('=') as [string, string | undefined]
+        // docker's spelling (`--older-than 24h`): this command's flag for it, with the value given.
+        const docker = DOCKER_FLAGS[name]
+        if (!docker || !Object.hasOwn(flags, docker.flag)) return closest(name, known)
+        const after = this.argv[this.argv.indexOf(given) + 1]
+        const typed = value ?? (after && !after.startsWith('-') ? after : undefined)
+        return [`--${docker.flag}`, docker.value ?? typed].filter(Boolean).join(' ')
+      })
+      .filter((flag) => flag !== undefined)
     if (suggestions.length === 0) return
     err.suggestions = suggestions
     const [first, ...rest] = err.message.split('\n')
