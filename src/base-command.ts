@@ -77,6 +77,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: "moat's home directory [default: $MOAT_HOME or ~/.moat].",
       helpGroup: 'GLOBAL',
     }),
+    quiet: Flags.boolean({
+      char: 'q',
+      default: false,
+      description: 'Print only errors and the final summary line (cron, scripts); a prompt still shows its plan; --json is unchanged.',
+      helpGroup: 'GLOBAL',
+    }),
     runtime: Flags.option({
       default: 'auto' as const,
       description: 'Container runtime to check: every one that answers (auto), or only docker or apple.',
@@ -160,11 +166,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stdout.write(JSON.stringify(json, null, 2) + '\n')
   }
 
-  /** A note for the user: once on stderr (also under --json, whose stdout stays clean). */
+  /** A note for the user: once on stderr (also under --json, whose stdout stays clean); kept for --json alone under --quiet. */
   protected note(message: string): void {
     if (this.notes.includes(message)) return
     this.notes.push(message)
-    process.stderr.write(`Note: ${message}\n`)
+    if (!this.flags?.quiet) process.stderr.write(`Note: ${message}\n`)
   }
 
   /** The shared flags as a session (src/lib/cli/session.ts) for the pass this command runs. */
@@ -183,6 +189,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       multiTarget: (this.ctor as typeof BaseCommand).multiTarget,
       note: (message) => this.note(message),
       notes: this.notes,
+      quiet: flags.quiet,
       verbose: flags.verbose,
     }
   }

@@ -1,3 +1,5 @@
+import * as Flags from '@oclif/core/flags'
+
 import {BaseCommand} from '../../base-command.js'
 import {targetSelectionFlags} from '../../lib/cli/flags.js'
 import {EXIT} from '../../lib/exit-codes.js'
@@ -10,19 +12,25 @@ export default class Status extends BaseCommand<typeof Status> {
   static override baseFlags = {
     'min-age': BaseCommand.baseFlags['min-age'],
     'moat-home': BaseCommand.baseFlags['moat-home'],
+    quiet: BaseCommand.baseFlags.quiet,
     runtime: BaseCommand.baseFlags.runtime,
   } as unknown as typeof BaseCommand.baseFlags
   static override description = `A read-only overview, like \`docker system df\`: for every target (${listKinds(TARGET_KINDS, ' and ')}, volumes included) and runtime, how many moat objects exist, how many are orphans right now (what the clean commands would remove with the same --min-age), and their size where known. Then each Docker engine's address-pool pressure: how many of the subnets it can give bridge networks are taken, and how many by moat's orphaned networks (the leak users feel first: once the pools are used up, no new network, and so no moat run with services, can be made). The pools are the daemon's default-address-pools, or Docker's built-in ones (31 subnets) when it has none; Apple container has no pool.
 
 It runs the same scan and classification as a dry run of every clean: it removes nothing, takes no lock and never asks, so it needs no terminal.
 
-Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that is there but does not answer (nothing can be said about it, so never "nothing to clean"), 2 usage error, 4 something to clean (a CI step or a monitoring check can gate on it).`
+Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that is there but does not answer (nothing can be said about it, so never "nothing to clean"), 2 usage error, 4 something to clean (a CI step or a monitoring check can gate on it). --exit-zero exits 0 when there is something to clean too, as \`docker system df\` does, for a script that only wants the numbers; errors keep their codes.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'What is there, what is orphaned, and the address pools.'},
     {command: '<%= config.bin %> <%= command.id %> --json', description: 'The same as a JSON document.'},
     {command: '<%= config.bin %> <%= command.id %> --runtime docker --min-age 24h', description: 'Only Docker, only what has been orphaned for over a day.'},
+    {command: '<%= config.bin %> <%= command.id %> --json --exit-zero', description: 'The numbers for a script, exit 0 whatever is orphaned.'},
   ]
   static override flags = {
+    'exit-zero': Flags.boolean({
+      default: false,
+      description: 'Exit 0 when there is something to clean too (default: 4); errors keep their codes.',
+    }),
     'tmp-dir': targetSelectionFlags['tmp-dir'],
   }
   static override summary = 'Show what moat left behind per target and runtime, and the engine\'s address-pool pressure.'
@@ -41,8 +49,10 @@ Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that i
       tmpDirs: flags['tmp-dir'],
       warn: (message) => this.note(message),
     })
-    for (const line of describeStatus(status)) this.log(line)
-    process.exitCode = status.somethingToClean ? EXIT.toClean : EXIT.ok
+    const lines = describeStatus(status)
+    // --quiet: the last line is the summary (`To clean: ...` or `Nothing to clean.`).
+    for (const line of flags.quiet ? lines.slice(-1) : lines) this.log(line)
+    process.exitCode = status.somethingToClean && !flags['exit-zero'] ? EXIT.toClean : EXIT.ok
     return {minAge: flags['min-age'].text, moatHome: this.moatHome, ...status}
   }
 }

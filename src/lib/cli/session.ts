@@ -24,6 +24,8 @@ export interface Session {
   note(message: string): void
   /** Notes given before the pass (runtime selection), merged into the report's warnings. */
   notes: readonly string[]
+  /** Only errors (failures, a refusal) on stderr and the final summary line on stdout (--quiet). */
+  quiet: boolean
   /** A details line under each item (--verbose). */
   verbose: boolean
 }
@@ -98,7 +100,11 @@ export async function runCleanSession(
 
   const {report} = outcome
   report.warnings = [...new Set([...report.warnings, ...session.notes])]
-  if (!json) {
+  if (!json && session.quiet) {
+    const phase = dryRun ? 'dry-run' : 'done'
+    for (const line of render.describeProblems(report)) process.stderr.write(`${line}\n`)
+    session.log(render.describeSummary(report, phase, session.multiTarget))
+  } else if (!json) {
     const look = render.lookFor(process.stdout, session.verbose)
     const phase = dryRun ? 'dry-run' : 'done'
     // After a prompt the plan is already on screen: show only what happened to the planned items.

@@ -223,6 +223,26 @@ export function describeReport(
   return lines
 }
 
+/**
+ * The one line --quiet prints on stdout: what the report's last line of totals says (`clean`'s grand total, or the
+ * target's own), or that it was canceled.
+ */
+export function describeSummary(report: Pick<Report, 'canceled' | 'targets' | 'totals'>, phase: Phase, grandTotal: boolean): string {
+  if (report.canceled) return 'Canceled.'
+  if (grandTotal && report.targets.length > 1) return describeGrandTotal(report, phase)
+  const [section] = report.targets
+  if (!section) return describeGrandTotal(report, phase)
+  return section.items.length === 0 ? `No moat ${noun(section, 2)} found.` : describeTotals(section, section.totals, phase)
+}
+
+/** What --quiet still says, on stderr: each failure with its target and why, and a refused pass. */
+export function describeProblems(report: Pick<Report, 'refused' | 'targets'>): string[] {
+  const failed = report.targets.flatMap((section) =>
+    section.items.filter((item) => item.decision === 'failed').map((item) => `Failed: ${section.target} ${item.name}: ${item.outcome ?? item.reason}`),
+  )
+  return [...failed, ...(report.refused ? [`Refused: ${report.refused}.`] : [])]
+}
+
 /** The `[y/N]` question: the count per target (`clean`), with sizes where items have them. */
 export function describeQuestion(plan: readonly TargetReport[]): string {
   const parts = plan.flatMap((section) => {
