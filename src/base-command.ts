@@ -9,10 +9,11 @@ import type {Session} from './lib/cli/session.js'
 import type {AnyTarget, PipelineHooks} from './lib/pipeline/pipeline.js'
 import type {TargetBuildOptions} from './lib/targets/index.js'
 
-import {durationFlag, usageError, UsageError} from './lib/cli/flags.js'
+import {durationFlag, parseDurationFlag, usageError, UsageError} from './lib/cli/flags.js'
 import {closest, DOCKER_FLAGS} from './lib/cli/suggest.js'
 import {EXIT} from './lib/exit-codes.js'
 import {checkMoatHome} from './lib/moat/home.js'
+import {type Filters, parseFilters} from './lib/pipeline/filter.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -49,6 +50,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       default: false,
       description: 'Print the plan and remove nothing (wins over --force).',
       helpGroup: 'GLOBAL',
+    }),
+    filter: Flags.string({
+      description:
+        "Narrow the pass as docker's --filter does: run=<run-id> (only that run's leftovers; repeat for several), run!=<run-id> (all but that run's), until=<duration> (--min-age). Anything tied to no run (temp dirs, export helpers) is then kept.",
+      helpGroup: 'GLOBAL',
+      multiple: true,
     }),
     force: Flags.boolean({
       char: 'f',
@@ -100,6 +107,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   static multiTarget = false
   /** Runs without a prompt by design (`reap`): exempt from the no-terminal refusal. */
   static unattended = false
+  /** `--filter`, parsed (src/lib/pipeline/filter.ts). */
+  protected filters: Filters = {}
   protected flags!: BaseFlags<T>
   protected moatHome!: string
   /** Notes given before the pipeline ran (runtime selection), for the JSON document's warnings. */
@@ -136,7 +145,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    const {flags} = await this.parse({
+    const {flags, metadata} = await this.parse({
       args: this.ctor.args,
       baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -144,6 +153,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       strict: this.ctor.strict,
     })
     this.flags = flags as BaseFlags<T>
+    this.filters = parseFilters(this.flags.filter ?? [])
+    if (this.filters.until !== undefined) {
+      // docker's `--filter until=24h` is --min-age 24h; both at once would say two things.
+      if (metadata.flags['min-age'] && !metadata.flags['min-age'].setFromDefault) {
+        throw usageError(`--filter until=${this.filters.until} and --min-age ${this.flags['min-age'].text} say the same thing twice; give one, e.g. --min-age 24h`)
+      }
+
+      this.flags['min-age'] = parseDurationFlag('filter until', this.filters.until, {examples: 'until=90s, until=24h or until=7d'})
+    }
+
     this.moatHome = this.flags['moat-home'] ? resolve(this.flags['moat-home']) : defaultMoatHome()
     // A file at the moat home is a usage error before any engine is asked (the pass checks it again, src/lib/moat/home.ts).
     checkMoatHome(this.moatHome)
@@ -179,6 +198,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {
       command: this.id ?? 'clean',
       dryRun: flags['dry-run'],
+      filter: this.filters.runs,
       force: flags.force,
       json: this.jsonEnabled(),
       lockTimeout: flags['lock-timeout'],

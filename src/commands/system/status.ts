@@ -10,6 +10,7 @@ export default class Status extends BaseCommand<typeof Status> {
   // oclif rejects --force, --dry-run, --lock-timeout and --max-delete here as unknown flags. The cast keeps
   // BaseCommand's flag types; status reads none of the flags it leaves out.
   static override baseFlags = {
+    filter: BaseCommand.baseFlags.filter,
     'min-age': BaseCommand.baseFlags['min-age'],
     'moat-home': BaseCommand.baseFlags['moat-home'],
     quiet: BaseCommand.baseFlags.quiet,
@@ -37,12 +38,14 @@ Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that i
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
-    const [{collectStatus}, {describeStatus}] = await Promise.all([
+    const [{collectStatus}, {describeStatus}, {describeRunFilter}] = await Promise.all([
       import('../../lib/status/status.js'),
       import('../../lib/output/status.js'),
+      import('../../lib/pipeline/filter.js'),
     ])
     const {flags} = this
     const status = await collectStatus({
+      filter: this.filters.runs,
       minAgeMs: flags['min-age'].ms,
       moatHome: this.moatHome,
       runtime: flags.runtime,
@@ -53,6 +56,7 @@ Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that i
     // --quiet: the last line is the summary (`To clean: ...` or `Nothing to clean.`).
     for (const line of flags.quiet ? lines.slice(-1) : lines) this.log(line)
     process.exitCode = status.somethingToClean && !flags['exit-zero'] ? EXIT.toClean : EXIT.ok
-    return {minAge: flags['min-age'].text, moatHome: this.moatHome, ...status}
+    const filter = this.filters.runs && describeRunFilter(this.filters.runs)
+    return {filter, minAge: flags['min-age'].text, moatHome: this.moatHome, ...status}
   }
 }

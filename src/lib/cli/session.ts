@@ -1,6 +1,7 @@
 // What the clean commands and `reap` do around a pass, once: the pass options from the shared flags, the `[y/N]`
 // prompt on a terminal, and the rendering of the outcome (DESIGN.md "Confirm", "Exit codes"). Commands stay thin and
 // BaseCommand stays with oclif's concerns.
+import type {RunFilter} from '../pipeline/filter.js'
 import type {PassOptions} from '../pipeline/pass.js'
 import type {AnyTarget, PipelineHooks, TargetReport} from '../pipeline/pipeline.js'
 import type {Duration} from './flags.js'
@@ -10,6 +11,8 @@ export interface Session {
   /** The command id, which names the lock holder. */
   command: string
   dryRun: boolean
+  /** `--filter run=` / `run!=`. */
+  filter?: RunFilter
   force: boolean
   json: boolean
   lockTimeout: Duration
@@ -37,10 +40,11 @@ export interface SessionOutcome {
 }
 
 /** The pass options the shared flags decide; the caller adds how to confirm and what to report. */
-export function passOptions(session: Session): Pick<PassOptions, 'command' | 'dryRun' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
+export function passOptions(session: Session): Pick<PassOptions, 'command' | 'dryRun' | 'filter' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
   return {
     command: session.command,
     dryRun: session.dryRun,
+    filter: session.filter,
     lockTimeoutMs: session.lockTimeout.ms,
     maxDelete: session.maxDelete,
     minAgeMs: session.minAge.ms,

@@ -279,7 +279,7 @@ function itemJson(item: Item): Record<string, unknown> {
 
 /** The --json document: one section for a single-target command, a `targets` map for `clean`. */
 export function reportJson(report: Report, minAge: string, single: boolean): Record<string, unknown> {
-  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, refused: report.refused}
+  const head = {canceled: report.canceled, dryRun: report.dryRun, filter: report.filter, minAge, refused: report.refused}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,

@@ -1,6 +1,7 @@
 // The one pipeline every clean command runs (DESIGN.md): scan, classify, confirm, re-verify, delete, report.
 // Targets implement the first two and the last step for their kind; this module owns the order and the
 // bookkeeping, and never prints.
+import {describeRunFilter, filteredOut, type RunFilter} from './filter.js'
 
 /** `orphan`/`kept` come from the plan; `removed`/`skipped`/`failed` from the deletion. */
 export type Decision = 'failed' | 'kept' | 'orphan' | 'removed' | 'skipped'
@@ -96,6 +97,8 @@ export interface TargetReport {
 export interface Report {
   canceled: boolean
   dryRun: boolean
+  /** `--filter` as given (`run=<id>`), when the pass was narrowed. */
+  filter?: string[]
   minAgeMs: number
   /** Why nothing was removed although orphans were planned (over --max-delete). */
   refused?: string
@@ -108,6 +111,8 @@ export interface PipelineOptions {
   /** Asked with the plan when there is something to remove and it is not a dry run; false cancels. */
   confirm(plan: readonly TargetReport[]): Promise<boolean>
   dryRun: boolean
+  /** `--filter run=` / `run!=`: orphans it leaves out are kept, with why (filter.ts). */
+  filter?: RunFilter
   hooks?: PipelineHooks
   /** A pass that would remove more than this removes nothing (a wrong MOAT_HOME or a bug must not wipe a host). */
   maxDelete?: number
@@ -168,6 +173,8 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
     // Targets plan one after another: a later one may depend on what an earlier one will remove.
     // eslint-disable-next-line no-await-in-loop
     const items = await target.classify(ctx, await target.scan(ctx))
+    // Before later targets see what this one plans: a container the filter keeps keeps its network too.
+    if (options.filter) narrow(items, options.filter)
     plans.push({items, target})
     for (const item of items) kindOf.set(item, target.kind)
     for (const item of items) if (item.decision === 'kept') options.onDecision?.(target.kind, item)
@@ -184,6 +191,7 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
     return {
       canceled,
       dryRun: options.dryRun,
+      filter: options.filter && describeRunFilter(options.filter),
       minAgeMs: options.minAgeMs,
       refused,
       targets: sections,
@@ -251,6 +259,21 @@ async function removePlanned(
     for (const item of orphansOf(items)) {
       if (!settled.has(item)) decide(item, 'skipped', 'not reached: the run was interrupted')
     }
+  }
+}
+
+/** Details the targets give an orphan to say what its removal will do (back up, detach, stop, move): none when kept. */
+const PLANNED_ACTIONS = ['action', 'backup', 'detach', 'running'] as const
+
+/** `--filter`: the orphans it leaves out of the pass are kept, their reason saying why, their evidence moot. */
+function narrow(items: readonly PlannedItem[], filter: RunFilter): void {
+  for (const item of items) {
+    const why = item.decision === 'orphan' ? filteredOut(filter, item) : undefined
+    if (!why) continue
+    item.decision = 'kept'
+    item.reason = why
+    item.evidence = undefined
+    for (const key of PLANNED_ACTIONS) delete item.details[key]
   }
 }
 
