@@ -1,7 +1,7 @@
 // Builds bin/run.js's fast path (src/lib/cli/bundled.ts): moat-system's commands (as listed in oclif.manifest.json,
 // so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.js compiles
 // with V8's code cache (dist/moat-<hash>.cjs.cache, made here by a warm run): Node 20 caches no ES module's code, so
-// this is what spares each run the compile of the bundle. Packages loaded only on demand (execa, prompts, fast-glob)
+// this is what spares each run the compile of the bundle. Packages loaded only on demand (execa, fast-glob)
 // stay ES modules of their own under dist/chunks/, read only when a command needs them.
 import {parse} from 'acorn'
 import {build} from 'esbuild'
@@ -34,7 +34,7 @@ const common = {
 }
 
 // The packages a command imports only sometimes: one ES module each (and chunks they share) under dist/chunks/.
-const LAZY = ['execa', 'fast-glob', 'prompts']
+const LAZY = ['execa', 'fast-glob']
 const lazy = await build({
   ...common,
   // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.

@@ -68,7 +68,7 @@ export async function runCleanSession(
     import('../pipeline/pass.js'),
   ])
   const {dryRun, json} = session
-  const progress = !json && process.stderr.isTTY
+  const progress = !json && !session.quiet && process.stderr.isTTY
   let prompted = false
   let interrupted = false
   const outcome = await runPass(targets, {
@@ -128,32 +128,42 @@ export async function runCleanSession(
 export type Answer = 'interrupted' | 'no' | 'yes'
 
 /**
- * `[y/N]` on stderr, for a person at a terminal on stdin and stderr. Esc, Ctrl-D or Enter answer no; Ctrl-C is
- * told apart (`interrupted`) so the command can exit 130 like any interrupted program.
+ * `[y/N]` on stderr, for a person at a terminal on stdin and stderr: `y` answers yes; `n`, Enter, Esc or Ctrl-D no;
+ * Ctrl-C is told apart (`interrupted`) so the command can exit 130 like any interrupted program. One line of plain
+ * text, the answer echoed after it: no cursor movement, so a dumb terminal (TERM=dumb) shows it as it is, and the
+ * question is bold only where colour is wanted (not under NO_COLOR or TERM=dumb).
  */
 export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<Answer> {
-  const [{default: prompts}, {describeQuestion}] = await Promise.all([import('prompts'), import('../output/render.js')])
-  let canceled = false
-  let ctrlC = false
-  // prompts answers Ctrl-C and Esc alike ("abort"); listen to the keypresses it has stdin emit. Not by calling
-  // emitKeypressEvents here: the first call wins, and without prompts' readline a lone Esc would wait forever.
-  const onKey = (_: string, key?: {ctrl?: boolean; name?: string}) => {
-    if (key?.ctrl && key.name === 'c') ctrlC = true
-  }
-
-  process.stdin.on('keypress', onKey)
+  const [{createInterface, emitKeypressEvents}, {describeQuestion, wantsColour}] = await Promise.all([
+    import('node:readline'),
+    import('../output/render.js'),
+  ])
+  const {stderr, stdin} = process
+  const question = describeQuestion(plan)
+  // A readline only for its escape-code timeout: a lone Esc is then told from the first byte of an arrow key. Raw
+  // before the question shows: a key typed at once must reach us, not be a signal the terminal sends.
+  const rl = createInterface({escapeCodeTimeout: 50, input: stdin})
+  emitKeypressEvents(stdin, rl)
+  stdin.setRawMode(true)
+  stderr.write(`${wantsColour(stderr) ? `\u001B[1m${question}\u001B[22m` : question} [y/N] `)
+  let onKey: ((text: string | undefined, key?: {ctrl?: boolean; name?: string}) => void) | undefined
   try {
-    const answer = await prompts(
-      {initial: false, message: describeQuestion(plan), name: 'ok', stdout: process.stderr, type: 'confirm'},
-      {
-        onCancel() {
-          canceled = true
-        },
-      },
-    )
-    if (canceled) return ctrlC ? 'interrupted' : 'no'
-    return answer.ok === true ? 'yes' : 'no'
+    const answer = await new Promise<Answer>((resolve) => {
+      onKey = (text, key) => {
+        if (key?.ctrl && key.name === 'c') resolve('interrupted')
+        else if (text === 'y' || text === 'Y') resolve('yes')
+        else if (text === 'n' || text === 'N' || (key?.ctrl && key.name === 'd') || ['enter', 'escape', 'return'].includes(key?.name ?? '')) resolve('no')
+      }
+
+      stdin.on('keypress', onKey)
+      // The end of input answers no.
+      rl.once('close', () => resolve('no'))
+    })
+    stderr.write(answer === 'interrupted' ? '^C\n' : `${answer}\n`)
+    return answer
   } finally {
-    process.stdin.off('keypress', onKey)
+    if (onKey) stdin.off('keypress', onKey)
+    stdin.setRawMode(false)
+    rl.close()
   }
 }
