@@ -20,6 +20,8 @@ export interface TerminalOptions {
   /** A file stdout is redirected to, so only stderr is on the terminal. */
   stdoutTo?: string
   waitFor?: RegExp | string
+  /** The argv `script` runs under (e.g. a private mount namespace: test/helpers/example-host.ts). */
+  wrap?: (argv: string[]) => string[]
 }
 
 const quote = (arg: string) => `'${arg.replaceAll("'", String.raw`'\''`)}'`
@@ -32,7 +34,9 @@ export function runOnTerminal(args: string[], options: TerminalOptions = {}): Pr
   delete env.DOCKER_HOST
   delete env.DOCKER_CONTEXT
   for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key]
-  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {cwd: ROOT, env})
+  const argv = ['script', '--quiet', '--flush', '--return', '--command', command, '/dev/null']
+  const [file, ...rest] = options.wrap ? options.wrap(argv) : argv
+  const child = spawn(file!, rest, {cwd: ROOT, env})
   let output = ''
   const shows = (text: string) =>
     options.waitFor === undefined ? false : typeof options.waitFor === 'string' ? text.includes(options.waitFor) : options.waitFor.test(text)
