@@ -1,6 +1,7 @@
 // Shell completion as each shell runs it, from the scripts `moat-system autocomplete` caches: bash through its
 // completion function (test/fixtures/bash-complete.sh), zsh through the plain function its completion widget calls
-// (test/fixtures/zsh-complete.zsh) and the real compinit registering it, fish through its own `complete -C`. Command
+// (test/fixtures/zsh-complete.zsh), the real compinit registering it and an interactive zsh on a pseudo-terminal
+// (test/fixtures/zsh-interactive.zsh), fish through its own `complete -C`. Command
 // names with the system topic or without, flags, and the values of --runtime, --only, --skip, --include and --filter.
 // zsh and fish suites skip visibly where the shell is not installed (apt-get install zsh fish).
 import {spawnSync} from 'node:child_process'
@@ -81,11 +82,31 @@ describe(`zsh${skipped('zsh')}`, () => {
 
   it.runIf(has('zsh'))('values: --runtime, --only and --skip (after a comma, or after --only=), --include, --filter, directories', () => {
     expect(zsh('moat-system', 'clean', '--runtime', '')).toEqual({candidates: ['auto', 'docker', 'apple'], how: 'words'})
-    expect(zsh('moat-system', 'clean', '--only', 'containers,')).toEqual({candidates: TARGET_KINDS.map((kind) => `containers,${kind}`), how: 'nospace'})
-    expect(zsh('moat-system', 'system', 'reap', '--skip=')).toEqual({candidates: TARGET_KINDS.map((kind) => `--skip=${kind}`), how: 'nospace'})
-    expect(zsh('moat-system', 'clean', '--include', '')).toEqual({candidates: ['volumes'], how: 'nospace'})
-    expect(zsh('moat-system', 'clean', '--filter', '')).toEqual({candidates: ['run=', 'run!=', 'until='], how: 'nospace'})
+    expect(zsh('moat-system', 'clean', '--runtime=do')).toEqual({candidates: ['auto', 'docker', 'apple'], how: 'words'})
+    expect(zsh('moat-system', 'clean', '--only', 'containers,')).toEqual({candidates: TARGET_KINDS, how: 'list'})
+    expect(zsh('moat-system', 'system', 'reap', '--skip=')).toEqual({candidates: TARGET_KINDS, how: 'list'})
+    expect(zsh('moat-system', 'clean', '--include', '')).toEqual({candidates: ['volumes'], how: 'list'})
+    expect(zsh('moat-system', 'clean', '--filter', '')).toEqual({candidates: ['run=', 'run!=', 'until='], how: 'keys'})
     expect(zsh('moat-system', 'clean-temp', '--tmp-dir', '')).toEqual({candidates: [], how: 'dirs'})
+  })
+
+  it.runIf(has('zsh'))('at a real zsh prompt (a pseudo-terminal), TAB lists the values and completes the word', () => {
+    /** What an interactive zsh showed after `line` and two TABs, escape codes dropped, once `word` showed. */
+    const typed = (line: string, word: string) => {
+      const result = spawnSync('zsh', ['-f', fixture('zsh-interactive.zsh'), setup.zsh, line, word], {encoding: 'utf8', env: {...process.env, HOME: cache}, timeout: 30_000})
+      expect(result.status, `${line}: ${result.stdout}${result.stderr}`).toBe(0)
+      // eslint-disable-next-line no-control-regex
+      return result.stdout.replaceAll(/\u001B\[[\d;?]*[A-Za-z]/g, '')
+    }
+
+    expect(typed('moat-system clean --runtime ', 'docker')).toMatch(/apple +auto +docker/)
+    // The words already in the list stay as typed; the next one is listed bare.
+    // zsh lays the listing out in columns, row by row: after the line typed, every target name once.
+    const shown = typed('moat-system clean --only containers,', 'temp')
+    const listing = shown.slice(shown.lastIndexOf('--only containers,') + '--only containers,'.length)
+    // eslint-disable-next-line no-control-regex -- the terminal's bell and carriage returns
+    expect(listing.replaceAll(/[\u0000-\u001F]/g, ' ').split(/\s+/).filter(Boolean).sort()).toEqual([...TARGET_KINDS].sort())
+    expect(typed('moat-system system clean-t', 'clean-temp')).toContain('moat-system system clean-temp')
   })
 
   it.runIf(has('zsh'))('the real completion system registers it for moat-system (and for nothing named moat)', () => {

@@ -294,10 +294,12 @@ ${argCases.join('\n')}
 }
 
 # The candidates for the last of these words (the command line up to the cursor), as reply=(how candidate...): how is
-# describe (word:description), words, nospace (no space after), dirs or files. Plain zsh, usable outside completion.
+# describe (word:description), words, list (a comma-separated list's next word), keys (--filter's, no space after),
+# dirs or files. The words are bare: the widget leaves what comes before them (--only=, containers,) as it is. Plain
+# zsh, usable outside completion.
 ${fn}_candidates() {
   local -a w=("$@")
-  local cur=\${w[-1]} prev=\${w[-2]} at=2 flag= value= given=
+  local cur=\${w[-1]} prev=\${w[-2]} at=2 flag=
   [[ \${w[2]} == system ]] && at=3
   if (( $#w <= at )); then
     if (( at == 3 )); then reply=(describe ${system.join(' ')}); else reply=(describe ${top.join(' ')} 'system:moat-system commands (each also answers without system)'); fi
@@ -308,23 +310,19 @@ ${fn}_candidates() {
   ${fn}_flags $cmd
   local -a flags=(\${reply%%:*})
   if [[ $cur == --*=* ]]; then
-    flag=\${cur%%=*} value=\${cur#*=} given=\${cur%%=*}=
+    flag=\${cur%%=*}
   elif (( \${flags[(Ie)\${prev}=]} )); then
-    flag=$prev value=$cur
+    flag=$prev
   fi
 
   if [[ -n $flag ]]; then
     (( \${flags[(Ie)\${flag}=]} )) || { reply=(words); return }
     ${fn}_values $flag
     local kind=\${reply[1]}
-    local -a words=(\${reply[2,-1]})
+    shift reply
     case $kind in
-      words) reply=(words \${words/#/$given}) ;;
-      list)
-        [[ $value == *,* ]] && given+=\${value%,*},
-        reply=(nospace \${words/#/$given})
-        ;;
-      filter) reply=(nospace \${given}run= \${given}run!= \${given}until=) ;;
+      words|list) reply=($kind $reply) ;;
+      filter) reply=(keys run= run!= until=) ;;
       dir) reply=(dirs) ;;
       file) reply=(files) ;;
       *) reply=(words) ;;
@@ -346,10 +344,14 @@ ${fn}() {
   ${fn}_candidates "\${(@)words[1,CURRENT]}"
   local how=\${reply[1]}
   shift reply
+  # --flag=value in one word: the value alone is completed.
+  [[ $how != describe ]] && compset -P '--*='
   case $how in
     describe) _describe -t values ${quote(bin)} reply ;;
     words) compadd -- $reply ;;
-    nospace) compadd -S '' -- $reply ;;
+    # The words already in the list stay; a comma follows the one chosen, and goes again if a space comes next.
+    list) compset -P '*,'; compadd -q -S , -- $reply ;;
+    keys) compadd -S '' -- $reply ;;
     dirs) _files -/ ;;
     files) _files ;;
   esac
