@@ -112,7 +112,8 @@ export class Engine {
     this.interrupted = interrupted
     this.stopSync = stopSync
     /** Environment for every child that talks to the engine: this engine and nothing else. */
-    this.env = {...process.env, CI: '1', DOCKER_HOST: host}
+    // The journal of every removing pass (issue 21) goes into the engine's dir, removed with it: never ~/.local/state.
+    this.env = {...process.env, CI: '1', DOCKER_HOST: host, XDG_STATE_HOME: join(dir, 'state')}
     delete this.env.DOCKER_CONTEXT
   }
 

@@ -361,7 +361,8 @@ export async function run({interrupted, log, quick}) {
     mkdirSync(dockerConfig)
 
     // Our own work only: no engine to ask about bind mounts (an empty DOCKER_CONFIG: no docker context either).
-    const env = {...process.env, CI: '1', DOCKER_CONFIG: dockerConfig}
+    // The journal of removing passes (issue 21) stays in the bench's own dir: never ~/.local/state.
+    const env = {...process.env, CI: '1', DOCKER_CONFIG: dockerConfig, XDG_STATE_HOME: join(root, 'state')}
     delete env.DOCKER_HOST
     delete env.DOCKER_CONTEXT
     const engineSkipped = !existsSync('/var/run/docker.sock')

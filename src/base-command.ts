@@ -13,6 +13,7 @@ import {durationFlag, parseDurationFlag, usageError, UsageError} from './lib/cli
 import {closest, DOCKER_FLAGS} from './lib/cli/suggest.js'
 import {EXIT} from './lib/exit-codes.js'
 import {checkMoatHome} from './lib/moat/home.js'
+import {stateDir} from './lib/output/state-dir.js'
 import {type Filters, parseFilters} from './lib/pipeline/filter.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -67,6 +68,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       default: '0s',
       description: 'How long to wait for another clean of the same moat home to finish (0s: report it and exit 0).',
       examples: '0s, 30s or 5m',
+      helpGroup: 'GLOBAL',
+    }),
+    'log-file': Flags.string({
+      description: 'Also append the audit trail to this file as JSON lines: every decision, each removal\'s intent before its request, the pass.',
       helpGroup: 'GLOBAL',
     }),
     'max-delete': Flags.integer({
@@ -135,12 +140,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return super.catch(err)
   }
 
-  /** Runs one clean pass over these targets (src/lib/cli/session.ts), sets the exit code, returns the --json document. */
+  /**
+   * Runs one clean pass over these targets (src/lib/cli/session.ts), sets the exit code, returns the --json document.
+   * A stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) lets the removals in flight settle, reports, and exits 128+signal.
+   */
   protected async clean(targets: readonly AnyTarget[], hooks?: PipelineHooks): Promise<Record<string, unknown>> {
-    const {runCleanSession} = await import('./lib/cli/session.js')
-    const outcome = await runCleanSession(this.session(), targets, hooks)
-    process.exitCode = outcome.exitCode
-    return outcome.json
+    const [{runCleanSession}, {signalExitCode, stopOnSignals}] = await Promise.all([import('./lib/cli/session.js'), import('./lib/cli/signals.js')])
+    const stop = stopOnSignals({
+      exitNow: signalExitCode,
+      onFirst: (signal) => process.stderr.write(`${signal}: no new removal starts; those under way finish and are reported.\n`),
+    })
+    try {
+      const outcome = await runCleanSession(this.session(), targets, hooks, stop.signal)
+      process.exitCode = stop.received ? signalExitCode(stop.received) : outcome.exitCode
+      return outcome.json
+    } finally {
+      stop.dispose()
+    }
   }
 
   override async init(): Promise<void> {
@@ -200,9 +216,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       dryRun: flags['dry-run'],
       filter: this.filters.runs,
       force: flags.force,
+      journalDir: stateDir(),
       json: this.jsonEnabled(),
       lockTimeout: flags['lock-timeout'],
       log: (line) => this.log(line),
+      logFile: flags['log-file'],
       maxDelete: flags['max-delete'],
       minAge: flags['min-age'],
       moatHome: this.moatHome,

@@ -212,7 +212,14 @@ describe('moat system reap --metrics-file, without an engine', () => {
 function reapOnBareHost(args: string[], home: string, env: NodeJS.ProcessEnv = {}): {exitCode: null | number; stderr: string} {
   const dockerConfig = join(home, 'docker-config')
   mkdirSync(dockerConfig, {recursive: true})
-  const base: NodeJS.ProcessEnv = {...process.env, DOCKER_CONFIG: dockerConfig, MOAT_HOME: home, PATH: [dirname(process.execPath), '/usr/bin', '/bin'].join(':')}
+  // XDG_STATE_HOME: the journal of the pass stays in this test's home, never in the real ~/.local/state.
+  const base: NodeJS.ProcessEnv = {
+    ...process.env,
+    DOCKER_CONFIG: dockerConfig,
+    MOAT_HOME: home,
+    PATH: [dirname(process.execPath), '/usr/bin', '/bin'].join(':'),
+    XDG_STATE_HOME: join(home, 'state'),
+  }
   delete base.DOCKER_HOST
   delete base.DOCKER_CONTEXT
   const command = [process.execPath, BIN, 'system', 'reap', ...args]

@@ -106,6 +106,74 @@ describeEngine('DockerApi: what only the API adapter does', () => {
     expect(deletes(proxy.requests)).toBeLessThanOrEqual(removedByEngine + 8)
   })
 
+  it('a 5xx after the work was done, or a reply over the size cap: not confirmed (for a re-check), never a crash; a list over its cap is an error', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) ids.push(await createRunContainer(runIds.next(), {running: false}))
+    const proxy = await proxied({
+      handle(request, seen) {
+        if (request.method === 'GET' && request.path.includes('/containers/json?all=1')) return {instead: {bytes: 70 * 1024 * 1024, status: 200}}
+        if (request.method !== 'DELETE') return 'forward'
+        const nth = deletes(seen)
+        if (nth === 1) return {instead: {body: '{"message":"injected: failed after removing"}', status: 500}}
+        return nth === 2 ? {instead: {bytes: 50 * 1024 * 1024, status: 200}} : 'forward'
+      },
+    })
+    const api = through(proxy)
+    await api.ping()
+    // One at a time, so that the first and second DELETE are these IDs.
+    const outcomes = []
+    for (const id of ids) outcomes.push(await api.remove('container', [id]))
+    expect(outcomes[0]!.failures.get(ids[0]!)).toMatchObject({kind: 'error', message: 'Error response from daemon: injected: failed after removing', unconfirmed: true})
+    expect(outcomes[1]!.failures.get(ids[1]!)).toMatchObject({
+      kind: 'error',
+      message: expect.stringMatching(/^not confirmed: the engine's reply to DELETE \/v1\.41\/containers\/[0-9a-f]{64} \(HTTP 200\) was over 16 KiB; cut off$/),
+      unconfirmed: true,
+    })
+    expect(outcomes[2]!.failures.size).toBe(0)
+    // The engine did all three: the proxy only changed what came back.
+    expect((await existing(ids)).size).toBe(0)
+    await expect(api.list('container')).rejects.toThrow(/^docker GET \/v1\.41\/containers\/json failed: the engine's reply to GET .* was over 64 MiB; cut off$/)
+  })
+
+  it('watched: the intents of those sent together go first, each answer is passed on as it arrives, nothing new after the signal', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 20; i++) ids.push(await createRunContainer(runIds.next(), {running: false}))
+    const proxy = await proxied({handle: (request) => (request.method === 'DELETE' ? {delayMs: 50} : 'forward')})
+    const api = through(proxy)
+    await api.ping()
+    const stop = new AbortController()
+    const groups: string[][] = []
+    const replies: Array<{id: string; interrupted: boolean; pending: number}> = []
+    const outcome = await api.remove('container', ids, {
+      beforeSend(sent) {
+        // Recorded before any of them went out.
+        const out = new Set(proxy.requests.filter((request) => request.method === 'DELETE').map((request) => request.path.split('/').at(-1)))
+        expect(sent.filter((id) => out.has(id))).toEqual([])
+        groups.push([...sent])
+        return true
+      },
+      onReply(id, failure) {
+        const pending = proxy.requests.filter((request) => request.method === 'DELETE' && request.status === undefined).length
+        replies.push({id, interrupted: Boolean(failure?.interrupted), pending})
+        if (replies.length === 10) stop.abort()
+      },
+      signal: stop.signal,
+    })
+    // Eight at a time (the requests in flight), in order.
+    expect(groups[0]).toEqual(ids.slice(0, 8))
+    expect(groups.flat()).toEqual(ids.slice(0, groups.flat().length))
+    // Every ID once; the first answers came while others were still in flight.
+    expect(replies.map((reply) => reply.id).sort()).toEqual([...ids].sort())
+    expect(replies[0]!.pending).toBeGreaterThan(0)
+    // After the signal: those in flight finished, nothing new was sent, and the rest say so.
+    const sent = deletes(proxy.requests)
+    expect(sent).toBeLessThanOrEqual(10 + 8)
+    const interrupted = replies.filter((reply) => reply.interrupted).map((reply) => reply.id)
+    expect(interrupted).toHaveLength(20 - sent)
+    for (const id of interrupted) expect(outcome.failures.get(id)).toMatchObject({interrupted: true})
+    expect((await existing(ids)).size).toBe(20 - sent)
+  })
+
   it('an engine that never answers: a timeout on every request, RuntimeUnreachableError, no more requests', async () => {
     const ids: string[] = []
     for (let i = 0; i < 10; i++) ids.push(await createRunContainer(runIds.next(), {running: false}))

@@ -9,13 +9,16 @@ import {collectOutput} from './child-output.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
-// Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat.
+// Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat. And
+// a private XDG_STATE_HOME: the journal of removing passes goes there, never to the real ~/.local/state.
 // One per test file: vitest evaluates this module afresh for each file, and this afterAll (registered when the file
-// imports it) removes the home when the file is done. process.on('exit') never runs inside vitest's workers.
+// imports it) removes them when the file is done. process.on('exit') never runs inside vitest's workers.
 let defaultHome: string | undefined
+let defaultState: string | undefined
 afterAll(() => {
-  if (defaultHome) rmSync(defaultHome, {force: true, recursive: true})
+  for (const dir of [defaultHome, defaultState]) if (dir) rmSync(dir, {force: true, recursive: true})
   defaultHome = undefined
+  defaultState = undefined
 })
 
 function privateMoatHome(): string {
@@ -23,8 +26,14 @@ function privateMoatHome(): string {
   return defaultHome
 }
 
+/** The XDG_STATE_HOME every CLI run of this test file gets unless a test gives one (its journal is under it). */
+export function privateStateHome(): string {
+  defaultState ??= mkdtempSync(join(tmpdir(), 'mts-cli-'))
+  return defaultState
+}
+
 function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: privateMoatHome()}
+  const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: privateMoatHome(), XDG_STATE_HOME: privateStateHome()}
   delete base.DOCKER_HOST
   delete base.DOCKER_CONTEXT
   return {...base, ...env}

@@ -1,5 +1,6 @@
 // A proxy in front of the real test engine, for what a healthy engine never does on cue: die in the middle of a
-// batch, stop answering, speak an older API version. Every request is recorded; `handle` decides each one.
+// batch, stop answering, speak an older API version, take its time, answer 500 after doing the work, send a reply of
+// hundreds of MB (streamed, never held in memory). Every request is recorded; `handle` decides each one.
 import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
@@ -9,12 +10,23 @@ import {join} from 'node:path'
 import {requireEngine} from './engine.js'
 
 /** forward: to the engine; hang: never answer; drop: close the connection without an answer. */
-export type ProxyAction = 'drop' | 'forward' | 'hang'
+export type ProxyAction = 'drop' | 'forward' | 'hang' | ProxyPlan
+
+/** A forwarded request with a twist. */
+export interface ProxyPlan {
+  /** Wait this long before forwarding (a slow engine). */
+  delayMs?: number
+  /**
+   * What the client gets once the engine has answered, instead of its answer: `withhold` never answers (the engine did
+   * the work); a status with a body, or with `bytes` of filler streamed as the client reads it.
+   */
+  instead?: 'withhold' | {body?: string; bytes?: number; status: number}
+}
 
 export interface ProxiedRequest {
   method: string
   path: string
-  /** The engine's status, once it answered through the proxy. */
+  /** The engine's status, once it answered (also when the proxy kept the answer from the client). */
   status?: number
 }
 
@@ -30,6 +42,8 @@ export interface EngineProxyOptions {
 
 export interface EngineProxy {
   close(): Promise<void>
+  /** Cuts every connection open now (a restart of the engine, seen from the client); new ones are still served. */
+  dropConnections(): void
   /** DOCKER_HOST for it: unix://… or tcp://127.0.0.1:<port>. */
   readonly host: string
   readonly requests: readonly ProxiedRequest[]
@@ -50,13 +64,31 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
       return
     }
 
-    const upstream = request({headers: req.headers, method: req.method, path: req.url, socketPath: engineSocket}, (reply) => {
-      seen.status = reply.statusCode
-      res.writeHead(reply.statusCode ?? 502, options.rewriteHeaders ? options.rewriteHeaders(reply.headers) : reply.headers)
-      reply.pipe(res)
-    })
-    upstream.on('error', () => req.socket.destroy())
-    req.pipe(upstream)
+    const plan = typeof action === 'object' ? action : {}
+    const forward = () => {
+      const upstream = request({headers: req.headers, method: req.method, path: req.url, socketPath: engineSocket}, (reply) => {
+        seen.status = reply.statusCode
+        if (plan.instead === undefined) {
+          res.writeHead(reply.statusCode ?? 502, options.rewriteHeaders ? options.rewriteHeaders(reply.headers) : reply.headers)
+          reply.pipe(res)
+          return
+        }
+
+        reply.resume()
+        if (plan.instead === 'withhold') return
+        const {body, bytes, status} = plan.instead
+        res.writeHead(status, {'content-type': 'application/json'})
+        if (bytes === undefined) res.end(body ?? '')
+        else streamFiller(res, bytes)
+      })
+      upstream.on('error', () => req.socket.destroy())
+      // What the engine received it acts on, whether or not the client is still there to hear the answer.
+      upstream.end(Buffer.concat(body))
+    }
+
+    const body: Buffer[] = []
+    req.on('data', (chunk: Buffer) => body.push(chunk))
+    req.on('end', () => (plan.delayMs ? setTimeout(forward, plan.delayMs) : forward()))
   }
 
   const server = options.tls
@@ -82,7 +114,30 @@ export async function engineProxy(options: EngineProxyOptions = {}): Promise<Eng
         server.close(() => resolve())
       })
     },
+    dropConnections() {
+      for (const socket of sockets) socket.destroy()
+    },
     host,
     requests,
   }
+}
+
+/** `bytes` of filler, written only as fast as the client reads it: the proxy never holds more than a chunk. */
+function streamFiller(res: ServerResponse, bytes: number): void {
+  const chunk = Buffer.alloc(64 * 1024, 'x')
+  let left = bytes
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      const piece = left >= chunk.length ? chunk : chunk.subarray(0, left)
+      left -= piece.length
+      if (!res.write(piece)) {
+        res.once('drain', pump)
+        return
+      }
+    }
+
+    if (!res.destroyed) res.end()
+  }
+
+  pump()
 }

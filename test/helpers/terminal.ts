@@ -1,6 +1,9 @@
 // Runs the built CLI on a real pseudo-terminal: util-linux `script` gives it one (stdin, stdout and stderr are the
 // terminal unless the command line redirects them), and a test can answer a prompt once it shows.
 import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -30,7 +33,9 @@ const quote = (arg: string) => `'${arg.replaceAll("'", String.raw`'\''`)}'`
 export function runOnTerminal(args: string[], options: TerminalOptions = {}): Promise<TerminalRun> {
   const cli = [process.execPath, 'bin/run.js', ...args].map((arg) => quote(arg)).join(' ')
   const command = `stty cols ${options.columns ?? 200} rows 50; exec ${cli}${options.stdoutTo ? ` > ${quote(options.stdoutTo)}` : ''}`
-  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', ...options.env}
+  // A private state directory: the journal of a removing pass never goes to the real ~/.local/state.
+  const state = mkdtempSync(join(tmpdir(), 'mts-term-'))
+  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', XDG_STATE_HOME: state, ...options.env}
   delete env.DOCKER_HOST
   delete env.DOCKER_CONTEXT
   for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key]
@@ -57,6 +62,7 @@ export function runOnTerminal(args: string[], options: TerminalOptions = {}): Pr
     child.on('close', (code) => {
       clearTimeout(timer)
       child.stdin.destroy()
+      rmSync(state, {force: true, recursive: true})
       resolve({exitCode: code ?? -1, output})
     })
   })

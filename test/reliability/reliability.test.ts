@@ -11,14 +11,17 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {signalExitCode} from '../../src/lib/cli/signals.js'
 import {inventoryMarkdown} from '../../src/lib/host/inventory.js'
 import {exitCodeOf, runPipeline} from '../../src/lib/pipeline/pipeline.js'
 import {NetworkTarget} from '../../src/lib/targets/networks.js'
-import {useEngineFixtures} from '../engine/shared-engine.js'
+import {protectOtherRuns, useEngineFixtures} from '../engine/shared-engine.js'
 import {type CliResult, jsonOf, runCli, startCli} from '../helpers/cli.js'
 import {CONTAINER_LIST, type EngineProxy, startEngineProxy} from '../helpers/dying-engine-proxy.js'
+import {createRunContainers, existingContainers, removeContainers} from '../helpers/engine-api.js'
+import {engineProxy, type EngineProxy as HttpProxy, type ProxiedRequest, type ProxyAction} from '../helpers/engine-proxy.js'
 import {containerExists, describeEngine, dockerOk, networkExists, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
-import {createRunContainer, createRunNetwork, makeRunDir} from '../helpers/moat-fixtures.js'
+import {createRunContainer, createRunNetwork, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 
 interface Row {
@@ -69,7 +72,7 @@ afterAll(() => {
   writeFileSync(
     doc,
     // The path inventory (issue 20) follows the figures, rendered from the code as test/unit/inventory.test.ts checks.
-    `# Reliability figures\n\nWritten by \`MOAT_RELIABILITY_DOCS=1 npm run test:reliability\` (test/reliability/reliability.test.ts) on ${new Date().toISOString().slice(0, 10)}, node ${process.version}. Each fault is injected for real: a unix-socket proxy in front of the test engine that dies mid-batch or mid-scan, a socket that never answers, a 16 KiB tmpfs under the audit log, SIGKILL, two reapers started together, planted locks. A wrong deletion is something removed that was alive or that the report does not say was removed; a lost decision is a candidate without its decision in the report and the audit log, or reported removed but still there.\n\n${table()}\n\n<!-- inventory -->\n${inventoryMarkdown()}\n<!-- /inventory -->\n`,
+    `# Reliability figures\n\nWritten by \`MOAT_RELIABILITY_DOCS=1 npm run test:reliability\` (test/reliability/reliability.test.ts) on ${new Date().toISOString().slice(0, 10)}, node ${process.version}. Each fault is injected for real: a unix-socket proxy in front of the test engine that dies mid-batch or mid-scan, slows every removal so a real signal lands mid-batch, answers 500 after the engine removed, withholds the answers and cuts the connections, or answers with 800 MB (streamed); a socket that never answers, a 16 KiB tmpfs under the audit log, SIGHUP, SIGINT, SIGTERM and SIGKILL, two reapers started together, planted locks. A wrong deletion is something removed that was alive, that the report does not say was removed, or (issue 21) that no intent recorded before its request; a lost decision is a candidate without its decision in the report and the audit log, reported removed but still there, or removed by the engine without a \`removed\` on record after the next pass (an interrupted pass's removals are recorded by the next one).\n\n${table()}\n\n<!-- inventory -->\n${inventoryMarkdown()}\n<!-- /inventory -->\n`,
   )
 })
 
@@ -373,5 +376,226 @@ describe('reliability: host faults (temp dirs, logs, locks)', () => {
         rmSync(disk, {force: true, recursive: true})
       }
     }
+  })
+})
+
+/** JSON lines of every journal under a state directory (XDG_STATE_HOME). */
+function readJournal(state: string): LogLine[] {
+  const dir = join(state, 'moat-system')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('journal-'))
+    .flatMap((name) => readLog(join(dir, name)))
+}
+
+const isDelete = (request: ProxiedRequest) => request.method === 'DELETE'
+const deletedId = (request: ProxiedRequest) => request.path.split('?')[0]!.split('/').at(-1)!
+
+// Issue 21: every removal on record before it happens and after, whatever ends the process. 80 run containers of
+// dead runs (and one of a live run), removed through a proxy that slows each DELETE a little (8 in flight), so the
+// signal lands mid-batch: it is sent once the proxy has seen 20 DELETEs, not after a sleep. (The proxy runs in this
+// process: every CLI run through it is started, never run synchronously.)
+describeEngine('reliability: every removal on record, whatever ends the process', () => {
+  useEngineInProcessEnv()
+  const moat = useMoatHome()
+  const made: string[] = []
+  let proxy: HttpProxy | undefined
+  let state: string
+
+  beforeEach(() => {
+    state = mkdtempSync(join(tmpdir(), 'mts-rel-'))
+  })
+
+  // eslint-disable-next-line mocha/no-sibling-hooks -- useMoatHome's hooks make the home, this one cleans the engine
+  afterEach(async () => {
+    await proxy?.close()
+    proxy = undefined
+    await removeContainers(made.splice(0))
+    rmSync(state, {force: true, recursive: true})
+  })
+
+  /** `count` orphans of dead runs and one live run's container; every other run on the engine is alive. */
+  async function orphans(count: number) {
+    const ids = await createRunContainers(count)
+    const [liveRun, live] = [...(await createRunContainers(1))][0]!
+    await makeRunDir(moat.home, liveRun, {state: 'running'})
+    made.push(...ids.values(), live)
+    await protectOtherRuns(moat.home, [...ids.keys(), liveRun])
+    return {ids, live}
+  }
+
+  const COMMANDS = {
+    'clean-containers --force': (log: string) => ['system', 'clean-containers', '--force', '--min-age', '0s', '--log-file', log, '--json'],
+    'reap --once': (log: string) => ['system', 'reap', '--once', '--only', 'containers', '--min-age', '0s', '--log-file', log, '--json'],
+  }
+
+  for (const command of Object.keys(COMMANDS) as Array<keyof typeof COMMANDS>) {
+    for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
+      it(`${signal} mid-batch of 80 removals (${command}): an intent for each, an outcome for each answer, the next pass records the rest`, async () => {
+        for (let run = 0; run < RUNS; run++) {
+          const {ids, live} = await orphans(80)
+          let slow = true
+          await proxy?.close()
+          proxy = await engineProxy({handle: (request): ProxyAction => (slow && isDelete(request) ? {delayMs: 100} : 'forward')})
+          const log = join(moat.home, `audit-${run}.log`)
+          const env = {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state}
+          const pass = startCli(COMMANDS[command](log), env)
+          await until(() => proxy!.requests.filter((request) => isDelete(request)).length >= 20)
+          const atSignal = proxy.requests.filter((request) => isDelete(request)).length
+          pass.child.kill(signal)
+          const first = await pass
+          slow = false
+          // What the killed process had sent still reaches the engine (the proxy holds each DELETE a little): the
+          // engine's state after the first pass is what it is once every one of them was answered.
+          await until(() => proxy!.requests.filter((request) => isDelete(request)).every((request) => request.status !== undefined))
+          const sentAfter = proxy.requests.filter((request) => isDelete(request)).length - atSignal
+          const answered = proxy.requests.filter((request) => isDelete(request) && request.status !== undefined).map((request) => deletedId(request))
+          // Before the next pass resolves (and trims) it.
+          const journal = readJournal(state)
+          const firstLog = readLog(log)
+          const left = await existingContainers(ids.values())
+          const gone = new Set([...ids.values()].filter((id) => !left.has(id)))
+
+          const next = await startCli(COMMANDS[command](log), env)
+          const nextLog = readLog(log).slice(firstLog.length)
+          // After a SIGKILL, the journal alone (the default record of every removing command) must hold it all.
+          const onRecord = signal === 'SIGKILL' ? journal : firstLog
+          const intended = new Set(onRecord.filter((line) => line.event === 'intent').map((line) => line.id))
+          const decided = new Map(onRecord.filter((line) => line.event === 'decision' && line.id !== undefined).map((line) => [line.id, line.decision]))
+          const resumed = new Map(nextLog.filter((line) => line.event === 'resumed').map((line) => [line.id, line.decision]))
+          const decidedNext = new Map(nextLog.filter((line) => line.event === 'decision').map((line) => [line.id, line.decision]))
+          let wrong = (await containerExists(live)) ? 0 : 1
+          let lost = 0
+          for (const id of ids.values()) {
+            // Removed by the engine without its intent on record first.
+            if (gone.has(id) && !intended.has(id)) wrong++
+            // Every removal the engine did is on record as removed: by the pass itself, or resumed by the next one.
+            const removed = decided.get(id) === 'removed' || resumed.get(id) === 'removed'
+            if (gone.has(id) !== removed) lost++
+            // What the interrupted pass did not remove, the next one decides.
+            if (!gone.has(id) && !decidedNext.has(id)) lost++
+          }
+
+          // A caught signal lets every request in flight settle: each answer has its outcome.
+          if (signal !== 'SIGKILL') for (const id of answered) if (!decided.has(id)) lost++
+          expect(next.exitCode, next.stderr).toBe(0)
+          if (signal !== 'SIGKILL') {
+            // No new removal after the signal: at most those in flight (8) and what went out before the handler ran.
+            expect(sentAfter).toBeLessThanOrEqual(16)
+            expect(first.stdout, first.stderr).not.toBe('')
+          }
+
+          const exit = signal === 'SIGKILL' ? 137 : first.exitCode
+          const expected = signal === 'SIGKILL' ? 137 : command === 'reap --once' ? 0 : signalExitCode(signal)
+          record(`${signal} mid-batch, 80 removals (${command})`, expected, {exit, lost, wrong})
+          expect(gone.size).toBeGreaterThanOrEqual(atSignal - 8)
+          expect(gone.size).toBeLessThan(80)
+        }
+      })
+    }
+  }
+
+  it('a DELETE answered 500 after the engine removed: confirmed by the re-check, reported removed', async () => {
+    const {ids, live} = await orphans(12)
+    // Every third removal: the engine does it, the client hears 500.
+    proxy = await engineProxy({
+      handle: (request, seen): ProxyAction =>
+        isDelete(request) && seen.filter((entry) => isDelete(entry)).length % 3 === 1
+          ? {instead: {body: '{"message":"injected: the engine failed after removing"}', status: 500}}
+          : 'forward',
+    })
+    const result = await startCli(COMMANDS['clean-containers --force'](join(moat.home, 'audit.log')), {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state})
+    const items = itemsOf(result)
+    const left = await existingContainers(ids.values())
+    const lied = proxy.requests.filter((request) => isDelete(request) && request.status === 204).length
+    let lost = 0
+    for (const id of ids.values()) {
+      const item = items.find((entry) => entry.id === id)
+      if ((item?.decision === 'removed') !== !left.has(id)) lost++
+    }
+
+    expect(items.filter((item) => String(item.outcome).includes('confirmed by re-check')).length).toBe(4)
+    expect(lied).toBe(12)
+    record('DELETE answered 500 after removing', 0, {exit: result.exitCode, lost, wrong: (await containerExists(live)) ? 0 : 1})
+  })
+
+  it('the connection drops after 5 DELETEs reached the engine (no answer came back): those 5 are confirmed removed', async () => {
+    const {ids, live} = await orphans(40)
+    let dropped = false
+    proxy = await engineProxy({
+      handle(request, seen): ProxyAction {
+        if (!isDelete(request) || dropped) return 'forward'
+        // The engine gets five and removes them; their answers, and every later DELETE, never come back.
+        return seen.filter((entry) => isDelete(entry)).length <= 5 ? {instead: 'withhold'} : 'hang'
+      },
+    })
+    const pass = startCli(COMMANDS['clean-containers --force'](join(moat.home, 'audit.log')), {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state})
+    await until(() => proxy!.requests.filter((request) => isDelete(request) && request.status !== undefined).length >= 5)
+    dropped = true
+    proxy.dropConnections()
+    const result = await pass
+    const items = itemsOf(result)
+    const left = await existingContainers(ids.values())
+    let lost = 0
+    for (const id of ids.values()) {
+      const item = items.find((entry) => entry.id === id)
+      if (!item || (item.decision === 'removed') !== !left.has(id)) lost++
+    }
+
+    expect(40 - left.size).toBe(5)
+    record('connection dropped after 5 DELETEs', 3, {exit: result.exitCode, lost, wrong: (await containerExists(live)) ? 0 : 1})
+  })
+
+  it('an 800 MB reply to a DELETE: cut off at the cap, re-checked, no crash', async () => {
+    const {ids, live} = await orphans(10)
+    proxy = await engineProxy({
+      handle: (request, seen): ProxyAction =>
+        isDelete(request) && seen.filter((entry) => isDelete(entry)).length === 1 ? {instead: {bytes: 800 * 1024 * 1024, status: 200}} : 'forward',
+    })
+    const result = await startCli(COMMANDS['clean-containers --force'](join(moat.home, 'audit.log')), {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state})
+    const items = itemsOf(result)
+    const left = await existingContainers(ids.values())
+    let lost = 0
+    for (const id of ids.values()) {
+      const item = items.find((entry) => entry.id === id)
+      if (!item || (item.decision === 'removed') !== !left.has(id)) lost++
+    }
+
+    expect(items.find((item) => String(item.outcome).includes('was over 16 KiB'))).toMatchObject({decision: 'removed'})
+    record('800 MB reply to a DELETE', 0, {exit: result.exitCode, lost, wrong: (await containerExists(live)) ? 0 : 1})
+  })
+
+  it('an answer that never came and an engine that cannot be asked again: unknown (exit 3), resolved by the next pass', async () => {
+    const {ids, live} = await orphans(1)
+    let down = false
+    proxy = await engineProxy({
+      handle(request, seen): ProxyAction {
+        if (down) return 'drop'
+        return isDelete(request) && seen.filter((entry) => isDelete(entry)).length === 1 ? {instead: 'withhold'} : 'forward'
+      },
+    })
+    const log = join(moat.home, 'audit.log')
+    const env = {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state}
+    const pass = startCli(COMMANDS['clean-containers --force'](log), env)
+    await until(() => proxy!.requests.some((request) => isDelete(request) && request.status !== undefined))
+    // The engine removed it; now it goes away before answering, and stays away for the re-check.
+    down = true
+    proxy.dropConnections()
+    const result = await pass
+    const unknown = itemsOf(result).filter((item) => item.decision === 'unknown')
+    down = false
+    // Until a pass resolves it, status says there is something to look at (exit 4).
+    const status = await startCli(['system', 'status', '--json', '--min-age', '0s', '--runtime', 'docker', '--tmp-dir', state], env)
+    expect(status.exitCode).toBe(4)
+    expect(jsonOf(status).warnings).toContainEqual('1 removal an interrupted earlier pass started is not confirmed yet: the next clean or reap resolves it first.')
+    const next = await startCli(COMMANDS['clean-containers --force'](log), env)
+    const resumed = jsonOf(next).resumed as Array<Record<string, unknown>> | undefined
+    const left = await existingContainers(ids.values())
+    // The unknown one was removed by the engine: the next pass says so; nothing is left.
+    const lost = unknown.filter((item) => !resumed?.some((entry) => entry.id === item.id && entry.decision === 'removed')).length + left.size
+    expect(unknown).toHaveLength(1)
+    expect(unknown[0]).toMatchObject({outcome: expect.stringMatching(/asked again, the engine did not answer .*: it may have removed it$/)})
+    expect(next.exitCode).toBe(0)
+    record('answer lost, engine gone for the re-check: unknown, then resolved', 3, {exit: result.exitCode, lost, wrong: (await containerExists(live)) ? 0 : 1})
   })
 })

@@ -9,6 +9,7 @@ import {
   runPipeline,
   type Target,
   type TargetReport,
+  totalsOf,
 } from '../../src/lib/pipeline/pipeline.js'
 
 interface Memory {
@@ -225,5 +226,66 @@ describe('runPipeline', () => {
     })
     expect(decisions).toEqual(['twice:a:removed'])
     expect(report.totals).toMatchObject({failed: 0, removed: 1})
+  })
+})
+
+/** A target that records an intent for each item before "sending" it, then settles it as `decision`. */
+function recordingTarget(decision: 'removed' | 'unknown'): AnyTarget {
+  const target: Target<string, undefined> = {
+    async classify(_ctx, scanned) {
+      return scanned.map((name): PlannedItem<undefined> => ({decision: 'orphan', details: {}, fingerprint: undefined, id: `id-${name}`, name, reason: 'ended'}))
+    },
+    kind: 'things',
+    noun: ['thing', 'things'],
+    async remove(ctx, items, settle) {
+      for (const item of items) {
+        if (!ctx.intend('remove', [{item, place: {engine: 'unix:///e.sock', engineId: 'E1', object: 'container'}}])) return
+        settle(item, decision, decision === 'unknown' ? 'asked again, no answer: it may have removed it' : 'removed')
+      }
+    },
+    async scan() {
+      return ['a', 'b']
+    },
+  }
+  return target
+}
+
+describe('the write-ahead record (issue 21)', () => {
+  it('each decision comes with the intent recorded before its request; `unknown` is counted and exits 3', async () => {
+    const intents: string[] = []
+    const decided: string[] = []
+    const report = await runPipeline([recordingTarget('unknown')], {
+      confirm: async () => true,
+      dryRun: false,
+      minAgeMs: 0,
+      onDecision: (target, item, intent) => decided.push(`${target}:${item.name}:${item.decision}:${intent?.engine}:${intent?.action}`),
+      onIntent: (made) => intents.push(...made.map((intent) => `${intent.target}:${intent.id}:${intent.engineId}`)),
+    })
+    expect(intents).toEqual(['things:id-a:E1', 'things:id-b:E1'])
+    expect(decided).toEqual(['things:a:unknown:unix:///e.sock:remove', 'things:b:unknown:unix:///e.sock:remove'])
+    expect(report.totals).toMatchObject({removed: 0, unknown: 2})
+    expect(exitCodeOf(report)).toBe(3)
+  })
+
+  it('an intent that cannot be written sends nothing: the item is reported not reached', async () => {
+    const report = await runPipeline([recordingTarget('removed')], {
+      confirm: async () => true,
+      dryRun: false,
+      minAgeMs: 0,
+      onIntent() {
+        throw new Error('ENOSPC')
+      },
+    })
+    expect(report.targets[0]!.items.map((entry) => [entry.name, entry.decision, entry.outcome])).toEqual([
+      ['a', 'skipped', 'not reached: the run was interrupted'],
+      ['b', 'skipped', 'not reached: the run was interrupted'],
+    ])
+  })
+
+  it('an interrupted earlier pass whose removal could not be confirmed now exits 3, one confirmed now does not', () => {
+    const base = {canceled: false, dryRun: false, minAgeMs: 0, targets: [], totals: totalsOf([]), warnings: []}
+    const intent = {action: 'remove' as const, engine: 'unix:///e.sock', id: 'c1', name: 'run_0123456789ab', object: 'container' as const, target: 'containers'}
+    expect(exitCodeOf({...base, resumed: [{decision: 'removed', intent, outcome: 'removed by an interrupted earlier pass, confirmed now'}]})).toBe(0)
+    expect(exitCodeOf({...base, resumed: [{decision: 'unknown', intent, outcome: 'may have removed it'}]})).toBe(3)
   })
 })

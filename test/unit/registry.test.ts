@@ -30,6 +30,7 @@ function recordingRuntime(name: 'apple' | 'docker', events: string[], answers: '
   return {
     addressSpace: async () => unused(),
     disconnect: async (): Promise<BatchOutcome> => unused(),
+    engine: () => unused(),
     inspect: async () => unused(),
     list: async () => unused(),
     name,

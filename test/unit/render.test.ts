@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 
 import type {Item, Report, TargetReport} from '../../src/lib/pipeline/pipeline.js'
 
-import {describeItems, describeQuestion, describeReport, PLAIN, plannedSize, reportJson, wantsColour} from '../../src/lib/output/render.js'
+import {describeItems, describeProblems, describeQuestion, describeReport, describeSummary, PLAIN, plannedSize, reportJson, wantsColour} from '../../src/lib/output/render.js'
 import {totalsOf} from '../../src/lib/pipeline/pipeline.js'
 
 function item(name: string, decision: Item['decision'], reason: string, extra: Partial<Item> = {}): Item {
@@ -208,5 +208,67 @@ describe('reportJson', () => {
     expect(doc).toMatchObject({minAge: '1h', totals: {candidates: 1, removed: 1}, warnings: []})
     expect((doc.targets as Array<{target: string}>).map((entry) => entry.target)).toEqual(['temp', 'networks'])
     expect(doc).toMatchObject({targets: [{items: [{name: 'moat-aws-1'}]}, {items: []}]})
+  })
+})
+
+describe('unknown and resumed (issue 21)', () => {
+  const intent = {action: 'remove' as const, engine: 'unix:///var/run/docker.sock', id: 'c0ffee', name: 'run_0123456789ab', object: 'container' as const, target: 'containers', time: '2026-12-03T10:00:00.000Z'}
+  const containers = section('containers', ['run container', 'run containers'], [
+    item('run_aaaaaaaaaaaa', 'unknown', 'run ended', {outcome: 'Docker engine unreachable, not confirmed: reset; asked again, the engine did not answer: it may have removed it'}),
+    item('run_bbbbbbbbbbbb', 'removed', 'run ended', {outcome: 'removed (confirmed by re-check: Error response from daemon: boom)'}),
+  ])
+
+  it('an unknown row says what is known; the totals count it, only when there is one', () => {
+    const lines = describeReport(report([containers]), 'done')
+    expect(lines.find((line) => line.startsWith('run_aaaaaaaaaaaa'))).toMatch(/ UNKNOWN +Docker engine unreachable, not confirmed: .*it may have removed it$/)
+    expect(lines.at(-1)).toBe('Run containers: 2 found, 1 removed, 0 kept, 0 skipped, 0 failed, 1 unknown (the engine may have removed them; the next pass finds out).')
+    expect(describeReport(report([temp()]), 'done').at(-1)).not.toContain('unknown')
+  })
+
+  it('what an interrupted earlier pass left open comes first, in the text and in the JSON', () => {
+    const resumed = [
+      {decision: 'removed' as const, intent, outcome: 'removed by an interrupted earlier pass, confirmed now'},
+      {decision: 'unknown' as const, intent: {...intent, id: 'd00d', name: 'run_ffffffffffff'}, outcome: 'an interrupted earlier pass may have removed it: the engine did not answer'},
+    ]
+    const lines = describeReport(report([containers], {resumed}), 'done')
+    expect(lines.slice(0, 4)).toEqual([
+      '2 removals an interrupted earlier pass had started, resolved first:',
+      '  removed containers run_0123456789ab: removed by an interrupted earlier pass, confirmed now',
+      '  UNKNOWN containers run_ffffffffffff: an interrupted earlier pass may have removed it: the engine did not answer',
+      '',
+    ])
+    expect(reportJson(report([containers], {resumed}), '1h', true).resumed).toEqual([
+      {action: 'remove', decision: 'removed', engine: intent.engine, id: 'c0ffee', intendedAt: intent.time, name: 'run_0123456789ab', outcome: resumed[0]!.outcome, target: 'containers'},
+      {action: 'remove', decision: 'unknown', engine: intent.engine, id: 'd00d', intendedAt: intent.time, name: 'run_ffffffffffff', outcome: resumed[1]!.outcome, target: 'containers'},
+    ])
+    expect(reportJson(report([containers]), '1h', true)).not.toHaveProperty('resumed', expect.anything())
+  })
+
+  function temp() {
+    return section('temp', DIRS, [item('moat-aws-1', 'removed', 'run ended', {bytes: 10, outcome: 'removed'})])
+  }
+})
+
+describe('--quiet', () => {
+  const dirs = section('temp', DIRS, [
+    item('/tmp/moat-aws-1', 'removed', 'unchanged for 3.0h', {bytes: 18}),
+    item('/tmp/moat-aws-2', 'failed', 'unchanged for 3.0h', {bytes: 5, outcome: 'cannot create a quarantine in /tmp: EROFS'}),
+  ])
+  const networks = section('networks', ['network', 'networks'], [item('moat-run_0123456789ab', 'unknown', 'run ended', {outcome: 'not confirmed: the engine stopped answering'})])
+
+  it('the summary: the totals line of the target, the grand total of clean, "No moat ... found." or "Canceled."', () => {
+    expect(describeSummary(report([dirs]), 'done', false)).toBe('Temporary directories: 2 found, 1 removed (18 B freed), 0 kept, 0 skipped, 1 failed.')
+    expect(describeSummary(report([dirs, networks]), 'done', true)).toMatch(/^Total: 3 found, /)
+    expect(describeSummary(report([section('temp', DIRS, [])]), 'dry-run', false)).toBe('No moat temporary directories found.')
+    expect(describeSummary(report([dirs], {canceled: true}), 'done', false)).toBe('Canceled.')
+  })
+
+  it('the problems: each failed and unknown item with its target and why, and a refusal; nothing else', () => {
+    expect(describeProblems(report([dirs, networks], {refused: '3 items to remove is more than --max-delete 2'}))).toEqual([
+      'Failed: temp /tmp/moat-aws-2: cannot create a quarantine in /tmp: EROFS',
+      'Unknown: networks moat-run_0123456789ab: not confirmed: the engine stopped answering',
+      'Refused: 3 items to remove is more than --max-delete 2.',
+    ])
+    expect(describeProblems(report([section('temp', DIRS, [item('/tmp/moat-aws-1', 'removed', 'x')])]))).toEqual([])
   })
 })

@@ -6,7 +6,7 @@ export default class CleanHelpers extends BaseCommand<typeof CleanHelpers> {
 
 One is removed when it is not running and it exited (or, never started, was created) longer than --min-age ago by the engine's clock; a running one may be an export under way and is kept. Each one is checked again right before the removal (same ID, name and labels, still not running, not run again) and removed by ID without force.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed, or some are unknown (sent, never confirmed or denied: the next pass finds out); 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be removed.'},
     {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended, as JSON.'},

@@ -8,7 +8,7 @@ A network is removed only when its run has ended (no $MOAT_HOME/runs/<run-id>/ d
 
 With --runtime auto (the default) every runtime whose CLI is present and answers is checked; one that does not answer is skipped with a warning and none of its networks is judged.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed, or some are unknown (sent, never confirmed or denied: the next pass finds out); 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Remove after a [y/N] confirmation.'},

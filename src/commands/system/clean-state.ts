@@ -13,7 +13,7 @@ export default class CleanState extends BaseCommand<typeof CleanState> {
 - With --include-run-dirs: run dirs without metadata.json (a crash inside moat run's create; they keep their networks and volumes "alive" forever) unchanged for --run-dir-grace (default 24h), whose run has no container, network or volume on any runtime and that the daemon does not list. They are moved into $MOAT_HOME/reaped/<run-id>-<UTC time>/ so their logs survive (reported as moved: a move frees no space), or deleted with --purge-run-dirs. reaped/ must be a real directory of yours: a symlink there keeps them all. When a runtime cannot be asked, every such dir is kept.
 - Leaked moat _daemon processes that daemon.lock does not name: reported, never stopped.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed, or some are unknown (sent, never confirmed or denied: the next pass finds out); 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See what would be cleaned.'},
     {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended, as JSON.'},

@@ -14,7 +14,7 @@ Before the removal each volume is backed up to --backup-dir (default $MOAT_HOME/
 
 clean and reap never touch volumes unless asked with --include volumes.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some backups or removals failed; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error or the container runtime unreachable (nothing is removed), 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some backups or removals failed, or some are unknown (sent, never confirmed or denied: the next pass finds out); 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See which volumes would be backed up and removed.'},
     {command: '<%= config.bin %> <%= command.id %>', description: 'Back up, then remove after a [y/N] confirmation.'},

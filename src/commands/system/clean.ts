@@ -9,7 +9,7 @@ export default class Clean extends BaseCommand<typeof Clean> {
 
 A container runtime that cannot be reached is skipped for every engine target and named in the notes; temp dirs are still cleaned.
 
-Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed in any target, or the pass was refused by --max-delete; 130 Ctrl-C at the [y/N] prompt (nothing removed).`
+Exit codes: 0 done or nothing to do (also dry run and "Canceled."), 1 unexpected error, 2 usage error, or no terminal to confirm on (or --json) without --force/--dry-run, 3 some removals failed in any target, or the pass was refused by --max-delete, or some are unknown (sent, never confirmed or denied: the next pass finds out); 130 Ctrl-C at the [y/N] prompt (nothing removed); 128+signal when stopped by SIGHUP (129), SIGINT (130), SIGQUIT (131) or SIGTERM (143): nothing new is removed, the removals under way finish and are reported (a second signal exits at once).`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --dry-run', description: 'See everything that would be removed.'},
     {command: '<%= config.bin %> <%= command.id %> --force --json', description: 'Unattended (cron), one JSON document.'},

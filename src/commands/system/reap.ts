@@ -1,5 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
+import type {Totals} from '../../lib/pipeline/pipeline.js'
 import type {Runtime} from '../../lib/runtime/types.js'
 
 import {BaseCommand} from '../../base-command.js'
@@ -7,17 +8,17 @@ import {durationFlag, targetSelectionFlags} from '../../lib/cli/flags.js'
 import {buildTargets, chooseKinds, listKinds, TARGETS} from '../../lib/targets/index.js'
 
 export default class Reap extends BaseCommand<typeof Reap> {
-  static override description = `The periodic sweeper: runs the \`clean\` pass (every target unless --only or --skip say otherwise: ${listKinds(TARGETS.filter((spec) => spec.byDefault).map((spec) => spec.kind), ' and ')}; --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM or SIGINT; --once runs a single pass, the form for cron.
+  static override description = `The periodic sweeper: runs the \`clean\` pass (every target unless --only or --skip say otherwise: ${listKinds(TARGETS.filter((spec) => spec.byDefault).map((spec) => spec.kind), ' and ')}; --force semantics, the same safety rules) at start and then every --interval (with ±10% jitter) until SIGTERM, SIGINT, SIGHUP or SIGQUIT; --once runs a single pass, the form for cron.
 
-A first SIGTERM/SIGINT lets the deletion under way finish, deletes nothing more, logs the pass and exits 0; a second one exits at once (1). Each pass takes the moat-home lock (see --lock-timeout): a pass that finds another clean running logs it and does nothing. A pass that would remove more than --max-delete items (default 100) removes nothing and is logged as refused.
+A first SIGTERM, SIGINT, SIGHUP or SIGQUIT sends no new removal, lets those under way finish (10 s at most), logs the pass and exits 0; a second one exits at once (1). Each pass takes the moat-home lock (see --lock-timeout): a pass that finds another clean running logs it and does nothing. A pass that would remove more than --max-delete items (default 100) removes nothing and is logged as refused.
 
-An engine that fails mid-pass ends only that pass: every removal it confirmed is reported removed, the rest failed, the error is logged as a pass event, and the next pass comes after the interval, doubled for each pass in a row that failed, up to 1h (or the interval if longer). Only usage errors and an unusable log file stop the reaper.
+An engine that fails mid-pass ends only that pass: every removal it confirmed is reported removed, one it was sent but never answered is asked about again (gone: removed; still there: failed; no answer: unknown, resolved by the next pass), the rest failed, the error is logged as a pass event, and the next pass comes after the interval, doubled for each pass in a row that failed, up to 1h (or the interval if longer). Only usage errors and an unusable log file stop the reaper.
 
-The audit trail: one line per decision and one per pass (time, pass, target, id, name, decision, reason, evidence, outcome, bytes), appended to --log-file (its missing parent directories are created 0700) or written to stderr as each happens; JSON lines unless stderr is a terminal or --log-format text. Each decision's line is written before the next deletion starts; when a line cannot be written (a full disk), nothing more is deleted, the pass says why and the reaper stops (exit 3).
+The audit trail: one line per decision and one per pass (time, pass, target, id, name, decision, reason, evidence, outcome, bytes), and before each engine or daemon removal request its intent (synced), appended to --log-file (its missing parent directories are created 0700) or written to stderr as each happens; JSON lines unless stderr is a terminal or --log-format text. Each decision's line is written as its answer arrives; when a line cannot be written (a full disk), nothing more is deleted, the pass says why and the reaper stops (exit 3). Every pass also keeps the journal in moat-system's state directory ($XDG_STATE_HOME/moat-system, else ~/.local/state/moat-system) and first resolves what an interrupted pass (a SIGKILL, a power cut) left open there, logged as resumed lines.
 
-Monitoring: --metrics-file writes Prometheus metrics (moat_system_*, the node_exporter textfile-collector format) after every pass, replaced atomically (a temp file in the same directory, then a rename): per target and runtime what the pass found, removed, kept, failed and skipped and the bytes freed, the pass duration, the last pass and last successful pass times, the passes so far (kept across --once runs by the file itself) and each Docker engine's address-pool usage. A metrics file that cannot be written is a usage error at start (exit 2) and a note in the audit trail later.
+Monitoring: --metrics-file writes Prometheus metrics (moat_system_*, the node_exporter textfile-collector format) after every pass, replaced atomically (a temp file in the same directory, then a rename): per target and runtime what the pass found, removed, kept, failed, skipped and could not confirm (unknown) and the bytes freed, what it resolved of an interrupted pass, the pass duration, the last pass and last successful pass times, the passes so far (kept across --once runs by the file itself) and each Docker engine's address-pool usage. A metrics file that cannot be written is a usage error at start (exit 2) and a note in the audit trail later.
 
-Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error, a second signal, or (--once) a pass that could not finish; 2 usage error (also a --log-file that is a directory or not writable); 3 the audit log could not be written, or (--once) some removals failed (also those an engine that died did not confirm) or the pass was refused by --max-delete.`
+Exit codes: 0 stopped by a signal, or --once done or nothing to do or another clean running; 1 unexpected error, a second signal, or (--once) a pass that could not finish; 2 usage error (also a --log-file that is a directory or not writable); 3 the audit log could not be written, or (--once) some removals failed or are unknown (sent to an engine that died, never confirmed or denied) or the pass was refused by --max-delete.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> --once --log-file ~/.moat/reap.log', description: 'One pass, for cron.'},
     {command: '<%= config.bin %> <%= command.id %> --interval 15m', description: 'Sweep every 15 minutes until stopped.'},
@@ -50,7 +51,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
   static override unattended = true
 
   async run(): Promise<Record<string, unknown>> {
-    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}, {defaultRuntimes}] = await Promise.all([
+    const [{AuditLog}, {describeHolder, runPass}, {runReaper}, {exitCodeOf}, {busyJson, reportJson}, {passOptions}, {defaultRuntimes}, {stopOnSignals}] = await Promise.all([
       import('../../lib/output/audit-log.js'),
       import('../../lib/pipeline/pass.js'),
       import('../../lib/pipeline/reaper.js'),
@@ -58,6 +59,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       import('../../lib/output/render.js'),
       import('../../lib/cli/session.js'),
       import('../../lib/runtime/select.js'),
+      import('../../lib/cli/signals.js'),
     ])
     const {flags} = this
     // Bad --only/--skip values are a usage error now, before the log is opened or any pass runs.
@@ -70,17 +72,12 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     const toTerminal = !flags['log-file'] && process.stderr.isTTY
     const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
     const log = new AuditLog(format, flags['log-file'], flags['dry-run'])
-    const controller = new AbortController()
-    const onSignal = (signal: NodeJS.Signals) => {
-      // A second signal means now: no more waiting for the deletion under way.
-      // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit
-      if (controller.signal.aborted) process.exit(1)
-      log.note(0, `${signal}: finishing the deletion under way, then stopping`)
-      controller.abort()
-    }
-
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
+    // The handling every removing command shares (signals.ts); the reaper's documented exits: 0 once stopped, 1 when
+    // a second signal (or the bound on the requests in flight) cannot wait.
+    const stop = stopOnSignals({
+      exitNow: () => 1,
+      onFirst: (signal) => log.note(0, `${signal}: finishing the deletion under way, then stopping`),
+    })
     try {
       const summary = await runReaper({
         intervalMs: flags.interval.ms,
@@ -112,14 +109,15 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
             ...passOptions(this.session()),
             confirm: async () => true,
             maxDelete: flags['max-delete'] ?? 100,
-            onDecision: (target, item) => log.decision(pass, target, item),
+            onDecision: (target, item, intent) => log.decision(pass, target, item, intent),
             // No deletion without its audit line: a log that cannot be written stops the pass like a signal.
-            signal: AbortSignal.any([controller.signal, log.failed]),
+            signal: AbortSignal.any([stop.signal, log.failed]),
+            trail: {intents: (intents) => log.intents(pass, intents), resumed: (resolved) => log.resumed(pass, resolved)},
           })
           if (!outcome.busy) outcome.report.warnings = [...new Set([...notes, ...outcome.report.warnings])]
           return outcome
         },
-        signal: controller.signal,
+        signal: stop.signal,
       })
       const {last, logProblem} = summary
       if (logProblem) {
@@ -134,7 +132,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       this.log(
         flags['dry-run']
           ? `Reaper stopped after ${passes} (dry run: nothing removed): ${summary.totals.orphans} would be removed, ${summary.totals.kept} kept.`
-          : `Reaper stopped after ${passes}: ${summary.totals.removed} removed, ${summary.totals.skipped} skipped, ${summary.totals.failed} failed.`,
+          : `Reaper stopped after ${passes}: ${doneCounts(summary.totals)}.`,
       )
       if (flags.once && last && !last.busy) {
         process.exitCode = exitCodeOf(last.report)
@@ -148,9 +146,16 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
         return busyJson({dryRun: flags['dry-run'], holder: last.holder, message, minAge: flags['min-age'].text, targets, warnings: []}, false)
       }
 
-      return {busy: Boolean(last?.busy), passes: summary.passes, stopped: controller.signal.aborted, totals: summary.totals}
+      return {busy: Boolean(last?.busy), passes: summary.passes, stopped: stop.signal.aborted, totals: summary.totals}
     } finally {
+      stop.dispose()
       log.close()
     }
   }
+}
+
+/** What the passes did; `unknown` only when there is one. */
+function doneCounts(totals: Totals): string {
+  const counts = `${totals.removed} removed, ${totals.skipped} skipped, ${totals.failed} failed`
+  return totals.unknown ? `${counts}, ${totals.unknown} unknown` : counts
 }

@@ -3,6 +3,7 @@ import * as Flags from '@oclif/core/flags'
 import {BaseCommand} from '../../base-command.js'
 import {targetSelectionFlags} from '../../lib/cli/flags.js'
 import {EXIT} from '../../lib/exit-codes.js'
+import {stateDir} from '../../lib/output/state-dir.js'
 import {listKinds, TARGET_KINDS} from '../../lib/targets/index.js'
 
 export default class Status extends BaseCommand<typeof Status> {
@@ -46,6 +47,7 @@ Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that i
     const {flags} = this
     const status = await collectStatus({
       filter: this.filters.runs,
+      journalDir: stateDir(),
       minAgeMs: flags['min-age'].ms,
       moatHome: this.moatHome,
       runtime: flags.runtime,

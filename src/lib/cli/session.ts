@@ -1,8 +1,9 @@
 // What the clean commands and `reap` do around a pass, once: the pass options from the shared flags, the `[y/N]`
 // prompt on a terminal, and the rendering of the outcome (DESIGN.md "Confirm", "Exit codes"). Commands stay thin and
 // BaseCommand stays with oclif's concerns.
+import type {AuditLog} from '../output/audit-log.js'
 import type {RunFilter} from '../pipeline/filter.js'
-import type {PassOptions} from '../pipeline/pass.js'
+import type {PassOptions, PassOutcome} from '../pipeline/pass.js'
 import type {AnyTarget, PipelineHooks, TargetReport} from '../pipeline/pipeline.js'
 import type {Duration} from './flags.js'
 
@@ -14,10 +15,14 @@ export interface Session {
   /** `--filter run=` / `run!=`. */
   filter?: RunFilter
   force: boolean
+  /** moat-system's state directory: where a removing pass keeps its journal (issue 21). */
+  journalDir: string
   json: boolean
   lockTimeout: Duration
   /** A line for the user on stdout (suppressed by oclif under --json). */
   log(line: string): void
+  /** --log-file: the audit trail (every decision, each removal's intent, the pass) appended there as JSON lines. */
+  logFile?: string
   maxDelete?: number
   minAge: Duration
   moatHome: string
@@ -40,11 +45,14 @@ export interface SessionOutcome {
 }
 
 /** The pass options the shared flags decide; the caller adds how to confirm and what to report. */
-export function passOptions(session: Session): Pick<PassOptions, 'command' | 'dryRun' | 'filter' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
+export function passOptions(
+  session: Session,
+): Pick<PassOptions, 'command' | 'dryRun' | 'filter' | 'journalDir' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
   return {
     command: session.command,
     dryRun: session.dryRun,
     filter: session.filter,
+    journalDir: session.journalDir,
     lockTimeoutMs: session.lockTimeout.ms,
     maxDelete: session.maxDelete,
     minAgeMs: session.minAge.ms,
@@ -61,20 +69,26 @@ export async function runCleanSession(
   session: Session,
   targets: readonly AnyTarget[],
   hooks?: PipelineHooks,
+  signal?: AbortSignal,
 ): Promise<SessionOutcome> {
-  const [{exitCodeOf, totalsOf}, render, {describeHolder, runPass}] = await Promise.all([
+  const [{exitCodeOf, totalsOf}, render, {describeHolder, runPass}, {AuditLog}] = await Promise.all([
     import('../pipeline/pipeline.js'),
     import('../output/render.js'),
     import('../pipeline/pass.js'),
+    import('../output/audit-log.js'),
   ])
   const {dryRun, json} = session
   const progress = !json && !session.quiet && process.stderr.isTTY
   let prompted = false
   let interrupted = false
+  // An unusable --log-file is a usage error now, before anything is asked.
+  const log = session.logFile ? new AuditLog('json', session.logFile, dryRun) : undefined
+  const started = Date.now()
   const outcome = await runPass(targets, {
     ...passOptions(session),
     async confirm(plan) {
-      if (session.force) return true
+      // Stopped before the question: nothing is asked, and the pipeline reports every planned item not reached.
+      if (session.force || signal?.aborted) return true
       prompted = true
       // The plan goes where the question goes: stdout may be a pipe or a file nobody sees until it is too late.
       const look = render.lookFor(process.stderr, session.verbose)
@@ -83,7 +97,7 @@ export async function runCleanSession(
         look,
       })
       process.stderr.write(lines.join('\n') + '\n')
-      const answer = await confirmOnTerminal(plan)
+      const answer = await confirmOnTerminal(plan, signal)
       interrupted = answer === 'interrupted'
       return answer === 'yes'
     },
@@ -91,8 +105,14 @@ export async function runCleanSession(
     onProgress: progress
       ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
       : undefined,
-    warn: (message) => session.note(message),
+    ...logged(log, signal),
+    warn(message) {
+      session.note(message)
+      log?.note(1, message)
+    },
   })
+  if (log) closeLog(log, outcome, {busy: outcome.busy ? describeHolder(outcome.holder, outcome.lockDir) : undefined, durationMs: Date.now() - started}, session)
+
   if (outcome.busy) {
     // Documented: exit 0, so cron and `reap` overlapping a manual run is not an error. The document has the shape of
     // every other (empty sections, zero totals), with `busy: true`.
@@ -104,9 +124,11 @@ export async function runCleanSession(
 
   const {report} = outcome
   report.warnings = [...new Set([...report.warnings, ...session.notes])]
+  if (log?.problem && !report.warnings.includes(log.problem)) report.warnings.push(log.problem)
   if (!json && session.quiet) {
     const phase = dryRun ? 'dry-run' : 'done'
-    for (const line of render.describeProblems(report)) process.stderr.write(`${line}\n`)
+    // The notes are left out, but a log that could not be written is an error (exit 3).
+    for (const line of [...render.describeProblems(report), ...(log?.problem ? [`Error: ${log.problem}`] : [])]) process.stderr.write(`${line}\n`)
     session.log(render.describeSummary(report, phase, session.multiTarget))
   } else if (!json) {
     const look = render.lookFor(process.stdout, session.verbose)
@@ -120,9 +142,28 @@ export async function runCleanSession(
     for (const line of lines) session.log(line)
   }
 
-  // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2).
-  const exitCode = interrupted ? 130 : exitCodeOf(report)
+  // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2). A log that could not be
+  // written is a partial pass (exit 3), as for `reap`.
+  const exitCode = interrupted ? 130 : log?.problem ? Math.max(3, exitCodeOf(report)) : exitCodeOf(report)
   return {exitCode, json: render.reportJson(report, session.minAge.text, !session.multiTarget)}
+}
+
+/** What a --log-file adds to a pass: every decision, each intent and what a later pass resolved, as `reap` logs them. */
+function logged(log: AuditLog | undefined, signal: AbortSignal | undefined): Pick<PassOptions, 'onDecision' | 'signal' | 'trail'> {
+  if (!log) return {signal}
+  return {
+    onDecision: (target, item, intent) => log.decision(1, target, item, intent),
+    // A --log-file that cannot be written stops the removing, as for `reap`: no removal without its record.
+    signal: signal ? AbortSignal.any([signal, log.failed]) : log.failed,
+    trail: {intents: (intents) => log.intents(1, intents), resumed: (resolved) => log.resumed(1, resolved)},
+  }
+}
+
+/** The pass line, then the file closed; a log that failed is said once. */
+function closeLog(log: AuditLog, outcome: PassOutcome, pass: {busy?: string; durationMs: number}, session: Session): void {
+  log.pass(1, outcome.busy ? pass : {durationMs: pass.durationMs, refused: outcome.report.refused, totals: outcome.report.totals})
+  log.close()
+  if (log.problem) session.note(log.problem)
 }
 
 export type Answer = 'interrupted' | 'no' | 'yes'
@@ -133,7 +174,7 @@ export type Answer = 'interrupted' | 'no' | 'yes'
  * text, the answer echoed after it: no cursor movement, so a dumb terminal (TERM=dumb) shows it as it is, and the
  * question is bold only where colour is wanted (not under NO_COLOR or TERM=dumb).
  */
-export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<Answer> {
+export async function confirmOnTerminal(plan: readonly TargetReport[], signal?: AbortSignal): Promise<Answer> {
   const [{createInterface, emitKeypressEvents}, {describeQuestion, wantsColour}] = await Promise.all([
     import('node:readline'),
     import('../output/render.js'),
@@ -147,6 +188,7 @@ export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<
   stdin.setRawMode(true)
   stderr.write(`${wantsColour(stderr) ? `\u001B[1m${question}\u001B[22m` : question} [y/N] `)
   let onKey: ((text: string | undefined, key?: {ctrl?: boolean; name?: string}) => void) | undefined
+  let onStop: (() => void) | undefined
   try {
     const answer = await new Promise<Answer>((resolve) => {
       onKey = (text, key) => {
@@ -156,13 +198,17 @@ export async function confirmOnTerminal(plan: readonly TargetReport[]): Promise<
       }
 
       stdin.on('keypress', onKey)
-      // The end of input answers no.
+      // The end of input answers no; a stop signal while the question waits answers it as Ctrl-C would.
       rl.once('close', () => resolve('no'))
+      onStop = () => resolve('interrupted')
+      if (signal?.aborted) onStop()
+      signal?.addEventListener('abort', onStop, {once: true})
     })
     stderr.write(answer === 'interrupted' ? '^C\n' : `${answer}\n`)
     return answer
   } finally {
     if (onKey) stdin.off('keypress', onKey)
+    if (onStop) signal?.removeEventListener('abort', onStop)
     stdin.setRawMode(false)
     rl.close()
   }

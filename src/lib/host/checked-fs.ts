@@ -52,6 +52,7 @@ const MIB = 1024 * KIB
  */
 export const STATE_FILES = {
   'daemon.lock': {cap: 64 * KIB, why: 'five JSON fields, about 150 bytes: moat-resources.md §6.1'},
+  journal: {cap: 32 * MIB, why: "this tool's own write-ahead record, emptied after each pass and cut down past 256 KiB"},
   'lock owner.json': {cap: 64 * KIB, why: "this tool's own five fields, about 200 bytes"},
   'metadata.json': {cap: MIB, why: 'moat writes 1-2 KB, one field per line, §2.2; room for long service maps and provider_meta'},
   'metrics file': {cap: 4 * MIB, why: "this tool's own text, about 100 samples per target and runtime"},

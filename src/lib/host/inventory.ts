@@ -208,8 +208,17 @@ export const PATHS: readonly PathUse[] = [
     how: String.raw`an existing regular file: O_WRONLY\|O_APPEND\|O_NOFOLLOW\|O_NONBLOCK, fstat: a regular file; opened once at start-up, so a symlink that appears later is never reached`,
     otherwise: 'usage error (a symlink, a directory, a FIFO, not writable), exit 2',
     path: '--log-file',
-    what: "reap's audit log",
+    what: 'the audit log (`reap`, and every clean command given --log-file)',
     where: 'output/audit-log.ts',
+  },
+  {
+    absent: `created here: ${CREATE} 0600, in a directory made 0700 (with its parents) that must be a real one of this user, writable by nobody else`,
+    how: `each removing pass, under the clean lock: read ${stateRead('journal')}; appended ${String.raw`O_WRONLY\|O_APPEND\|O_NOFOLLOW\|O_NONBLOCK`}, fstat: a regular file of this user with one link; each intent synced; emptied with ftruncate, or replaced by .<name>.<random>.tmp made ${CREATE} 0600 and renamed over it`,
+    otherwise: 'the pass removes nothing, exit 1, naming the path and the error (a dry run never opens it; status only reads it, and an error there hides nothing it would remove)',
+    path: '$XDG_STATE_HOME/moat-system/journal-<hash of the moat home>.jsonl (~/.local/state/moat-system/ without XDG_STATE_HOME)',
+    stateFile: 'journal',
+    what: 'the write-ahead journal of removing passes (issue 21)',
+    where: 'output/journal.ts, host/journal-files.ts',
   },
   {
     absent: 'passes counted from 0',

@@ -20,6 +20,8 @@ const MY_UID = process.getuid?.() ?? -1
 export const QUARANTINE_PREFIX = `moat-system-quarantine-${MY_UID}`
 /** An entry moved out of the way that could not be put back under its name (it was taken): never deleted. */
 export const HELD_PREFIX = 'held-'
+/** Moves recorded per synced append: a few hundred moves cost a few syncs, and a SIGKILL leaves at most this many unmoved ones open. */
+const RECORD_AHEAD = 32
 
 export interface RemovalRequest {
   /** Its identity when verified: anything else found under that name is never deleted. */
@@ -57,6 +59,11 @@ export interface SafeRemoveOptions {
    * deleted, keyed by request. Throwing puts every moved entry back: what cannot be checked is kept.
    */
   recheck?(moved: readonly MovedEntry[]): Map<RemovalRequest, string> | Promise<Map<RemovalRequest, string>>
+  /**
+   * The write-ahead record (issue 21): called right before these requests' moves (a few at a time, one synced append
+   * each). False: it could not be written; none of them nor any later one is moved (they are reported not reached).
+   */
+  record?(requests: readonly RemovalRequest[]): boolean
   /** After abort: the entry under way is finished, moved entries not yet begun are put back, nothing more goes. */
   signal?: AbortSignal
 }
@@ -150,11 +157,14 @@ export async function safeRemove(
     return quarantines.get(parent)!
   }
 
-  // Step 2: move.
+  // Step 2: move, each recorded (RECORD_AHEAD at a time) before it goes.
   const moved: Moved[] = []
   let counter = 0
-  for (const request of requests) {
-    if (options.signal?.aborted) break
+  const recorded = recordAhead(requests, options.record)
+  const mayMove = (index: number) => !options.signal?.aborted && recorded(index)
+  for (const [index, request] of requests.entries()) {
+    if (!mayMove(index)) break
+
     const quarantine = quarantineOf(request)
     if (quarantine instanceof Error) {
       settle(request, {decision: 'failed', reason: quarantine.message})
@@ -218,6 +228,16 @@ export async function safeRemove(
 }
 
 type Moved = MovedEntry & {quarantine: Quarantine}
+
+/** Whether request `index` is recorded: records it and the next ones (RECORD_AHEAD in one append) when it is not yet. */
+function recordAhead(requests: readonly RemovalRequest[], record: SafeRemoveOptions['record']): (index: number) => boolean {
+  let upTo = 0
+  return (index) => {
+    if (!record || index < upTo) return true
+    upTo = index + RECORD_AHEAD
+    return record(requests.slice(index, upTo))
+  }
+}
 
 /** Step 2 for one entry: the checked rename into the quarantine, or the outcome when it could not be moved. */
 function moveOne(request: RemovalRequest, quarantine: Quarantine, counter: number, hooks?: SafeRemoveHooks): Moved | RemovalOutcome {

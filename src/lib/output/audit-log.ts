@@ -1,4 +1,4 @@
-import {closeSync, writeSync} from 'node:fs'
+import {closeSync, fsyncSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 import prettyBytes from 'pretty-bytes'
 
@@ -6,6 +6,7 @@ import type {Item, Totals} from '../pipeline/pipeline.js'
 
 import {InputError} from '../exit-codes.js'
 import {makeDirectories, openAppendFile} from '../host/checked-fs.js'
+import {type Intent, onHost, type Resumed} from '../pipeline/intents.js'
 import {evidenceLines} from './render.js'
 
 export type LogFormat = 'json' | 'text'
@@ -20,6 +21,30 @@ export interface PassSummary {
   nextPassInMs?: number
   refused?: string
   totals?: Totals
+}
+
+/** How long a write to stderr waits for a reader that is behind before the log counts as not writable. */
+const STDERR_PATIENCE_MS = 30_000
+const pause = new Int32Array(new SharedArrayBuffer(4))
+
+/** All of `data` to a descriptor that may be a non-blocking pipe: partial writes continue, EAGAIN waits a millisecond. */
+function writeAllToPipe(fd: number, data: Buffer): void {
+  const deadline = Date.now() + STDERR_PATIENCE_MS
+  let offset = 0
+  while (offset < data.length) {
+    try {
+      offset += writeSync(fd, data, offset)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) throw error
+      Atomics.wait(pause, 0, 0, 1)
+    }
+  }
+}
+
+/** What a finished pass did, in the text line; `unknown` only when there is one. */
+function doneCounts(totals: Totals | undefined): string {
+  const counts = `${totals?.removed ?? 0} removed, ${totals?.kept ?? 0} kept, ${totals?.skipped ?? 0} skipped, ${totals?.failed ?? 0} failed`
+  return totals?.unknown ? `${counts}, ${totals.unknown} unknown` : counts
 }
 
 /**
@@ -86,16 +111,38 @@ export class AuditLog {
     if (this.owned) closeSync(this.fd)
   }
 
-  decision(pass: number, target: string, item: Item): void {
+  /** An item's decision; `intent`, when its removal had one, names the engine, so the line closes that intent. */
+  decision(pass: number, target: string, item: Item, intent?: Intent): void {
     const {bytes, decision, evidence, id, name, outcome, reason} = item
     const word = decision === 'orphan' && this.dryRun ? 'would remove' : decision
-    // The text line: what happened (why it was skipped or failed), then why it had been judged so, and on what facts.
-    const why = outcome && outcome !== 'removed' && (decision === 'skipped' || decision === 'failed') ? `${outcome} (judged: ${reason})` : reason
+    // The text line: what happened (why it was skipped, failed or is unknown), then why it had been judged so, and on
+    // what facts.
+    const why =
+      outcome && outcome !== 'removed' && (decision === 'skipped' || decision === 'failed' || decision === 'unknown') ? `${outcome} (judged: ${reason})` : reason
     const facts = evidence ? ` [${evidenceLines(item).join('; ')}]` : ''
+    const engine = intent && !onHost(intent) ? intent.engine : undefined
     this.write(
-      {bytes, decision, dryRun: this.dryRun || undefined, event: 'decision', evidence, id, name, outcome, pass, reason, target},
+      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', evidence, id, name, outcome, pass, reason, target},
       `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${facts}`,
     )
+  }
+
+  /**
+   * The write-ahead intents of engine and daemon requests, before they are sent: one write(2) for all of them and,
+   * for a file, an fsync. Throws when they cannot be written (and aborts `failed`): then nothing of them is sent.
+   * Moves into the quarantine are in the journal only: the quarantine on disk is their record, and the outcome of
+   * each comes here as it is known.
+   */
+  intents(pass: number, intents: readonly Intent[]): void {
+    const lines = intents
+      .filter((intent) => !onHost(intent))
+      .map((intent) => {
+        const fields: Partial<Intent> = {...intent}
+        delete fields.time
+        return this.line({event: 'intent', pass, ...fields}, `intent  ${intent.action} ${intent.target} ${intent.name} on ${intent.engine}`)
+      })
+    if (lines.length === 0) return
+    if (!this.writeLines(lines.join(''), this.owned)) throw new Error(this.problem)
   }
 
   /** A note, once per pass: one given while the targets were built is also among the report's warnings. */
@@ -115,22 +162,49 @@ export class AuditLog {
         ? `pass ${pass}: another clean is running (${busy}); nothing done`
         : this.dryRun
           ? `pass ${pass} (dry run) done in ${durationMs} ms: ${totals?.orphans ?? 0} would be removed, ${totals?.kept ?? 0} kept; nothing removed${refused ? `; a real pass would refuse: ${refused}` : ''}`
-          : `pass ${pass} done in ${durationMs} ms: ${totals?.removed ?? 0} removed, ${totals?.kept ?? 0} kept, ${totals?.skipped ?? 0} skipped, ${totals?.failed ?? 0} failed${refused ? `; refused: ${refused}` : ''}`
+          : `pass ${pass} done in ${durationMs} ms: ${doneCounts(totals)}${refused ? `; refused: ${refused}` : ''}`
     this.write({busy, dryRun: this.dryRun || undefined, durationMs, error, event: 'pass', nextPassInMs, pass, refused, totals}, text)
   }
 
-  private write(record: Record<string, unknown>, text: string): void {
-    if (this.problem) return
+  /** What this pass found of intents an interrupted earlier pass left open, and what is known of each now. */
+  resumed(pass: number, resolved: readonly Resumed[]): void {
+    for (const {decision, intent, outcome} of resolved) {
+      this.write(
+        {action: intent.action, decision, engine: intent.engine, event: 'resumed', id: intent.id, intendedAt: intent.time, name: intent.name, outcome, pass, target: intent.target},
+        `resumed ${decision} ${intent.target} ${intent.name}: ${outcome}`,
+      )
+    }
+  }
+
+  private line(record: Record<string, unknown>, text: string): string {
     const time = new Date().toISOString()
-    const line = Buffer.from((this.format === 'json' ? JSON.stringify({time, ...record}) : `${time} ${text}`) + '\n')
+    return (this.format === 'json' ? JSON.stringify({time, ...record}) : `${time} ${text}`) + '\n'
+  }
+
+  private write(record: Record<string, unknown>, text: string): void {
+    this.writeLines(this.line(record, text), false)
+  }
+
+  /**
+   * One write(2) to a file; a short write (the disk filled mid-line) is an error too. On stderr, a pipe whose reader
+   * is behind (EAGAIN, a partial write) is waited for, up to STDERR_PATIENCE_MS. False once the log cannot be written.
+   */
+  private writeLines(text: string, sync: boolean): boolean {
+    if (this.problem) return false
+    const data = Buffer.from(text)
     try {
-      // One write(2) per line; a short write (the disk filled mid-line) is an error too.
-      const written = writeSync(this.fd, line)
-      if (written !== line.length) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+      if (this.owned) {
+        const written = writeSync(this.fd, data)
+        if (written !== data.length) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+      } else writeAllToPipe(this.fd, data)
+
+      if (sync) fsyncSync(this.fd)
+      return true
     } catch (error) {
       const {code, message} = error as NodeJS.ErrnoException
       this.problem = `the audit log ${this.file ?? 'on stderr'} cannot be written (${code ?? message}); nothing more is deleted`
       this.abort.abort()
+      return false
     }
   }
 }

@@ -72,7 +72,16 @@ function perTarget(report: Report, engineRuntimes: readonly string[]): Array<{co
       const count = (decision: Item['decision']) => items.filter((item) => item.decision === decision).length
       const bytes = items.filter((item) => item.decision === 'removed').reduce((sum, item) => sum + (item.bytes ?? 0), 0)
       rows.push({
-        counts: {failed: count('failed'), found: items.length, kept: count('kept'), orphans: count('orphan'), removed: count('removed'), removedBytes: bytes, skipped: count('skipped')},
+        counts: {
+          failed: count('failed'),
+          found: items.length,
+          kept: count('kept'),
+          orphans: count('orphan'),
+          removed: count('removed'),
+          removedBytes: bytes,
+          skipped: count('skipped'),
+          unknown: count('unknown'),
+        },
         labels: {runtime, target: section.target},
       })
     }
@@ -93,9 +102,16 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
     ...perTargetFamily('removed', 'removed', 'Objects removed'),
     ...perTargetFamily('kept', 'kept', 'Objects kept (alive, young, in use, not moat\'s ...)'),
     ...perTargetFamily('failed', 'failed', 'Removals that failed'),
+    ...perTargetFamily('unknown', 'unknown', 'Removals the engine was sent but never confirmed or denied (the next pass resolves them)'),
     ...perTargetFamily('skipped', 'skipped', 'Objects skipped (changed since the scan, refused by --max-delete, interrupted)'),
     ...perTargetFamily('orphans', 'orphans', 'Orphans left planned, not removed (a dry run)'),
     ...perTargetFamily('removedBytes', 'removed_bytes', 'Bytes freed'),
+    ...family(
+      'moat_system_pass_resumed',
+      'gauge',
+      'Removals an interrupted earlier pass left open, resolved at the start of the last pass, per decision.',
+      pass.report ? (['removed', 'failed', 'unknown'] as const).map((decision) => [{decision}, pass.report!.resumed?.filter((entry) => entry.decision === decision).length ?? 0]) : [],
+    ),
     ...family('moat_system_pass_duration_seconds', 'gauge', 'How long the last pass took.', [[{}, pass.durationMs / 1000]]),
     ...family('moat_system_last_pass_timestamp_seconds', 'gauge', 'When the last pass ended (unix time).', [[{}, ended]]),
     ...family('moat_system_last_pass_success', 'gauge', '1 when the last pass finished, ran every target that applies to this host and nothing failed, else 0.', [[{}, pass.success ? 1 : 0]]),

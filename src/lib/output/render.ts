@@ -1,5 +1,6 @@
 import prettyBytes from 'pretty-bytes'
 
+import type {Resumed} from '../pipeline/intents.js'
 import type {LockOwner} from '../pipeline/lock.js'
 import type {Item, Report, TargetReport, Totals} from '../pipeline/pipeline.js'
 
@@ -29,16 +30,18 @@ const LABEL: Record<Item['decision'], string> = {
   orphan: 'remove',
   removed: 'removed',
   skipped: 'skipped',
+  unknown: 'UNKNOWN',
 }
 
 // SGR codes by hand: ansis and oclif's colorize decide colour from stdout alone, and the plan may go to stderr.
-const SGR = {bold: 1, cyan: 36, dim: 2, green: 32, red: 31, yellow: 33} as const
+const SGR = {bold: 1, cyan: 36, dim: 2, green: 32, magenta: 35, red: 31, yellow: 33} as const
 const DECISION_COLOUR: Record<Item['decision'], keyof typeof SGR> = {
   failed: 'red',
   kept: 'dim',
   orphan: 'cyan',
   removed: 'green',
   skipped: 'yellow',
+  unknown: 'magenta',
 }
 
 function paint(look: Look, colour: keyof typeof SGR, text: string): string {
@@ -81,9 +84,9 @@ function label(item: Item, phase: Phase): string {
   return phase === 'dry-run' ? `would ${what}` : what
 }
 
-/** The row's reason: what happened to a skipped, failed or moved item, else why it was judged so. */
+/** The row's reason: what happened to a skipped, failed, unknown or moved item, else why it was judged so. */
 function shownReason(item: Item): string {
-  if ((item.decision === 'skipped' || item.decision === 'failed' || moved(item)) && item.outcome) return item.outcome
+  if ((item.decision === 'skipped' || item.decision === 'failed' || item.decision === 'unknown' || moved(item)) && item.outcome) return item.outcome
   return item.reason
 }
 
@@ -182,6 +185,8 @@ function totalsParts(items: readonly Item[], totals: Totals, phase: Phase): stri
 
   parts.push(`${totals.kept} kept`)
   if (phase === 'done') parts.push(`${totals.skipped} skipped`, `${totals.failed} failed`)
+  // Only when there is one: an answer that never came is rare, and every other line stays as it was.
+  if (phase === 'done' && totals.unknown > 0) parts.push(`${totals.unknown} unknown (the engine may have removed them; the next pass finds out)`)
   return parts
 }
 
@@ -196,12 +201,12 @@ export function describeGrandTotal(report: Pick<Report, 'targets' | 'totals'>, p
  * adds `clean`'s line over all targets.
  */
 export function describeReport(
-  report: Partial<Pick<Report, 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
+  report: Partial<Pick<Report, 'resumed' | 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
   phase: Phase,
   options: {grandTotal?: boolean; look?: Look; only?: (item: Item) => boolean} = {},
 ): string[] {
   const {look = PLAIN, only} = options
-  const lines: string[] = []
+  const lines: string[] = describeResumed(report.resumed ?? [], look)
   for (const section of report.targets) {
     const items = only ? section.items.filter((item) => only(item)) : section.items
     if (section.items.length === 0) {
@@ -235,12 +240,35 @@ export function describeSummary(report: Pick<Report, 'canceled' | 'targets' | 't
   return section.items.length === 0 ? `No moat ${noun(section, 2)} found.` : describeTotals(section, section.totals, phase)
 }
 
-/** What --quiet still says, on stderr: each failure with its target and why, and a refused pass. */
-export function describeProblems(report: Pick<Report, 'refused' | 'targets'>): string[] {
-  const failed = report.targets.flatMap((section) =>
-    section.items.filter((item) => item.decision === 'failed').map((item) => `Failed: ${section.target} ${item.name}: ${item.outcome ?? item.reason}`),
+/**
+ * What --quiet still says, on stderr, one line each: what makes the exit code 3. Each failure, each removal an engine
+ * never confirmed or denied (unknown, also one an interrupted earlier pass left), with its target and why, and a
+ * refused pass.
+ */
+export function describeProblems(report: Pick<Report, 'refused' | 'resumed' | 'targets'>): string[] {
+  const problems = report.targets.flatMap((section) =>
+    section.items
+      .filter((item) => item.decision === 'failed' || item.decision === 'unknown')
+      .map((item) => `${item.decision === 'failed' ? 'Failed' : 'Unknown'}: ${section.target} ${item.name}: ${item.outcome ?? item.reason}`),
   )
-  return [...failed, ...(report.refused ? [`Refused: ${report.refused}.`] : [])]
+  const left = (report.resumed ?? [])
+    .filter((entry) => entry.decision === 'unknown')
+    .map(({intent, outcome}) => `Unknown: ${intent.target} ${intent.name}: ${outcome} (started by an interrupted earlier pass)`)
+  return [...left, ...problems, ...(report.refused ? [`Refused: ${report.refused}.`] : [])]
+}
+
+/**
+ * What this pass found of an interrupted earlier one (issue 21): each removal it had started without a recorded
+ * outcome, and what its engine (or the disk) says now.
+ */
+export function describeResumed(resumed: readonly Resumed[], look: Look = PLAIN): string[] {
+  if (resumed.length === 0) return []
+  const colour = {failed: 'red', removed: 'green', unknown: 'magenta'} as const
+  return [
+    `${resumed.length} removal${resumed.length === 1 ? '' : 's'} an interrupted earlier pass had started, resolved first:`,
+    ...resumed.map(({decision, intent, outcome}) => `  ${paint(look, colour[decision], LABEL[decision])} ${intent.target} ${intent.name}: ${outcome}`),
+    '',
+  ]
 }
 
 /** The `[y/N]` question: the count per target (`clean`), with sizes where items have them. */
@@ -277,9 +305,24 @@ function itemJson(item: Item): Record<string, unknown> {
   }
 }
 
+/** One resolved intent of an interrupted earlier pass, as the JSON document's `resumed` lists it. */
+export function resumedJson({decision, intent, outcome}: Resumed): Record<string, unknown> {
+  return {
+    action: intent.action,
+    decision,
+    engine: intent.engine,
+    id: intent.id,
+    intendedAt: intent.time,
+    name: intent.name,
+    outcome,
+    target: intent.target,
+  }
+}
+
 /** The --json document: one section for a single-target command, a `targets` map for `clean`. */
 export function reportJson(report: Report, minAge: string, single: boolean): Record<string, unknown> {
-  const head = {canceled: report.canceled, dryRun: report.dryRun, filter: report.filter, minAge, refused: report.refused}
+  const resumed = report.resumed?.length ? report.resumed.map((entry) => resumedJson(entry)) : undefined
+  const head = {canceled: report.canceled, dryRun: report.dryRun, filter: report.filter, minAge, refused: report.refused, resumed}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,
@@ -301,7 +344,7 @@ export interface BusyPass {
 
 /** The document of a pass that found another clean running: every other document's shape, zero totals, `busy`. */
 export function busyJson(busy: BusyPass, single: boolean): Record<string, unknown> {
-  const empty: Totals = {bytesRemoved: 0, candidates: 0, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0}
+  const empty: Totals = {bytesRemoved: 0, candidates: 0, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0, unknown: 0}
   const report: Report = {
     canceled: false,
     dryRun: busy.dryRun,

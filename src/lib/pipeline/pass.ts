@@ -1,14 +1,30 @@
 import {hostname} from 'node:os'
 
+import type {Intent, Resumed} from './intents.js'
+
 import {checkMoatHome, missingHomeNote, privateLockParent} from '../moat/home.js'
+import {Journal} from '../output/journal.js'
 import {acquireLock, lockDirOf, type LockOwner, STUCK_LOCK_MS} from './lock.js'
 import {type PipelineOptions, type Report, runPipeline, type Target} from './pipeline.js'
+import {resolveIntents} from './resume.js'
+
+/** The audit trail besides the journal (`reap`'s log, a --log-file): it gets the intents and the resolved ones too. */
+export interface Trail {
+  intents(intents: readonly Intent[]): void
+  resumed(resolved: readonly Resumed[]): void
+}
 
 export interface PassOptions extends PipelineOptions {
   /** Names the lock holder for whoever finds the lock taken (the command id). */
   command: string
+  /**
+   * moat-system's state directory, where a removing pass keeps its journal (the write-ahead record, issue 21) and
+   * resolves first what an interrupted earlier pass left open in it. Absent: no journal (the pipeline's own tests).
+   */
+  journalDir?: string
   lockTimeoutMs: number
   moatHome: string
+  trail?: Trail
 }
 
 /** A pass either ran, or found another deleting pass on the same MOAT_HOME and did nothing. */
@@ -34,11 +50,45 @@ export async function runPass(targets: readonly Target[], options: PassOptions):
   if (!home.exists) privateLockParent(home.lockParent)
   const lock = await acquireLock(home.lockParent, options.command, options.lockTimeoutMs)
   if (!lock.ok) return {busy: true, holder: lock.owner, lockDir: lockDirOf(home.lockParent)}
+  let journal: Journal | undefined
   try {
-    return await run()
+    // Under the lock: only one pass of a moat home writes its journal.
+    journal = options.journalDir ? Journal.open(options.journalDir, options.moatHome) : undefined
+    return await recorded(targets, options, journal, note)
   } finally {
+    // Whatever ended the pass (an error too): what was decided is already written; the journal keeps what is open.
+    journal?.close()
     lock.held.release()
   }
+}
+
+/**
+ * A removing pass with its write-ahead record: first what an interrupted earlier pass left open is resolved and
+ * reported, then the pipeline runs with every intent synced to the journal (and the trail) before its request, and
+ * every outcome written as it is known. A record that cannot be written stops the pass like a signal.
+ */
+async function recorded(targets: readonly Target[], options: PassOptions, journal: Journal | undefined, note?: string): Promise<PassOutcome> {
+  const resumed = journal && journal.leftOpen.length > 0 ? await resolveIntents(journal.leftOpen, {moatHome: options.moatHome}) : []
+  journal?.resumed(resumed)
+  options.trail?.resumed(resumed)
+  const signals = [options.signal, journal?.failed].filter((signal) => signal !== undefined)
+  const report = await runPipeline(targets, {
+    ...options,
+    onDecision(target, item, intent) {
+      journal?.decision(target, item, intent)
+      options.onDecision?.(target, item, intent)
+    },
+    onIntent(intents) {
+      journal?.intents(intents)
+      options.trail?.intents(intents)
+      options.onIntent?.(intents)
+    },
+    signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
+  })
+  if (resumed.length > 0) report.resumed = resumed
+  if (journal?.problem) report.warnings.push(journal.problem)
+  if (note && !report.warnings.includes(note)) report.warnings.unshift(note)
+  return {busy: false, report}
 }
 
 /**

@@ -1,10 +1,15 @@
 // The one pipeline every clean command runs (DESIGN.md): scan, classify, confirm, re-verify, delete, report.
 // Targets implement the first two and the last step for their kind; this module owns the order and the
 // bookkeeping, and never prints.
+import type {Intent, IntentAction, IntentPlace, Resumed} from './intents.js'
+
 import {describeRunFilter, filteredOut, type RunFilter} from './filter.js'
 
-/** `orphan`/`kept` come from the plan; `removed`/`skipped`/`failed` from the deletion. */
-export type Decision = 'failed' | 'kept' | 'orphan' | 'removed' | 'skipped'
+/**
+ * `orphan`/`kept` come from the plan; `removed`/`skipped`/`failed` from the deletion; `unknown` when the engine
+ * could not be asked whether a removal it was sent happened (the next pass resolves it).
+ */
+export type Decision = 'failed' | 'kept' | 'orphan' | 'removed' | 'skipped' | 'unknown'
 
 export type Detail = boolean | number | string | string[] | undefined
 
@@ -45,6 +50,11 @@ export interface TargetContext {
   /** Items modified after this instant (ms since epoch) are young. */
   readonly cutoffMs: number
   readonly hooks: PipelineHooks
+  /**
+   * The write-ahead record: called synchronously right before the requests for these items are sent (one synced
+   * append for all of them). False: it could not be written, and none of them may be sent.
+   */
+  intend(action: IntentAction, entries: ReadonlyArray<{item: Item; place: IntentPlace}>): boolean
   readonly minAgeMs: number
   readonly now: number
   /** Called as items are settled during deletion, for a progress line in a terminal. */
@@ -58,7 +68,7 @@ export interface TargetContext {
 }
 
 /** Records what happened to a planned item; `outcome` says why it was skipped or failed (its judged reason stays). */
-export type Settle = (item: PlannedItem, decision: 'failed' | 'removed' | 'skipped', outcome: string) => void
+export type Settle = (item: PlannedItem, decision: 'failed' | 'removed' | 'skipped' | 'unknown', outcome: string) => void
 
 export interface Target<S = unknown, F = unknown> {
   classify(ctx: TargetContext, scanned: S[]): Promise<PlannedItem<F>[]>
@@ -85,6 +95,7 @@ export interface Totals {
   orphans: number
   removed: number
   skipped: number
+  unknown: number
 }
 
 export interface TargetReport {
@@ -102,6 +113,8 @@ export interface Report {
   minAgeMs: number
   /** Why nothing was removed although orphans were planned (over --max-delete). */
   refused?: string
+  /** Intents an interrupted earlier pass left open, resolved before this one began. */
+  resumed?: Resumed[]
   targets: TargetReport[]
   totals: Totals
   warnings: string[]
@@ -118,8 +131,10 @@ export interface PipelineOptions {
   maxDelete?: number
   minAgeMs: number
   now?: number
-  /** Every final decision as it is made: kept items after planning, the others as they are settled. */
-  onDecision?: (target: string, item: Item) => void
+  /** Every final decision as it is made: kept items after planning, the others as they are settled (with the intent that preceded it). */
+  onDecision?: (target: string, item: Item, intent?: Intent) => void
+  /** The write-ahead record (TargetContext.intend); throws when it cannot be written. */
+  onIntent?: (intents: readonly Intent[]) => void
   onProgress?: (done: number, total: number) => void
   signal?: AbortSignal
   /** Notes are also passed here as they happen (the command prints them once on stderr). */
@@ -127,7 +142,7 @@ export interface PipelineOptions {
 }
 
 export function totalsOf(items: readonly Item[]): Totals {
-  const totals: Totals = {bytesRemoved: 0, candidates: items.length, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0}
+  const totals: Totals = {bytesRemoved: 0, candidates: items.length, failed: 0, kept: 0, orphans: 0, removed: 0, skipped: 0, unknown: 0}
   for (const item of items) {
     if (item.decision === 'orphan') totals.orphans++
     else totals[item.decision]++
@@ -147,9 +162,23 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
   const now = options.now ?? Date.now()
   const planned: PlannedItem[] = []
   const kindOf = new Map<Item, string>()
+  /** The last intent recorded for each item: its decision closes it. */
+  const intents = new Map<Item, Intent>()
   const ctx: TargetContext = {
     cutoffMs: now - options.minAgeMs,
     hooks: options.hooks ?? {},
+    intend(action, entries) {
+      const made = entries.map(({item, place}) => ({...place, action, id: item.id, name: item.name, target: kindOf.get(item)!}))
+      try {
+        options.onIntent?.(made)
+      } catch {
+        // The sink says why (its own problem and signal); nothing of these may be sent.
+        return false
+      }
+
+      for (const [index, {item}] of entries.entries()) intents.set(item, made[index]!)
+      return true
+    },
     minAgeMs: options.minAgeMs,
     now,
     onProgress: options.onProgress,
@@ -165,7 +194,7 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
     item.decision = decision
     // One line: an engine's multi-line error must not break the text report or a log line.
     item.outcome = outcome.replaceAll(/\s*\n\s*/g, ' ').trim()
-    options.onDecision?.(kindOf.get(item)!, item)
+    options.onDecision?.(kindOf.get(item)!, item, intents.get(item))
   }
 
   const plans: Array<{items: PlannedItem[]; target: Target}> = []
@@ -282,7 +311,11 @@ function overLimit(planned: readonly Item[], maxDelete: number | undefined): str
   return `${planned.length} items to remove is more than --max-delete ${maxDelete}; nothing was removed`
 }
 
-/** The documented exit code for a finished report: 3 when any deletion failed or the pass was refused. */
+/**
+ * The documented exit code for a finished report: 3 when any deletion failed or is unknown (also one an interrupted
+ * earlier pass left that could not be confirmed now), or the pass was refused.
+ */
 export function exitCodeOf(report: Report): number {
-  return report.totals.failed > 0 || report.refused ? 3 : 0
+  const unresolved = report.resumed?.some((entry) => entry.decision === 'unknown') ?? false
+  return report.totals.failed > 0 || report.totals.unknown > 0 || unresolved || report.refused ? 3 : 0
 }

@@ -55,7 +55,7 @@ function stopsTheReaper(error: unknown): boolean {
 function lostEngine(report: Report): boolean {
   if (report.warnings.some((warning) => warning.includes(': stopped by an error: '))) return true
   return report.targets.some((section) =>
-    section.items.some((item) => item.decision === 'failed' && /unreachable|did not answer/.test(item.outcome ?? '')),
+    section.items.some((item) => item.decision === 'unknown' || (item.decision === 'failed' && /unreachable|did not answer/.test(item.outcome ?? ''))),
   )
 }
 

@@ -6,8 +6,10 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {
   BatchOutcome,
+  BatchWatch,
   ContainerInfo,
   Endpoint,
+  EngineRef,
   Failure,
   HostMount,
   ListFilter,
@@ -17,9 +19,23 @@ import type {
   ObjectInfo,
   ObjectKind,
   Runtime,
+  StopOptions,
 } from './types.js'
 
-import {chunks, engineLost, type EngineWords, failureOf, firstLine, IN_USE, mergeOutcomes, nothingAsked, notSent, outcomeOf, parseTimestamp} from './batch.js'
+import {
+  chunks,
+  engineLost,
+  type EngineWords,
+  failureOf,
+  firstLine,
+  IN_USE,
+  mergeOutcomes,
+  nothingAsked,
+  notSent,
+  outcomeOf,
+  parseTimestamp,
+  watchedCall,
+} from './batch.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 import {execFile, type ExecResult} from './exec.js'
 
@@ -33,6 +49,8 @@ const DELETE_BACKOFF_MS = 500
 const UNREACHABLE = /xpc connection|connection invalid|connection interrupted|apiserver|container system start/i
 
 const APPLE_WORDS: EngineWords = {engine: 'Apple container services', unreachable: UNREACHABLE}
+/** How intents name the Apple container services of this Mac (one per host). */
+export const APPLE_ENGINE = 'apple-container'
 
 interface RawAttachment {
   address?: string
@@ -94,6 +112,11 @@ export class AppleCli implements MountProbe, Runtime {
     // §4.4: Apple has no disconnect primitive (its ForceRemoveNetwork is a plain delete).
     const failure: Failure = {kind: 'error', message: 'Apple container cannot disconnect a container from a network'}
     return {failures: new Map(endpoints.map((endpoint) => [endpoint.container, failure]))}
+  }
+
+  /** The Apple container services of this Mac: one per host, no address to tell apart. */
+  engine(): EngineRef {
+    return {address: APPLE_ENGINE}
   }
 
   async inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>> {
@@ -164,22 +187,13 @@ export class AppleCli implements MountProbe, Runtime {
     return appleCliPresent()
   }
 
-  async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
-    if (kind === 'volume') {
-      const failure: Failure = {kind: 'error', message: 'Apple container has no volumes'}
-      return {failures: new Map(ids.map((id) => [id, failure]))}
-    }
-
-    if (kind === 'container') return unlessNothingAsked(ids, await this.batched(['rm'], ids))
-    const outcomes: BatchOutcome[] = []
-    // §7 shows `container network delete` with one name, and the "in use" retry is per network.
-    // eslint-disable-next-line no-await-in-loop
-    for (const name of ids) outcomes.push(await this.deleteNetwork(name))
-    return mergeOutcomes(outcomes)
+  async remove(kind: ObjectKind, ids: readonly string[], watch?: BatchWatch): Promise<BatchOutcome> {
+    // The CLI answers when it exits: the records go before the call, the outcomes after it.
+    return watchedCall(ids, watch, () => this.removeAll(kind, ids))
   }
 
-  async stop(ids: readonly string[]): Promise<BatchOutcome> {
-    return unlessNothingAsked(ids, await this.batched(['stop'], ids))
+  async stop(ids: readonly string[], _options?: StopOptions, watch?: BatchWatch): Promise<BatchOutcome> {
+    return watchedCall(ids, watch, async () => unlessNothingAsked(ids, await this.batched(['stop'], ids)))
   }
 
   /** As DockerCli's: what the CLI echoed before the services stopped answering is done, and kept as such. */
@@ -240,6 +254,20 @@ export class AppleCli implements MountProbe, Runtime {
     const table = await this.call(['network', 'list'])
     if (table.exitCode !== 0) throw new Error(`container network list failed: ${firstLine(table.stderr)}`)
     return parseNetworkTable(table.stdout)
+  }
+
+  private async removeAll(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
+    if (kind === 'volume') {
+      const failure: Failure = {kind: 'error', message: 'Apple container has no volumes'}
+      return {failures: new Map(ids.map((id) => [id, failure]))}
+    }
+
+    if (kind === 'container') return unlessNothingAsked(ids, await this.batched(['rm'], ids))
+    const outcomes: BatchOutcome[] = []
+    // §7 shows `container network delete` with one name, and the "in use" retry is per network.
+    // eslint-disable-next-line no-await-in-loop
+    for (const name of ids) outcomes.push(await this.deleteNetwork(name))
+    return mergeOutcomes(outcomes)
   }
 
   /** Containers and networks as one consistent picture: which container sits on which network comes from both. */

@@ -1,5 +1,5 @@
 // Helpers both CLI adapters use to turn one batched call into per-ID outcomes.
-import type {BatchOutcome, Failure} from './types.js'
+import type {BatchOutcome, BatchWatch, Failure} from './types.js'
 
 const NOT_FOUND = /no such (?:container|network|volume|object)|not found|notfound/i
 // Docker's refusals, and the Apple wordings moat retries on (moat-resources.md §4.4).
@@ -58,10 +58,12 @@ export function outcomeOf(ids: readonly string[], result: CallResult, words?: En
   if (result.exitCode === 0 && !result.timedOut) return {failures}
   const done = new Set(result.stdout.split('\n').map((line) => line.trim()))
   const lines = result.stderr.split('\n').filter((line) => line.trim())
+  // Not echoed and the engine went: it may have done it. The caller asks it again (Failure.unconfirmed).
   const lost = (text: string): Failure => ({
     kind: 'error',
     lost: true,
     message: `${words!.engine} unreachable, not confirmed: ${firstLine(text)}`,
+    unconfirmed: true,
   })
   const general = firstLine(result.stderr)
   const fallback: Failure = result.timedOut
@@ -69,6 +71,7 @@ export function outcomeOf(ids: readonly string[], result: CallResult, words?: En
         kind: 'error',
         lost: true,
         message: `${words?.engine ?? 'the engine'} did not answer in time, not confirmed${general ? `: ${general}` : ''}`,
+        unconfirmed: true,
       }
     : words?.unreachable.test(general)
       ? lost(general)
@@ -106,6 +109,31 @@ export function nothingAsked(ids: readonly string[], outcome: BatchOutcome): Fai
   const first = outcome.failures.get(ids[0] ?? '')
   if (!first?.lost) return undefined
   return ids.every((id) => outcome.failures.get(id)?.lost) ? first : undefined
+}
+
+/** Never sent: the caller stopped the batch (BatchWatch) before these IDs' turn. */
+export const NOT_SENT: Failure = {interrupted: true, kind: 'error', message: 'not sent: the pass was stopped before its turn'}
+
+/**
+ * BatchWatch for adapters that learn outcomes per call rather than per ID (the CLIs, which answer when the process
+ * ends): the record before the call, then each ID's outcome once the call is done. Nothing is sent once the signal
+ * is aborted or the record could not be written.
+ */
+export async function watchedCall(
+  ids: readonly string[],
+  watch: BatchWatch | undefined,
+  call: () => Promise<BatchOutcome>,
+): Promise<BatchOutcome> {
+  if (!watch || ids.length === 0) return call()
+  if (watch.signal?.aborted || (watch.beforeSend && !watch.beforeSend(ids))) {
+    const outcome = {failures: new Map(ids.map((id) => [id, NOT_SENT]))}
+    for (const id of ids) watch.onReply?.(id, NOT_SENT)
+    return outcome
+  }
+
+  const outcome = await call()
+  for (const id of ids) watch.onReply?.(id, outcome.failures.get(id))
+  return outcome
 }
 
 export function mergeOutcomes(outcomes: readonly BatchOutcome[]): BatchOutcome {

@@ -11,7 +11,9 @@ import {createRequire} from 'node:module'
 import type {
   AddressSpace,
   BatchOutcome,
+  BatchWatch,
   Endpoint,
+  EngineRef,
   Failure,
   HostMount,
   ListFilter,
@@ -22,7 +24,7 @@ import type {
   StopOptions,
 } from './types.js'
 
-import {failureOf, parseTimestamp} from './batch.js'
+import {failureOf, NOT_SENT, parseTimestamp} from './batch.js'
 import {type DockerEndpoint, DockerEndpointError, resolveDockerEndpoint} from './docker-endpoint.js'
 import {DockerCli, type RawAddressPools, type RawContainer, toAddressSpace, toInfo} from './docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
@@ -43,6 +45,15 @@ const DOCKER_STOP_GRACE_S = 10
  */
 const IDLE_SOCKET_MS = 5000
 
+/**
+ * Reply size caps by kind (issue 21): a list of thousands of objects fits in a few MB (a container in a list is
+ * about 2 KB, an inspect about 10 KB); what answers a removal or a stop is an empty body or one short error. More
+ * than that is no engine's reply: the request is destroyed and it counts as an engine error, never a crash.
+ */
+const LIST_REPLY_BYTES = 64 * 1024 * 1024
+const OBJECT_REPLY_BYTES = 8 * 1024 * 1024
+const ACTION_REPLY_BYTES = 16 * 1024
+
 /** The engine gave no HTTP answer at all: refused, no socket, reset, timed out. */
 class NoAnswer extends Error {
   constructor(
@@ -52,6 +63,9 @@ class NoAnswer extends Error {
     super(message)
   }
 }
+
+/** The engine answered with more than the request's cap: cut off, and nothing in it is believed. */
+class OverCap extends Error {}
 
 interface Reply {
   body: string
@@ -84,6 +98,8 @@ export class DockerApi implements MountProbe, Runtime {
   /** Engine clock minus ours, measured by ping(). */
   private clockOffsetMs = 0
   private connection?: Connection
+  /** The engine's own ID (`GET /info` ID), read by ping(). */
+  private engineId?: string
 
   constructor(
     private readonly fixed?: DockerEndpoint,
@@ -93,7 +109,10 @@ export class DockerApi implements MountProbe, Runtime {
   /** The pools and every network's subnets: two requests (the network list carries each network's IPAM). */
   async addressSpace(): Promise<AddressSpace> {
     const prefix = await this.prefix()
-    const [info, networks] = await Promise.all([this.call('GET', `${prefix}/info`), this.call('GET', `${prefix}/networks`)])
+    const [info, networks] = await Promise.all([
+      this.call('GET', `${prefix}/info`),
+      this.call('GET', `${prefix}/networks`, {maxBytes: LIST_REPLY_BYTES}),
+    ])
     if (!ok(info)) throw new Error(`docker info failed: ${daemonSays(info)}`)
     if (!ok(networks)) throw new Error(`docker network ls failed: ${daemonSays(networks)}`)
     const pools = (JSON.parse(info.body) as {DefaultAddressPools?: RawAddressPools}).DefaultAddressPools
@@ -107,13 +126,17 @@ export class DockerApi implements MountProbe, Runtime {
     // Force: an endpoint whose container is gone can only be dropped that way, and only by its name.
     return this.perId(endpoints.map((endpoint) => endpoint.container), 1, async (container) => {
       const endpoint = endpoints.find((candidate) => candidate.container === container)!
-      let reply = await this.send('POST', path, {body: {Container: container, Force: true}})
+      let reply = await this.send('POST', path, {body: {Container: container, Force: true}, maxBytes: ACTION_REPLY_BYTES})
       if (reply.status === 404 && endpoint.name && /no such container|not found/i.test(messageOf(reply))) {
-        reply = await this.send('POST', path, {body: {Container: endpoint.name, Force: true}})
+        reply = await this.send('POST', path, {body: {Container: endpoint.name, Force: true}, maxBytes: ACTION_REPLY_BYTES})
       }
 
       return reply
     })
+  }
+
+  engine(): EngineRef {
+    return {address: this.connection?.endpoint.host ?? this.fixed?.host ?? 'docker', id: this.engineId}
   }
 
   async inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>> {
@@ -137,7 +160,7 @@ export class DockerApi implements MountProbe, Runtime {
     const prefix = await this.prefix()
     const filters = filter.label ? `filters=${encodeURIComponent(JSON.stringify({label: [filter.label]}))}` : ''
     const path = {container: '/containers/json?all=1', network: '/networks?', volume: '/volumes?'}[kind]
-    const reply = await this.call('GET', `${prefix}${path}${filters && (kind === 'container' ? '&' : '')}${filters}`)
+    const reply = await this.call('GET', `${prefix}${path}${filters && (kind === 'container' ? '&' : '')}${filters}`, {maxBytes: LIST_REPLY_BYTES})
     if (!ok(reply)) throw new Error(`docker ${kind} ls failed: ${daemonSays(reply)}`)
     const raw = JSON.parse(reply.body)
     // The lists lack what inspect gives (FinishedAt, mounts, a network's endpoints): inspect them, as DockerCli does.
@@ -152,7 +175,7 @@ export class DockerApi implements MountProbe, Runtime {
   /** Host paths bind-mounted into running containers: one request (the list carries each container's mounts). */
   async mountsOfRunningContainers(): Promise<HostMount[]> {
     const prefix = await this.prefix()
-    const reply = await this.call('GET', `${prefix}/containers/json`)
+    const reply = await this.call('GET', `${prefix}/containers/json`, {maxBytes: LIST_REPLY_BYTES})
     if (!ok(reply)) throw new Error(`docker ps failed: ${daemonSays(reply)}`)
     const containers = JSON.parse(reply.body) as Array<Pick<RawContainer, 'Mounts'> & {Names?: string[]}>
     return containers.flatMap((container) =>
@@ -173,7 +196,9 @@ export class DockerApi implements MountProbe, Runtime {
     const reply = await this.call('GET', '/info', {timeoutMs: this.timeouts.pingMs ?? PING_TIMEOUT_MS})
     if (!ok(reply)) throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${daemonSays(reply)}`)
     connection.version = `/v${negotiate(reply.headers['api-version'])}`
-    const engineMs = parseTimestamp((JSON.parse(reply.body) as {SystemTime?: unknown}).SystemTime)
+    const info = JSON.parse(reply.body) as {ID?: unknown; SystemTime?: unknown}
+    this.engineId = typeof info.ID === 'string' && info.ID ? info.ID : undefined
+    const engineMs = parseTimestamp(info.SystemTime)
     // An engine that answers without a time is still reachable; then our clock stands in for its clock.
     this.clockOffsetMs = engineMs === undefined ? 0 : engineMs - (sentAt + Date.now()) / 2
   }
@@ -185,29 +210,32 @@ export class DockerApi implements MountProbe, Runtime {
     return this.fixed.configured || (this.fixed.kind === 'unix' && existsSync(this.fixed.socketPath))
   }
 
-  async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
+  async remove(kind: ObjectKind, ids: readonly string[], watch?: BatchWatch): Promise<BatchOutcome> {
     const prefix = await this.prefix()
     // Never force: the engine refuses running containers, networks with endpoints and volumes in use.
     const base = {container: '/containers', network: '/networks', volume: '/volumes'}[kind]
-    return this.perId(ids, IN_FLIGHT, (id) => this.send('DELETE', `${prefix}${base}/${encodeURIComponent(id)}`))
+    return this.perId(ids, IN_FLIGHT, (id) => this.send('DELETE', `${prefix}${base}/${encodeURIComponent(id)}`, {maxBytes: ACTION_REPLY_BYTES}), watch)
   }
 
-  async stop(ids: readonly string[], options: StopOptions = {}): Promise<BatchOutcome> {
+  async stop(ids: readonly string[], options: StopOptions = {}, watch?: BatchWatch): Promise<BatchOutcome> {
     const prefix = await this.prefix()
     const query = options.timeoutSeconds === undefined ? '' : `?t=${options.timeoutSeconds}`
     const timeoutMs = (this.timeouts.requestMs ?? REQUEST_TIMEOUT_MS) + (options.timeoutSeconds ?? DOCKER_STOP_GRACE_S) * 1000
-    return this.perId(ids, STOP_IN_FLIGHT, async (id) => {
-      const reply = await this.send('POST', `${prefix}/containers/${encodeURIComponent(id)}/stop${query}`, {timeoutMs})
+    const stopOne = async (id: string) => {
+      const reply = await this.send('POST', `${prefix}/containers/${encodeURIComponent(id)}/stop${query}`, {maxBytes: ACTION_REPLY_BYTES, timeoutMs})
       // 304: already stopped, which `docker stop` counts as done.
       return reply.status === 304 ? {...reply, status: 204} : reply
-    })
+    }
+
+    return this.perId(ids, STOP_IN_FLIGHT, stopOne, watch)
   }
 
   /** One request; an engine that gives no HTTP answer is RuntimeUnreachableError (RuntimeAbsentError: none configured). */
-  private async call(method: string, path: string, options: {timeoutMs?: number} = {}): Promise<Reply> {
+  private async call(method: string, path: string, options: {maxBytes?: number; timeoutMs?: number} = {}): Promise<Reply> {
     try {
       return await this.send(method, path, options)
     } catch (error) {
+      if (error instanceof OverCap) throw new Error(`docker ${method} ${path.replace(/\?.*/, '')} failed: ${error.message}`)
       if (!(error instanceof NoAnswer)) throw error
       if (error.absent) throw new RuntimeAbsentError('docker', error.message)
       throw new RuntimeUnreachableError('docker', unreachable(error))
@@ -256,29 +284,65 @@ export class DockerApi implements MountProbe, Runtime {
     return this.connection
   }
 
-  /** Each ID's request, `limit` at a time, as one batch outcome (see settle()). */
-  private async perId(ids: readonly string[], limit: number, send: (id: string) => Promise<Reply>): Promise<BatchOutcome> {
+  /**
+   * Each ID's request, `limit` at a time, as one batch outcome. With a watch: before an ID is sent, the records of it
+   * and of the next ones up to `limit` (those it goes out with) are written in one go; each ID's outcome is passed on
+   * as its answer arrives; after the signal nothing new is sent.
+   */
+  private async perId(ids: readonly string[], limit: number, send: (id: string) => Promise<Reply>, watch?: BatchWatch): Promise<BatchOutcome> {
     const failures = new Map<string, Failure>()
+    const settle = (id: string, failure: Failure | undefined) => {
+      if (failure) failures.set(id, failure)
+      watch?.onReply?.(id, failure)
+    }
+
     let answered = 0
     let lost: NoAnswer | undefined
-    await pool(ids, limit, async (id) => {
+    let recordedUpTo = 0
+    let refused = false
+    await pool(ids.map((_, index) => index), limit, async (index) => {
+      const id = ids[index]!
       if (lost) {
         // The same words as the CLI path (batch.ts notSent): never tried, so never removed.
-        failures.set(id, {kind: 'error', lost: true, message: 'Docker engine unreachable, not tried: it stopped answering earlier in this batch'})
+        settle(id, {kind: 'error', lost: true, message: 'Docker engine unreachable, not tried: it stopped answering earlier in this batch'})
         return
       }
 
+      if (refused || watch?.signal?.aborted) {
+        settle(id, NOT_SENT)
+        return
+      }
+
+      if (watch?.beforeSend && index >= recordedUpTo) {
+        recordedUpTo = index + limit
+        if (!watch.beforeSend(ids.slice(index, recordedUpTo))) {
+          refused = true
+          settle(id, NOT_SENT)
+          return
+        }
+      }
+
+      let reply: Reply
       try {
-        const reply = await send(id)
-        answered++
-        if (!ok(reply)) failures.set(id, failureOfReply(reply))
+        reply = await send(id)
       } catch (error) {
+        if (error instanceof OverCap) {
+          answered++
+          settle(id, {kind: 'error', message: `not confirmed: ${error.message}`, unconfirmed: true})
+          return
+        }
+
         if (!(error instanceof NoAnswer)) throw error
         // The engine stopped answering: start nothing more. What it confirmed stays confirmed.
         lost ??= error
         // Sent but never answered: the engine may or may not have done it (batch.ts outcomeOf's "not confirmed").
-        failures.set(id, {kind: 'error', lost: true, message: `Docker engine unreachable, not confirmed: ${unreachable(error).replace(/^Docker engine unreachable: /, '')}`})
+        const why = unreachable(error).replace(/^Docker engine unreachable: /, '')
+        settle(id, {kind: 'error', lost: true, message: `Docker engine unreachable, not confirmed: ${why}`, unconfirmed: true})
+        return
       }
+
+      answered++
+      settle(id, ok(reply) ? undefined : failureOfReply(reply))
     })
     // Not one answer: nothing was done, so this is an engine that cannot be asked, as with the CLI.
     if (lost && answered === 0) throw new RuntimeUnreachableError('docker', unreachable(lost))
@@ -295,11 +359,15 @@ export class DockerApi implements MountProbe, Runtime {
     return connection.version
   }
 
-  /** One HTTP request with a timeout; rejects only with NoAnswer (or a bug). */
-  private send(method: string, path: string, options: {body?: unknown; timeoutMs?: number} = {}): Promise<Reply> {
+  /**
+   * One HTTP request with a timeout and a cap on the reply's size (by default what one object's inspect needs);
+   * rejects only with NoAnswer, OverCap (or a bug).
+   */
+  private send(method: string, path: string, options: {body?: unknown; maxBytes?: number; timeoutMs?: number} = {}): Promise<Reply> {
     const connection = this.connect()
     const {endpoint} = connection
     const timeoutMs = options.timeoutMs ?? this.timeouts.requestMs ?? REQUEST_TIMEOUT_MS
+    const maxBytes = options.maxBytes ?? OBJECT_REPLY_BYTES
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -307,7 +375,7 @@ export class DockerApi implements MountProbe, Runtime {
       }, timeoutMs)
       const fail = (error: Error) => {
         clearTimeout(timer)
-        reject(error instanceof NoAnswer ? error : noAnswer(error as NodeJS.ErrnoException, endpoint))
+        reject(error instanceof NoAnswer || error instanceof OverCap ? error : noAnswer(error as NodeJS.ErrnoException, endpoint))
       }
 
       const req: ClientRequest = connection.request(
@@ -319,15 +387,22 @@ export class DockerApi implements MountProbe, Runtime {
           path,
         },
         (res) => {
-          let body = ''
-          res.setEncoding('utf8')
-          res.on('data', (chunk: string) => {
-            body += chunk
+          const chunks: Buffer[] = []
+          let size = 0
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length
+            if (size > maxBytes) {
+              const what = `${method} ${path.replace(/\?.*/, '')}`
+              req.destroy(new OverCap(`the engine's reply to ${what} (HTTP ${res.statusCode}) was over ${formatBytes(maxBytes)}; cut off`))
+              return
+            }
+
+            chunks.push(chunk)
           })
           res.on('error', fail)
           res.on('end', () => {
             clearTimeout(timer)
-            resolve({body, headers: res.headers, status: res.statusCode ?? 0})
+            resolve({body: Buffer.concat(chunks).toString('utf8'), headers: res.headers, status: res.statusCode ?? 0})
           })
         },
       )
@@ -380,11 +455,19 @@ function daemonSays(reply: Reply): string {
   return `Error response from daemon: ${messageOf(reply)}`
 }
 
-/** 404 is gone whatever the words; otherwise the words decide, as they do for the CLI's output (batch.ts). */
+/**
+ * 404 is gone whatever the words; otherwise the words decide, as they do for the CLI's output (batch.ts). A 5xx is
+ * the engine failing while it acted: it may have done it all the same (issue 21), so it is not confirmed either way.
+ */
 function failureOfReply(reply: Reply): Failure {
   const failure = failureOf(daemonSays(reply))
   if (reply.status === 404) return {...failure, kind: 'gone'}
-  return failure.kind === 'gone' ? {...failure, kind: 'error'} : failure
+  const unconfirmed = reply.status >= 500 ? {unconfirmed: true} : {}
+  return failure.kind === 'gone' ? {...failure, kind: 'error', ...unconfirmed} : {...failure, ...unconfirmed}
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`
 }
 
 /** min(the engine's API version, ours). */

@@ -6,8 +6,10 @@ import type {
   AddressPool,
   AddressSpace,
   BatchOutcome,
+  BatchWatch,
   ContainerInfo,
   Endpoint,
+  EngineRef,
   HostMount,
   ListFilter,
   MountProbe,
@@ -31,7 +33,9 @@ import {
   notSent,
   outcomeOf,
   parseTimestamp,
+  watchedCall,
 } from './batch.js'
+import {resolveDockerEndpoint} from './docker-endpoint.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 import {execFile, type ExecResult} from './exec.js'
 
@@ -163,6 +167,15 @@ export class DockerCli implements MountProbe, Runtime {
     return mergeOutcomes(outcomes)
   }
 
+  /** The engine the CLI reaches as this process's environment says (its own ID is not read on this path). */
+  engine(): EngineRef {
+    try {
+      return {address: resolveDockerEndpoint().host}
+    } catch {
+      return {address: 'docker (the CLI default)'}
+    }
+  }
+
   async inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>> {
     const found = new Map<string, ObjectInfo[K]>()
     for (const batch of chunks(ids)) {
@@ -229,25 +242,17 @@ export class DockerCli implements MountProbe, Runtime {
     return !DockerCli.obviouslyAbsent()
   }
 
-  async remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
-    // Never --force: the engine refuses running containers, networks with endpoints and volumes in use.
-    const command = {container: ['rm'], network: ['network', 'rm'], volume: ['volume', 'rm']}[kind]
-    if (kind !== 'network') return unlessNothingAsked(ids, await this.batched(command, ids, removeTimeout))
-    // The CLI removes networks one after another, each a slow daemon round trip (~50 ms): a fixed number of CLIs
-    // side by side keeps the process count constant and the time near `docker network prune`.
-    // A handful of networks go in one call: the process count is one of two constants, never growing with the IDs.
-    const processes = ids.length < 2 * NETWORK_RM_PROCESSES ? 1 : NETWORK_RM_PROCESSES
-    const groups = chunks(ids, Math.max(1, Math.ceil(ids.length / processes)))
-    return unlessNothingAsked(ids, mergeOutcomes(await Promise.all(groups.map((group) => this.batched(command, group, removeTimeout)))))
+  async remove(kind: ObjectKind, ids: readonly string[], watch?: BatchWatch): Promise<BatchOutcome> {
+    // The CLI answers when it exits: the records go before the call, the outcomes after it.
+    return watchedCall(ids, watch, () => this.removeAll(kind, ids))
   }
 
-  async stop(ids: readonly string[], options: StopOptions = {}): Promise<BatchOutcome> {
+  async stop(ids: readonly string[], options: StopOptions = {}, watch?: BatchWatch): Promise<BatchOutcome> {
     const time = options.timeoutSeconds === undefined ? [] : ['--time', String(options.timeoutSeconds)]
     // The CLI stops STOP_PARALLEL containers at a time, each taking up to the grace period: allow for every wave.
     const graceMs = (options.timeoutSeconds ?? DOCKER_STOP_GRACE_S) * 1000
-    return unlessNothingAsked(
-      ids,
-      await this.batched(['stop', ...time], ids, (count) => CALL_TIMEOUT_MS + Math.ceil(count / STOP_PARALLEL) * graceMs),
+    return watchedCall(ids, watch, async () =>
+      unlessNothingAsked(ids, await this.batched(['stop', ...time], ids, (count) => CALL_TIMEOUT_MS + Math.ceil(count / STOP_PARALLEL) * graceMs)),
     )
   }
 
@@ -282,6 +287,18 @@ export class DockerCli implements MountProbe, Runtime {
     const result = await this.call(args)
     if (result.exitCode !== 0) throw new Error(`docker ${args.join(' ')} failed: ${firstLine(result.stderr)}`)
     return result
+  }
+
+  private async removeAll(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome> {
+    // Never --force: the engine refuses running containers, networks with endpoints and volumes in use.
+    const command = {container: ['rm'], network: ['network', 'rm'], volume: ['volume', 'rm']}[kind]
+    if (kind !== 'network') return unlessNothingAsked(ids, await this.batched(command, ids, removeTimeout))
+    // The CLI removes networks one after another, each a slow daemon round trip (~50 ms): a fixed number of CLIs
+    // side by side keeps the process count constant and the time near `docker network prune`.
+    // A handful of networks go in one call: the process count is one of two constants, never growing with the IDs.
+    const processes = ids.length < 2 * NETWORK_RM_PROCESSES ? 1 : NETWORK_RM_PROCESSES
+    const groups = chunks(ids, Math.max(1, Math.ceil(ids.length / processes)))
+    return unlessNothingAsked(ids, mergeOutcomes(await Promise.all(groups.map((group) => this.batched(command, group, removeTimeout)))))
   }
 }
 

@@ -64,15 +64,44 @@ export interface ObjectInfo {
 
 /** Why one ID of a batch was not done: `gone` is fine (already removed), `in-use` means the engine refused. */
 export interface Failure {
+  /** Never sent: the pass was stopped (a signal, an audit record that could not be written) before its turn. */
+  interrupted?: boolean
   kind: 'error' | 'gone' | 'in-use'
   /** The engine could not be asked (it died, hung or refused the connection): nothing about this ID is confirmed. */
   lost?: boolean
   message: string
+  /**
+   * Sent, but the answer says nothing reliable: it never came (the connection dropped, a timeout), was cut off over
+   * the size cap, or was a 5xx. The engine may have done it: ask it again before deciding.
+   */
+  unconfirmed?: boolean
 }
 
 /** Per-ID outcome of a batched call: every ID not in `failures` was done. */
 export interface BatchOutcome {
   failures: Map<string, Failure>
+}
+
+/**
+ * What a caller of remove() or stop() follows per ID: the write-ahead record before requests are sent, each ID's
+ * outcome as soon as its answer arrives (not after the whole batch), and a signal after which nothing new is sent.
+ */
+export interface BatchWatch {
+  /**
+   * Called synchronously right before these IDs' requests are sent (several at once: those sent together). False
+   * (their record could not be written) sends none of them nor any later ID: all are `interrupted`.
+   */
+  beforeSend?(ids: readonly string[]): boolean
+  /** One ID's outcome, as soon as it is known; undefined: done. Each ID exactly once, before remove() returns. */
+  onReply?(id: string, failure: Failure | undefined): void
+  /** Once aborted, no new request is started; those in flight finish. The rest are `interrupted`. */
+  signal?: AbortSignal
+}
+
+/** Which engine an object lives on, as an intent records it: its address and, where the engine says, its own ID. */
+export interface EngineRef {
+  address: string
+  id?: string
 }
 
 export interface ListFilter {
@@ -109,6 +138,8 @@ export interface Runtime {
   addressSpace(): Promise<AddressSpace | undefined>
   /** Detach these containers from a network (one CLI call per container where the CLI takes only one). */
   disconnect(network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome>
+  /** The engine this adapter talks to (its address, and its ID once ping() has read it). */
+  engine(): EngineRef
   /** Full facts for these IDs in one call; an ID missing from the result no longer exists. */
   inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>>
   list<K extends ObjectKind>(kind: K, filter?: ListFilter): Promise<Array<ObjectInfo[K]>>
@@ -118,8 +149,8 @@ export interface Runtime {
   /** Proves the engine answers and reads its clock; throws RuntimeUnreachableError (RuntimeAbsentError: no CLI). */
   ping(): Promise<void>
   /** Removes these objects without force: the engine itself refuses running containers and networks in use. */
-  remove(kind: ObjectKind, ids: readonly string[]): Promise<BatchOutcome>
-  stop(ids: readonly string[], options?: StopOptions): Promise<BatchOutcome>
+  remove(kind: ObjectKind, ids: readonly string[], watch?: BatchWatch): Promise<BatchOutcome>
+  stop(ids: readonly string[], options?: StopOptions, watch?: BatchWatch): Promise<BatchOutcome>
 }
 
 export interface StopOptions {

@@ -5,6 +5,7 @@ import type {RunFilter} from '../pipeline/filter.js'
 import type {Item, TargetReport} from '../pipeline/pipeline.js'
 import type {Runtime} from '../runtime/types.js'
 
+import {readOpenIntents} from '../output/journal.js'
 import {runPass} from '../pipeline/pass.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
 import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
@@ -14,6 +15,8 @@ import {poolUsage, type PoolUsage} from './address-pools.js'
 export interface StatusOptions {
   /** `--filter run=` / `run!=`: only what the pass would take counts as orphaned. */
   filter?: RunFilter
+  /** moat-system's state directory: its journal may hold removals an interrupted pass never confirmed. */
+  journalDir?: string
   minAgeMs: number
   moatHome: string
   runtime: RuntimeChoice
@@ -54,6 +57,15 @@ export interface Status {
   targets: TargetStatus[]
   totals: StatusCounts
   warnings: string[]
+}
+
+/** Intents left open in the journal (read only; one that cannot be read is not a reason to fail a status). */
+function unresolvedRemovals(journalDir: string, moatHome: string): number {
+  try {
+    return readOpenIntents(journalDir, moatHome).length
+  } catch {
+    return 0
+  }
 }
 
 /**
@@ -104,9 +116,14 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
   const orphanIds = new Set((orphanNetworks ?? []).map((item) => item.id))
   const allItems = report.targets.flatMap((section) => section.items)
   const totals = countsOf(allItems)
+  const unresolved = options.journalDir ? unresolvedRemovals(options.journalDir, options.moatHome) : 0
+  if (unresolved > 0) {
+    warn(`${unresolved} removal${unresolved === 1 ? '' : 's'} an interrupted earlier pass started ${unresolved === 1 ? 'is' : 'are'} not confirmed yet: the next clean or reap resolves ${unresolved === 1 ? 'it' : 'them'} first.`)
+  }
+
   return {
     runtimes: await readAddressPools(runtimes, orphanIds),
-    somethingToClean: totals.orphans > 0,
+    somethingToClean: totals.orphans > 0 || unresolved > 0,
     targets: sections,
     totals,
     warnings: [...new Set([...report.warnings, ...warnings])],

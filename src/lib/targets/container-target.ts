@@ -10,7 +10,16 @@ import type {ContainerInfo, Runtime} from '../runtime/types.js'
 
 import {formatAge, formatDuration} from '../duration.js'
 import {sameLabels} from '../runtime/labels.js'
-import {containersForScan, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {
+  containersForScan,
+  type EngineTargetOptions,
+  removeByRuntime,
+  removeRecorded,
+  rereadRuns,
+  revived,
+  scanEngine,
+  watchRequests,
+} from './engine-target.js'
 
 /**
  * A running orphan gets this long after SIGTERM before the engine kills it. Short: it is removed right after, and
@@ -222,17 +231,19 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     if (toStop.length > 0) {
       if (ctx.signal?.aborted) return
       // A running orphan (a privileged BuildKit sidecar, §3.4) is stopped first: `rm` without force refuses it.
-      const {failures} = await runtime.stop(
-        toStop.map((item) => item.id),
-        {timeoutSeconds: STOP_TIMEOUT_SECONDS},
-      )
       const stopped = new Set<Planned>()
-      for (const item of toStop) {
-        const failure = failures.get(item.id)
-        if (!failure) stopped.add(item)
-        else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before the stop')
-        else settle(item, 'failed', `could not stop: ${failure.message}`)
-      }
+      const {keys, watch} = watchRequests(round, 'stop', toStop, {
+        object: 'container',
+        onReply(item, failure) {
+          // Not sent (the pass was stopped): left unsettled, the pipeline reports it not reached.
+          if (failure?.interrupted) return
+          // A stop whose answer never came may have happened: the re-check below sees whether it is stopped.
+          if (!failure || failure.unconfirmed) stopped.add(item)
+          else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before the stop')
+          else settle(item, 'failed', `could not stop: ${failure.message}`)
+        },
+      })
+      await runtime.stop(keys, {timeoutSeconds: STOP_TIMEOUT_SECONDS}, watch)
 
       // The stop took time: everything is checked again before the removal, the stopped ones as stopped.
       ready = ready.filter((item) => !item.fingerprint.running || stopped.has(item))
@@ -242,10 +253,7 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     // After the first signal no new batch starts (the stop above may have taken seconds).
     if (ready.length === 0 || ctx.signal?.aborted) return
     // By full ID and without force: the engine itself refuses a container that started meanwhile.
-    const {failures} = await runtime.remove('container', ready.map((item) => item.id))
-    for (const item of ready) {
-      settleRemoval(settle, item, failures.get(item.id), item.fingerprint.running ? 'stopped and removed' : 'removed')
-    }
+    await removeRecorded(round, 'container', ready, {done: (item) => (item.fingerprint.running ? 'stopped and removed' : 'removed')})
   }
 
   /**

@@ -2,8 +2,9 @@
 // objects, then read the run registry, DESIGN.md "A run is alive"), the one container list a pass's scans share, the
 // re-check right before a removal that the runs read at scan time are still ended, the grouping by runtime, and the
 // mapping of a batch's outcome to a decision.
+import type {IntentAction, IntentPlace} from '../pipeline/intents.js'
 import type {PlannedItem, Settle, TargetContext} from '../pipeline/pipeline.js'
-import type {ContainerInfo, Failure, Runtime} from '../runtime/types.js'
+import type {BatchWatch, ContainerInfo, Failure, ObjectKind, Runtime} from '../runtime/types.js'
 
 import {RunRegistry} from '../moat/registry.js'
 import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
@@ -96,6 +97,114 @@ export function settleRemoval(settle: Settle, item: PlannedItem, failure: Failur
   else if (failure.kind === 'gone') settle(item, 'skipped', 'drift: gone before removal')
   else if (failure.kind === 'in-use') settle(item, 'skipped', `drift: the engine refused, in use: ${failure.message}`)
   else settle(item, 'failed', failure.message)
+}
+
+/**
+ * What a removal or stop of one runtime's items follows (issue 21): the items' intents are recorded before their
+ * requests are sent (those sent together in one synced append), each answer is passed to `onReply` as it arrives, and
+ * after the pass's signal nothing new is sent. `key` is what the engine is asked by (full ID; a volume's name).
+ */
+export function watchRequests<I extends PlannedItem>(
+  {ctx, runtime}: {ctx: TargetContext; runtime: Runtime},
+  action: IntentAction,
+  items: readonly I[],
+  options: {
+    key?: (item: I) => string
+    object: IntentPlace['object']
+    onReply(item: I, failure: Failure | undefined): void
+    /** More of what a later pass needs to find the object again (a volume's creation time). */
+    place?: (item: I) => Partial<IntentPlace>
+  },
+): {keys: string[]; watch: BatchWatch} {
+  const key = options.key ?? ((item: I) => item.id)
+  const byKey = new Map(items.map((item) => [key(item), item]))
+  return {
+    keys: [...byKey.keys()],
+    watch: {
+      beforeSend(keys) {
+        const {address, id} = runtime.engine()
+        const place: IntentPlace = {engine: address, engineId: id, object: options.object}
+        return ctx.intend(
+          action,
+          keys.map((sent) => ({item: byKey.get(sent)!, place: {...place, ...options.place?.(byKey.get(sent)!)}})),
+        )
+      },
+      onReply: (sent, failure) => options.onReply(byKey.get(sent)!, failure),
+      signal: ctx.signal,
+    },
+  }
+}
+
+/**
+ * Removes one runtime's items through its adapter, each recorded before its request goes out and settled as soon as
+ * its answer arrives (settleRemoval). An answer that says nothing reliable (it never came, was cut off, or was a
+ * 5xx) is checked again with one inspect of those objects on the same engine: gone means removed (confirmed by the
+ * re-check), still there means the engine's error, and no answer means `unknown`: the engine may have removed it,
+ * and the next pass finds out from the open intent. One the pass stopped before sending is left unsettled (the
+ * pipeline reports it not reached).
+ */
+export async function removeRecorded<I extends PlannedItem>(
+  {ctx, runtime, settle}: {ctx: TargetContext; runtime: Runtime; settle: Settle},
+  kind: ObjectKind,
+  items: readonly I[],
+  options: RemovalOptions<I>,
+): Promise<void> {
+  const unconfirmed: Array<{failure: Failure; item: I}> = []
+  const {keys, watch} = watchRequests({ctx, runtime}, 'remove', items, {
+    key: options.key,
+    object: kind,
+    onReply(item, failure) {
+      if (failure?.interrupted) return
+      if (failure?.unconfirmed) unconfirmed.push({failure, item})
+      else settleRemoval(settle, item, failure, options.done(item))
+    },
+    place: options.place,
+  })
+  let stopped: unknown
+  try {
+    await runtime.remove(kind, keys, watch)
+  } catch (error) {
+    // The engine went before answering anything: what was sent is checked below, the rest is the pipeline's to fail.
+    stopped = error
+  }
+
+  if (unconfirmed.length > 0) await recheckRemovals({runtime, settle}, kind, unconfirmed, options)
+  if (stopped) throw stopped
+}
+
+export interface RemovalOptions<I> {
+  /** The outcome of a removal that was done: `removed`, `stopped and removed`, `backed up to ..., removed`. */
+  done(item: I): string
+  /** What the engine is asked by: the full ID (default), a volume's name. */
+  key?(item: I): string
+  /** More of what a later pass needs to find the object again (a volume's creation time). */
+  place?(item: I): Partial<IntentPlace>
+}
+
+/** The one re-check of removals whose answers said nothing reliable (see removeRecorded). */
+async function recheckRemovals<I extends PlannedItem>(
+  {runtime, settle}: {runtime: Runtime; settle: Settle},
+  kind: ObjectKind,
+  entries: ReadonlyArray<{failure: Failure; item: I}>,
+  options: RemovalOptions<I>,
+): Promise<void> {
+  const key = options.key ?? ((item: I) => item.id)
+  let found: Map<string, unknown>
+  try {
+    found = await runtime.inspect(kind, entries.map(({item}) => key(item)))
+  } catch (error) {
+    const why = (error as Error).message.split('\n')[0]!.trim()
+    for (const {failure, item} of entries) {
+      settle(item, 'unknown', `${failure.message}; asked again, the engine did not answer (${why}): it may have removed it`)
+    }
+
+    return
+  }
+
+  for (const {failure, item} of entries) {
+    if (found.has(key(item))) settleRemoval(settle, item, {...failure, message: `${failure.message}; still there when asked again`}, options.done(item))
+    else settle(item, 'removed', `${options.done(item)} (confirmed by re-check: ${failure.message})`)
+  }
 }
 
 /** Per pass (one context) and runtime, the container list the engine targets' scans share. */

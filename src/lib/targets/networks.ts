@@ -8,7 +8,7 @@ import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from '../runtime/typ
 import {formatAge, formatDuration} from '../duration.js'
 import {belongsToRun, runOfNetworkName} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
-import {containersForScan, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {containersForScan, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
 
 /** §4.1, §10.3: the label moat puts on every Docker network it creates. */
 const MOAT_MANAGED = 'moat.managed=true'
@@ -224,8 +224,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
 
     if (removable.length === 0 || ctx.signal?.aborted) return
     // By full ID and without force: the engine itself refuses a network that gained an endpoint meanwhile.
-    const {failures} = await runtime.remove('network', removable.map((item) => item.id))
-    for (const item of removable) settleRemoval(settle, item, failures.get(item.id), 'removed')
+    await removeRecorded(round, 'network', removable, {done: () => 'removed'})
   }
 }
 

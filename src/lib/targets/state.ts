@@ -11,6 +11,7 @@ import type {Stats} from 'node:fs'
 import {join} from 'node:path'
 
 import type {RunRegistry} from '../moat/registry.js'
+import type {IntentPlace} from '../pipeline/intents.js'
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 import type {Runtime} from '../runtime/types.js'
 
@@ -26,6 +27,7 @@ import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
 import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
 import {backupStamp} from '../runtime/volume-archive.js'
 import {readRuns, rereadRuns, revived} from './engine-target.js'
+import {recordMoves} from './temp-dirs.js'
 
 const MY_UID = process.getuid?.() ?? -1
 
@@ -101,8 +103,8 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
 
   async remove(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
     const of = (kind: Kind) => items.filter((item) => item.fingerprint.kind === kind)
-    await this.removeRegistrations(of('registration'), settle)
-    if (!ctx.signal?.aborted) this.removeTmpFiles(of('daemon tmp file'), settle)
+    await this.removeRegistrations(ctx, of('registration'), settle)
+    if (!ctx.signal?.aborted) this.removeTmpFiles(ctx, of('daemon tmp file'), settle)
     if (!ctx.signal?.aborted) await this.removeSocketDirs(ctx, of('socket dir'), settle)
     if (!ctx.signal?.aborted) await this.reapRunDirs(ctx, of('run dir'), settle)
   }
@@ -205,6 +207,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
             return why
           }
         : undefined,
+      record: (chunk) => recordMoves(ctx, chunk.map((request) => ({item: (request as (typeof requests)[number]).item, request}))),
       signal: ctx.signal,
     })
   }
@@ -270,6 +273,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
 
     for (const item of ready) {
       const to = join(reaped, `${item.fingerprint.runId}-${backupStamp()}`)
+      if (ctx.signal?.aborted || !ctx.intend('move', [{item, place: hostPlace(item, 'dir')}])) return
       try {
         moveEntry(item.id, to)
       } catch (error) {
@@ -292,6 +296,17 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
       } catch {
         settle(item, 'failed', `replaced just before the move and could not be put back: left at ${to}`)
       }
+    }
+  }
+
+  private async recheckRegistration(item: Planned, problem: string, settle: Settle): Promise<void> {
+    const listed = await listRegistrations(this.options.moatHome, this.options.daemonTimeoutMs)
+    if (!listed.ok) {
+      settle(item, 'unknown', `${problem}; asked again, the moat daemon did not answer${listed.problem ? ` (${listed.problem})` : ''}: it may have unregistered it`)
+    } else if (listed.registrations.some((registration) => registration.runId === item.fingerprint.runId && !registration.containerId)) {
+      settle(item, 'failed', `${problem}; still registered when asked again`)
+    } else {
+      settle(item, 'removed', `unregistered through the daemon (confirmed by re-check: ${problem})`)
     }
   }
 
@@ -333,7 +348,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     }
   }
 
-  private async removeRegistrations(items: Planned[], settle: Settle): Promise<void> {
+  private async removeRegistrations(ctx: TargetContext, items: Planned[], settle: Settle): Promise<void> {
     if (items.length === 0) return
     const listed = await listRegistrations(this.options.moatHome, this.options.daemonTimeoutMs)
     for (const item of items) {
@@ -354,11 +369,14 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
         continue
       }
 
+      if (ctx.signal?.aborted || !ctx.intend('unregister', [{item, place: {engine: 'moat daemon', object: 'registration', runId}}])) return
       // eslint-disable-next-line no-await-in-loop
       const outcome = await unregister(this.options.moatHome, token!)
       if (outcome === 'removed') settle(item, 'removed', 'unregistered through the daemon (DELETE /v1/runs/<token>)')
       else if (outcome === 'gone') settle(item, 'skipped', 'drift: no longer registered')
-      else settle(item, 'failed', outcome.problem)
+      // The daemon may have done it without saying so (no answer, a 5xx): asked once more (issue 21).
+      // eslint-disable-next-line no-await-in-loop
+      else await this.recheckRegistration(item, outcome.problem, settle)
     }
   }
 
@@ -376,7 +394,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     await this.deleteDirs(ctx, ready, settle, listeningSocketPaths)
   }
 
-  private removeTmpFiles(items: Planned[], settle: Settle): void {
+  private removeTmpFiles(ctx: TargetContext, items: Planned[], settle: Settle): void {
     if (items.length === 0) return
     const usage = ProcessUsage.read([proxyDir(this.options.moatHome)])
     for (const item of items) {
@@ -401,6 +419,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
         continue
       }
 
+      if (ctx.signal?.aborted || !ctx.intend('unlink', [{item, place: hostPlace(item, 'file')}])) return
       try {
         if (removeFile(item.id)) settle(item, 'removed', 'removed')
         else settle(item, 'skipped', 'drift: gone before removal')
@@ -540,6 +559,11 @@ function unheld(usage: ProcessUsage | undefined): {held: string; reason: string}
 function notListening(listening: Set<string> | undefined): {reason: string; socket: string} {
   if (!listening) return {reason: 'socket not checked', socket: 'not checked: no /proc/net/unix on this host'}
   return {reason: 'socket not listening', socket: 'no unix socket under it is listening (/proc/net/unix)'}
+}
+
+/** Where a host item lives, for its intent: the identity it was judged with. */
+function hostPlace(item: Planned, object: 'dir' | 'file'): IntentPlace {
+  return {dev: item.fingerprint.identity?.dev, engine: 'host', ino: item.fingerprint.identity?.ino, object}
 }
 
 function listeningUnder(listening: Set<string> | undefined, dir: string): string | undefined {

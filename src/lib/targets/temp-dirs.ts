@@ -2,6 +2,7 @@ import type {Stats} from 'node:fs'
 
 import {join} from 'node:path'
 
+import type {IntentPlace} from '../pipeline/intents.js'
 import type {PlannedItem, Settle, Target, TargetContext} from '../pipeline/pipeline.js'
 import type {HostMount, MountProbe} from '../runtime/types.js'
 
@@ -58,6 +59,18 @@ export const TEMP_PATTERNS: readonly TempPattern[] = [
   {glob: 'moat-gh-config-*', holds: 'GitHub CLI config staging (older moat versions)', test: /^moat-gh-config-\d+$/},
   {glob: 'moat-init-gate<digits>', holds: 'moat-init build gate', test: /^moat-init-gate\d+$/},
 ]
+
+/**
+ * The write-ahead record of host deletions through safeRemove (issue 21): a move into the quarantine, or the deletion
+ * of an entry already in one, with the identity a later pass looks for there or in place.
+ */
+export function recordMoves(ctx: TargetContext, entries: ReadonlyArray<{item: PlannedItem; request: RemovalRequest}>): boolean {
+  const place = (request: RemovalRequest): IntentPlace => ({dev: request.expected.dev, engine: 'host', ino: request.expected.ino, object: 'dir'})
+  const of = (quarantined: boolean) => entries.filter(({request}) => Boolean(request.quarantined) === quarantined).map(({item, request}) => ({item, place: place(request)}))
+  const moves = of(false)
+  const finishes = of(true)
+  return (moves.length === 0 || ctx.intend('quarantine', moves)) && (finishes.length === 0 || ctx.intend('remove', finishes))
+}
 
 /** Every variable some pattern watches: a process environment is read only when a candidate needs it. */
 function environOf(items: ReadonlyArray<PlannedItem<TempFingerprint>>): string[] {
@@ -209,6 +222,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
       hooks: this.options.removeHooks,
       onOutcome: (request, outcome) => settle(requests.get(request)!, outcome.decision, outcome.reason),
       recheck: async (moved) => this.recheckMounts(ctx, moved, requests),
+      record: (chunk) => recordMoves(ctx, chunk.map((request) => ({item: requests.get(request)!, request}))),
       signal: ctx.signal,
     })
   }

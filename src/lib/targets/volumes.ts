@@ -18,7 +18,7 @@ import {hasExtractionSnapshot} from '../moat/metadata.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
 import {HELPER_LABEL, VolumeArchiver} from '../runtime/volume-archive.js'
-import {containersForScan, type EngineTargetOptions, removeByRuntime, rereadRuns, revived, scanEngine, settleRemoval} from './engine-target.js'
+import {containersForScan, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
 
 /** §5.1, §10.3: the label and name prefix moat gives workspace volumes. */
 const WORKSPACE_LABEL = 'moat=workspace'
@@ -193,12 +193,14 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     })
     if (removable.length === 0) return
     // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses.
-    const {failures} = await runtime.remove('volume', removable.map((item) => item.name))
-    for (const item of removable) {
-      const {backup} = item.details
-      const done = typeof backup === 'string' && backup.startsWith('/') ? `backed up to ${backup}, removed` : 'removed without a backup (--no-backup)'
-      settleRemoval(settle, item, failures.get(item.name), done)
-    }
+    await removeRecorded({ctx, runtime, settle}, 'volume', removable, {
+      done(item) {
+        const {backup} = item.details
+        return typeof backup === 'string' && backup.startsWith('/') ? `backed up to ${backup}, removed` : 'removed without a backup (--no-backup)'
+      },
+      key: (item) => item.name,
+      place: (item) => ({createdMs: item.fingerprint.createdMs}),
+    })
   }
 
   /** DESIGN.md step 4: run dirs and daemon, the volumes and every container read again; drifted items skipped. */
