@@ -131,6 +131,14 @@ describe('at a terminal', () => {
     expect(existsSync(old)).toBe(true)
   })
 
+  it('SIGTERM while the question waits answers it as Ctrl-C would: "Canceled.", nothing removed, exit 143', async () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {env: {MOAT_HOME: root, NO_COLOR: '1'}, signal: 'SIGTERM', waitFor: '[y/N] '})
+    expect(run.exitCode).toBe(143)
+    expect(run.output).toMatch(/\[y\/N\] SIGTERM: [^\r\n]*\r\n\r\nCanceled\.\r\n/)
+    expect(existsSync(old)).toBe(true)
+  })
+
   it('Esc at the prompt is a no: "Canceled.", nothing removed, exit 0', async () => {
     const old = makeTempDir(root, 'moat-aws-1')
     const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {answer: '\u001B', env: {MOAT_HOME: root}, waitFor: 'Remove these'})

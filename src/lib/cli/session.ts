@@ -4,7 +4,7 @@
 import type {AuditLog} from '../output/audit-log.js'
 import type {RunFilter} from '../pipeline/filter.js'
 import type {PassOptions, PassOutcome} from '../pipeline/pass.js'
-import type {AnyTarget, PipelineHooks, TargetReport} from '../pipeline/pipeline.js'
+import type {AnyTarget, PipelineHooks, Report, TargetReport} from '../pipeline/pipeline.js'
 import type {Duration} from './flags.js'
 
 /** A command's shared flags as parsed, and where its output goes. */
@@ -125,27 +125,40 @@ export async function runCleanSession(
   const {report} = outcome
   report.warnings = [...new Set([...report.warnings, ...session.notes])]
   if (log?.problem && !report.warnings.includes(log.problem)) report.warnings.push(log.problem)
-  if (!json && session.quiet) {
-    const phase = dryRun ? 'dry-run' : 'done'
-    // The notes are left out, but a log that could not be written is an error (exit 3).
-    for (const line of [...render.describeProblems(report), ...(log?.problem ? [`Error: ${log.problem}`] : [])]) process.stderr.write(`${line}\n`)
-    session.log(render.describeSummary(report, phase, session.multiTarget))
-  } else if (!json) {
-    const look = render.lookFor(process.stdout, session.verbose)
-    const phase = dryRun ? 'dry-run' : 'done'
-    // After a prompt the plan is already on screen: show only what happened to the planned items.
-    const lines = prompted
-      ? report.canceled
-        ? ['Canceled.']
-        : render.describeReport(report, phase, {grandTotal: session.multiTarget, look, only: (item) => item.decision !== 'kept'})
-      : render.describeReport(report, phase, {grandTotal: session.multiTarget, look})
-    for (const line of lines) session.log(line)
-  }
+  if (!json) printOutcome(session, render, report, {logProblem: log?.problem, prompted})
 
   // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2). A log that could not be
   // written is a partial pass (exit 3), as for `reap`.
   const exitCode = interrupted ? 130 : log?.problem ? Math.max(3, exitCodeOf(report)) : exitCodeOf(report)
   return {exitCode, json: render.reportJson(report, session.minAge.text, !session.multiTarget)}
+}
+
+/**
+ * The outcome for a person: the report (after a prompt, only what happened to the planned items: the plan is already on
+ * screen), or under --quiet the problems on stderr and the summary line.
+ */
+function printOutcome(
+  session: Session,
+  render: typeof import('../output/render.js'),
+  report: Report,
+  {logProblem, prompted}: {logProblem?: string; prompted: boolean},
+): void {
+  const phase = session.dryRun ? 'dry-run' : 'done'
+  if (session.quiet) {
+    // The notes are left out, but a log that could not be written is an error (exit 3).
+    for (const line of [...render.describeProblems(report), ...(logProblem ? [`Error: ${logProblem}`] : [])]) process.stderr.write(`${line}\n`)
+    session.log(render.describeSummary(report, phase, session.multiTarget))
+    return
+  }
+
+  const look = render.lookFor(process.stdout, session.verbose)
+  const options = {grandTotal: session.multiTarget, look}
+  const lines = prompted
+    ? report.canceled
+      ? ['Canceled.']
+      : render.describeReport(report, phase, {...options, only: (item) => item.decision !== 'kept'})
+    : render.describeReport(report, phase, options)
+  for (const line of lines) session.log(line)
 }
 
 /** What a --log-file adds to a pass: every decision, each intent and what a later pass resolved, as `reap` logs them. */
@@ -189,6 +202,7 @@ export async function confirmOnTerminal(plan: readonly TargetReport[], signal?: 
   stderr.write(`${wantsColour(stderr) ? `\u001B[1m${question}\u001B[22m` : question} [y/N] `)
   let onKey: ((text: string | undefined, key?: {ctrl?: boolean; name?: string}) => void) | undefined
   let onStop: (() => void) | undefined
+  let stopped = false
   try {
     const answer = await new Promise<Answer>((resolve) => {
       onKey = (text, key) => {
@@ -200,11 +214,16 @@ export async function confirmOnTerminal(plan: readonly TargetReport[], signal?: 
       stdin.on('keypress', onKey)
       // The end of input answers no; a stop signal while the question waits answers it as Ctrl-C would.
       rl.once('close', () => resolve('no'))
-      onStop = () => resolve('interrupted')
+      onStop = () => {
+        stopped = true
+        resolve('interrupted')
+      }
+
       if (signal?.aborted) onStop()
       signal?.addEventListener('abort', onStop, {once: true})
     })
-    stderr.write(answer === 'interrupted' ? '^C\n' : `${answer}\n`)
+    // Ctrl-C shows as the terminal would echo it; a stop signal (its note said so) just ends the line.
+    stderr.write(answer === 'interrupted' ? (stopped ? '\n' : '^C\n') : `${answer}\n`)
     return answer
   } finally {
     if (onKey) stdin.off('keypress', onKey)
