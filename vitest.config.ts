@@ -11,6 +11,9 @@ export default defineConfig({
   test: {
     // oclif writes through process.stdout; without this vitest swallows it (oclif/test#655).
     disableConsoleIntercept: true,
+    // Never the machine's own engines: the tests name theirs (DOCKER_HOST, run dirs) and the engine set looks no
+    // further; the suites that test the looking turn it back on in a private mount namespace (test/engine/engines.test.ts).
+    env: {MOAT_SYSTEM_ENGINE_DISCOVERY: 'off'},
     // One file at a time: the engine suites share one engine, and a forced clean in one file would judge another
     // file's fixtures (whose run dirs live in that file's MOAT_HOME) as dead runs.
     fileParallelism: false,

@@ -1,24 +1,24 @@
 #!/usr/bin/env node
 
-import {readFileSync} from 'node:fs'
-import module from 'node:module'
-
-// Node 22.1+ caches compiled code between runs; a no-op on Node 20.
-// eslint-disable-next-line n/no-unsupported-features/node-builtins -- optional: absent on Node 20
-module.enableCompileCache?.()
+// Node's modules are taken with process.getBuiltinModule, not imported: an ES module's import of node:fs sets up all
+// of fs's exports, streams included, some ms of every run.
+const {readFileSync} = process.getBuiltinModule('node:fs')
 
 const ids = commandIds()
 const args = process.argv.slice(2)
 // `moat-system clean-temp` is `moat-system system clean-temp`: the topic is optional for our own commands.
 if (ids.includes(`system:${args[0]}`)) args.unshift('system')
 
-// moat-system's own commands run from one bundled file (dist/moat.js, see src/lib/cli/bundled.ts): Node then reads
-// one file instead of some 300. Everything else (help, --version, completion, a mistyped command) takes oclif's
-// normal path, with its plugins.
+// moat-system's own commands run from one bundled file (dist/moat.cjs, see src/lib/cli/bundled.ts): Node then reads
+// one file instead of some 300, compiled from V8's code cache (scripts/bundle-loader.js). Everything else (help,
+// --version, completion, a mistyped command) takes oclif's normal path, with its plugins.
 if (ownCommand(args)) {
-  const {runBundled} = await import('../dist/moat.js')
-  await runBundled(args, new URL('..', import.meta.url))
+  const require = process.getBuiltinModule('node:module').createRequire(import.meta.url)
+  await require('../dist/moat.cjs').runBundled(args, new URL('..', import.meta.url))
 } else {
+  // Node 22.1+ keeps the compiled code of oclif and its plugins between runs, in moat-system's cache directory.
+  const {enableCompileCache} = await import('../dist/lib/cli/code-cache.js')
+  enableCompileCache()
   const {execute} = await import('@oclif/core')
   await execute({args, dir: import.meta.url})
 }

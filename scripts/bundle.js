@@ -1,23 +1,23 @@
 // Builds bin/run.js's fast path (src/lib/cli/bundled.ts): moat-system's commands (as listed in oclif.manifest.json,
-// so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.js compiles
-// with V8's code cache (dist/moat-<hash>.cjs.cache, made here by a warm run): Node 20 caches no ES module's code, so
-// this is what spares each run the compile of the bundle. Packages loaded only on demand (execa, fast-glob)
+// so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.cjs
+// (scripts/bundle-loader.js) compiles with V8's code cache, kept per Node version in the user's cache directory: Node
+// 20 caches no ES module's code, and a cache made here would fit only the builder's Node, so the first run on each
+// Node makes its own. Packages loaded only on demand (execa, fast-glob)
 // stay ES modules of their own under dist/chunks/, read only when a command needs them.
 import {parse} from 'acorn'
 import {build} from 'esbuild'
-import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
-import {fileURLToPath, pathToFileURL} from 'node:url'
+import {fileURLToPath} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8'))
 const commands = Object.entries(manifest.commands)
+// Each command is imported when it runs (import() of a bundled module: esbuild initializes its modules then), so a
+// run sets up the code of its own command only.
 const entry = [
-  ...commands.map(([, command], i) => `import C${i} from './${command.relativePath.join('/')}'`),
-  `export const COMMANDS = {${commands.map(([id], i) => `${JSON.stringify(id)}: C${i}`).join(', ')}}`,
+  `export const COMMANDS = {${commands.map(([id, command]) => `${JSON.stringify(id)}: () => import('./${command.relativePath.join('/')}')`).join(', ')}}`,
   `export {COMMAND, runBundled} from './dist/lib/cli/bundled.js'`,
 ].join('\n')
 
@@ -52,8 +52,48 @@ const lazyOutput = Object.fromEntries(
     .map(([output]) => [basename(output).replace(/-[A-Z\d]+\.js$/, ''), `./chunks/${basename(output)}`]),
 )
 
+// @oclif/core's modules (tsc's CommonJS) require one another as they load, so loading command.js sets up most of
+// oclif: help, TypeScript paths, plugin discovery with its globbing, Node's readline and child_process. In the bundle
+// each such `const x_1 = require("./x")` becomes a stand-in that loads the module on first use of what it exports, so
+// a run sets up only the parts of oclif it uses.
+const OCLIF_REQUIRE = /^const (\w+) = ((?:__importDefault\(|__importStar\()?require\("[^"]+"\)\)?);$/gm
+// `keys`, when given, are the module's export names: listing them (as esbuild's import of named exports does) then
+// loads nothing, and each is read from the module when used.
+const LAZY_REQUIRE = `function __moatLazy(load, keys) {
+  let loaded
+  const real = () => (loaded ??= load())
+  return new Proxy({}, {
+    get: (_, key) => real()[key],
+    getOwnPropertyDescriptor(_, key) {
+      if (!loaded && keys?.includes(key)) return {configurable: true, enumerable: true, get: () => real()[key]}
+      const descriptor = Reflect.getOwnPropertyDescriptor(real(), key)
+      return descriptor && {...descriptor, configurable: true}
+    },
+    has: (_, key) => key in real(),
+    ownKeys: () => (loaded || !keys ? Reflect.ownKeys(real()) : keys),
+    set: (_, key, value) => Reflect.set(real(), key, value),
+  })
+}`
+
+// oclif logs through the debug package, which sets up Node's tty and stream modules as it loads; it prints only
+// what $DEBUG names, read when it loads. Without $DEBUG the bundle gives oclif a debug that prints nothing.
+const SILENT_DEBUG = `function silent(namespace) {
+  const debug = () => {}
+  return Object.assign(debug, {enabled: false, extend: (more, delimiter = ':') => silent(namespace + delimiter + more), log: debug, namespace})
+}
+module.exports = process.env.DEBUG ? require('debug') : silent`
+
+// oclif asks wsl-utils only whether this is WSL (getPlatform); wsl-utils sets up child_process, fs/promises and
+// PowerShell helpers as it loads. The answer is is-wsl's, which wsl-utils passes on: the bundle asks is-wsl itself.
+const WSL_UTILS = `export {default as isWsl} from 'is-wsl'`
+
+// Node modules that take some ms to set up (http brings net and stream) and that a run may not use: the engine
+// targets reach for http only once they ask an engine. The bundle's require() of them gives a stand-in too.
+const LAZY_BUILTINS = ['node:child_process', 'node:http', 'node:readline']
+
 const main = await build({
   ...common,
+  banner: {js: LAZY_REQUIRE},
   define: {'import.meta.url': '__moatImportMetaUrl'},
   entryNames: 'moat-[hash]',
   // Loaded by @oclif/core only to run TypeScript sources in development; never on this path.
@@ -62,6 +102,33 @@ const main = await build({
   outdir: dist,
   outExtension: {'.js': '.cjs'},
   plugins: [
+    {
+      name: 'lazy-oclif',
+      setup(esbuild) {
+        esbuild.onLoad({filter: /[/\\]@oclif[/\\]core[/\\]lib[/\\].*\.js$/}, ({path}) => ({
+          contents: readFileSync(path, 'utf8').replaceAll(OCLIF_REQUIRE, 'const $1 = __moatLazy(() => $2);'),
+          loader: 'js',
+        }))
+        esbuild.onResolve({filter: /^debug$/}, ({importer, resolveDir}) =>
+          /[/\\]@oclif[/\\]core[/\\]/.test(importer) ? {namespace: 'silent-debug', path: 'debug', pluginData: resolveDir} : undefined,
+        )
+        esbuild.onLoad({filter: /.*/, namespace: 'silent-debug'}, ({pluginData}) => ({contents: SILENT_DEBUG, loader: 'js', resolveDir: pluginData}))
+        esbuild.onResolve({filter: /^wsl-utils$/}, async ({importer, kind, resolveDir}) => {
+          if (!/[/\\]@oclif[/\\]core[/\\]/.test(importer)) return
+          const real = await esbuild.resolve('wsl-utils', {kind, resolveDir})
+          return {namespace: 'is-wsl', path: 'wsl-utils', pluginData: dirname(real.path)}
+        })
+        esbuild.onLoad({filter: /.*/, namespace: 'is-wsl'}, ({pluginData}) => ({contents: WSL_UTILS, loader: 'js', resolveDir: pluginData}))
+        const lazyBuiltin = new RegExp(`^(${LAZY_BUILTINS.join('|')})$`)
+        esbuild.onResolve({filter: lazyBuiltin}, ({importer, namespace, path}) =>
+          namespace === 'lazy-builtin' && importer === path ? {external: true, path} : {namespace: 'lazy-builtin', path},
+        )
+        esbuild.onLoad({filter: /.*/, namespace: 'lazy-builtin'}, async ({path}) => {
+          const keys = Object.keys(await import(path)).filter((key) => key !== 'default')
+          return {contents: `module.exports = __moatLazy(() => require(${JSON.stringify(path)}), ${JSON.stringify(keys)})`, loader: 'js'}
+        })
+      },
+    },
     {
       name: 'lazy-packages',
       setup(esbuild) {
@@ -79,7 +146,7 @@ const [script] = main.outputFiles
 const scriptName = basename(script.path)
 
 // A classic script compiled by vm.Script has no import(): Node 20 gives it none that works with a code cache
-// (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() becomes __moatImport(), dist/moat.js's own import().
+// (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so every import() becomes __moatImport(), dist/moat.cjs's own import().
 // Found by parsing, not by text: "import(" in a string stays as it is.
 const nodesOf = (program, type) => {
   const found = []
@@ -104,79 +171,28 @@ for (const {start} of nodesOf(parseScript(code), 'ImportExpression').sort((a, b)
 if (nodesOf(parseScript(code), 'ImportExpression').length > 0) throw new Error(`${scriptName} still has an import()`)
 writeFileSync(script.path, code)
 
-// bin/run.js imports this module, and oclif takes the command to run from the script through require (already in
-// its cache).
-writeFileSync(
-  join(dist, 'moat.js'),
-  `// Generated by scripts/bundle.js: runs ${scriptName} with V8's code cache (${scriptName}.cache) when this Node accepts it.
-import {readFileSync} from 'node:fs'
-import {createRequire, Module} from 'node:module'
-import {fileURLToPath} from 'node:url'
-import {Script} from 'node:vm'
-
-const dir = fileURLToPath(new URL('.', import.meta.url))
-const filename = dir + ${JSON.stringify(scriptName)}
-let cachedData
-try {
-  cachedData = readFileSync(filename + '.cache')
-} catch {}
-
-const script = new Script(
-  '(function (exports, require, module, __filename, __dirname, __moatImport, __moatImportMetaUrl) {"use strict";' + readFileSync(filename, 'utf8') + '\\n})',
-  {cachedData, filename},
-)
-const require = createRequire(filename)
-const module = new Module(filename)
-module.filename = filename
-require.cache[filename] = module
-script.runInThisContext().call(module.exports, module.exports, require, module, filename, dir, (specifier) => import(specifier), import.meta.url)
-module.loaded = true
-
-export const {COMMANDS} = module.exports
-export const codeCache = {
-  create: () => script.createCachedData(),
-  file: filename + '.cache',
-  status: cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted',
-}
-export function runBundled(args, root) {
-  return module.exports.runBundled(COMMANDS, args, root, ${JSON.stringify(`./dist/${scriptName}`)})
-}
-`,
-)
+// bin/run.js requires this module (scripts/bundle-loader.js with its code cache helpers), and oclif takes the command
+// to run from the script through require (already in its cache).
+const loader = await build({
+  ...common,
+  // The helpers it bundles are ES modules: their import.meta.url is this file's URL.
+  banner: {js: "const __moatLoaderUrl = require('node:url').pathToFileURL(__filename).href;"},
+  define: {'import.meta.url': '__moatLoaderUrl', MOAT_BUNDLE: JSON.stringify(basename(scriptName, '.cjs'))},
+  entryPoints: [join(root, 'scripts', 'bundle-loader.js')],
+  format: 'cjs',
+  keepNames: false,
+  minify: false,
+  outfile: join(dist, 'moat.cjs'),
+})
 
 // bin/run.js reads this list to choose the bundle without loading it.
 writeFileSync(join(dist, 'moat-commands.json'), JSON.stringify(commands.map(([id]) => id)) + '\n')
 
 // Which sources each file bin/run.js may import holds, for the tests that prove what a command loads
-// (test/helpers/cli.ts): dist/moat.js stands for the script it runs.
+// (test/helpers/cli.ts): dist/moat.cjs stands for the script it runs.
 const inputs = ({inputs}) => Object.keys(inputs).filter((input) => !input.startsWith('<'))
 const holds = {
-  'dist/moat.js': inputs(main.metafile.outputs[`dist/${scriptName}`]),
+  'dist/moat.cjs': [...inputs(loader.metafile.outputs['dist/moat.cjs']), ...inputs(main.metafile.outputs[`dist/${scriptName}`])],
   ...Object.fromEntries(Object.entries(lazy.metafile.outputs).map(([output, data]) => [output, inputs(data)])),
 }
 writeFileSync(join(dist, 'moat-bundle.json'), JSON.stringify(holds) + '\n')
-
-// The code cache: compiled after a dry run of clean-temp on empty directories, so that it holds the functions a run
-// compiles lazily too, not only the top level. No container engine is asked (DOCKER_HOST leads nowhere).
-const scratch = mkdtempSync(join(tmpdir(), 'moat-code-cache-'))
-try {
-  const warm = spawnSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '--eval',
-      `import {writeFileSync} from 'node:fs'
-const {codeCache, runBundled} = await import(${JSON.stringify(pathToFileURL(join(dist, 'moat.js')).href)})
-if (codeCache.status !== 'missing') throw new Error('a code cache is already there: ' + codeCache.file)
-await runBundled(['system', 'clean-temp', '--dry-run', '--json', '--tmp-dir', ${JSON.stringify(scratch)}], new URL(${JSON.stringify(pathToFileURL(root + '/').href)}))
-if (process.exitCode) throw new Error('the warm run failed')
-writeFileSync(codeCache.file, codeCache.create())`,
-    ],
-    {encoding: 'utf8', env: {...process.env, DOCKER_HOST: `unix://${join(scratch, 'no-engine.sock')}`, MOAT_HOME: join(scratch, 'home')}},
-  )
-  if (warm.status !== 0 || !warm.stdout.includes('"dryRun": true')) {
-    throw new Error(`the code cache's warm run failed (exit ${warm.status}):\n${warm.stdout}${warm.stderr}`)
-  }
-} finally {
-  rmSync(scratch, {force: true, recursive: true})
-}

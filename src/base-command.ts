@@ -97,7 +97,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
     runtime: Flags.option({
       default: 'auto' as const,
-      description: 'Container runtime to check: every one that answers (auto), or only docker or apple.',
+      description: 'Container runtime to check: every one there (auto: each Docker engine moat may use, and Apple container), or only docker or apple.',
       helpGroup: 'GLOBAL',
       options: ['auto', 'docker', 'apple'] as const,
     })(),

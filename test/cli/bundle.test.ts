@@ -1,19 +1,19 @@
 // The published binary's two paths (bin/run.js): moat-system's own commands run from the one bundled file
-// (dist/moat.js, scripts/bundle.js), everything else through oclif's normal loading with its plugins. Each run must
+// (dist/moat.cjs, scripts/bundle.js), everything else through oclif's normal loading with its plugins. Each run must
 // stay on one path: a bundled @oclif/core meeting the plugins' own copy would be two oclifs in one process.
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 
 const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
 const REPORT = fileURLToPath(new URL('../fixtures/code-cache/report.mjs', import.meta.url))
 const ROOT = new URL('../../', import.meta.url)
-const BUNDLE = new URL('dist/moat.js', ROOT).href
+const BUNDLE = new URL('dist/moat.cjs', ROOT).href
 const CORE = new URL('node_modules/@oclif/core/', ROOT).href
 
 describe('bin/run.js: the bundle for our commands, oclif as installed for the rest', () => {
@@ -67,64 +67,174 @@ describe('bin/run.js: the bundle for our commands, oclif as installed for the re
   })
 })
 
-const EXPECTED = 'No moat temporary directories found.\nDry run: nothing was removed.\n'
+const EXPECTED = {exitCode: 0, stderr: '', stdout: 'No moat temporary directories found.\nDry run: nothing was removed.\n'}
 
-/** `from` copied to `to`, files for which `keep` says false left out. */
-function copyTree(from: string, to: string, keep: (path: string) => boolean): void {
+/** `from` copied to `to`. */
+function copyTree(from: string, to: string): void {
   if (!statSync(from).isDirectory()) {
-    if (keep(from)) copyFileSync(from, to)
+    copyFileSync(from, to)
     return
   }
 
   mkdirSync(to, {recursive: true})
-  for (const name of readdirSync(from)) copyTree(join(from, name), join(to, name), keep)
+  for (const name of readdirSync(from)) copyTree(join(from, name), join(to, name))
 }
 
-describe("the bundle's code cache (dist/moat-<hash>.cjs.cache, made by the build)", () => {
+/** A file's text, or a directory's entries. */
+function snapshot(path: string): string | string[] {
+  return statSync(path).isDirectory() ? readdirSync(path) : readFileSync(path, 'utf8')
+}
+
+describe("the bundle's code cache: one per Node version, in the user's cache directory", () => {
   let dir: string
 
-  beforeAll(() => {
+  beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'code-cache-'))
     mkdirSync(join(dir, 'T'))
     mkdirSync(join(dir, 'home'))
   })
 
-  afterAll(() => {
+  afterEach(() => {
     rmSync(dir, {force: true, recursive: true})
   })
 
-  /** Runs bin/run.js of `root` (a copy of the built package, or this checkout) and says whether V8 took the cache. */
-  function reported(root: string, nodeOptions = ''): {cache: string; exitCode: number; stderr: string; stdout: string} {
+  interface Run {
+    cache: {file?: string; status: string}
+    exitCode: number
+    stderr: string
+    stdout: string
+  }
+
+  /**
+   * Runs bin/run.js of `root` (this checkout, or a copy of the built package) with XDG_CACHE_HOME=`cacheHome` under
+   * this test's Node, and says what became of V8's code cache (test/fixtures/code-cache/report.mjs).
+   */
+  function run(cacheHome: string, {nodeArgs = [], root = fileURLToPath(ROOT)}: {nodeArgs?: string[]; root?: string} = {}): Run {
     const report = join(dir, `report-${Math.random()}`)
-    const env: NodeJS.ProcessEnv = {...process.env, MOAT_CODE_CACHE_REPORT: report, MOAT_HOME: join(dir, 'home')}
-    env.NODE_OPTIONS = `--import ${REPORT} ${nodeOptions}`
+    const env: NodeJS.ProcessEnv = {...process.env, MOAT_CODE_CACHE_REPORT: report, MOAT_HOME: join(dir, 'home'), NODE_OPTIONS: `--import ${REPORT}`, XDG_CACHE_HOME: cacheHome}
     delete env.DOCKER_HOST
-    const run = spawnSync(process.execPath, [join(root, 'bin/run.js'), 'system', 'clean-temp', '--dry-run', '--runtime', 'docker', '--tmp-dir', join(dir, 'T')], {encoding: 'utf8', env, input: ''})
-    return {cache: readFileSync(report, 'utf8'), exitCode: run.status ?? -1, stderr: run.stderr, stdout: run.stdout}
+    const args = [...nodeArgs, join(root, 'bin/run.js'), 'system', 'clean-temp', '--dry-run', '--runtime', 'docker', '--tmp-dir', join(dir, 'T')]
+    const result = spawnSync(process.execPath, args, {encoding: 'utf8', env, input: ''})
+    return {cache: JSON.parse(readFileSync(report, 'utf8')), exitCode: result.status ?? -1, stderr: result.stderr, stdout: result.stdout}
   }
 
   /** The built package as installed somewhere else: bin/run.js, package.json, the manifest and dist/. */
-  function copyOfPackage(withCache: boolean): string {
+  function copyOfPackage(): string {
     const copy = mkdtempSync(join(dir, 'package-'))
     mkdirSync(join(copy, 'bin'))
-    for (const path of ['bin/run.js', 'package.json', 'oclif.manifest.json', 'dist']) {
-      copyTree(fileURLToPath(new URL(path, ROOT)), join(copy, path), (source) => withCache || !source.endsWith('.cache'))
-    }
-
+    for (const path of ['bin/run.js', 'package.json', 'oclif.manifest.json', 'dist']) copyTree(fileURLToPath(new URL(path, ROOT)), join(copy, path))
     return copy
   }
 
-  it('is used: V8 accepts it, on this checkout and on a copy of the package at another path', () => {
-    expect(readdirSync(new URL('dist/', ROOT)).filter((file) => /^moat-\w+\.cjs\.cache$/.test(file))).toHaveLength(1)
-    for (const root of [fileURLToPath(ROOT), copyOfPackage(true)]) {
-      const run = reported(root)
-      expect(run).toEqual({cache: 'accepted', exitCode: 0, stderr: '', stdout: EXPECTED})
-    }
+  it(`the first run writes it (${process.version}), the next ones accept it, from this checkout or a copy of the package elsewhere`, () => {
+    // The cache directory does not exist yet: the first run makes it, private.
+    const cacheHome = join(dir, 'cache')
+    const first = run(cacheHome)
+    const file = join(cacheHome, 'moat-system', basename(first.cache.file ?? ''))
+    expect(first).toEqual({cache: {file, status: 'missing'}, ...EXPECTED})
+    expect(basename(file)).toMatch(new RegExp(`^moat-\\w+\\.node-${process.version}-${process.arch}-[\\da-f]{8}\\.v8-cache$`))
+    expect(readdirSync(join(cacheHome, 'moat-system'))).toEqual([basename(file)])
+    expect(statSync(join(cacheHome, 'moat-system')).mode.toString(8).slice(-3)).toBe('700')
+    expect(statSync(file).mode.toString(8).slice(-3)).toBe('600')
+    expect(statSync(file).size).toBeGreaterThan(100_000)
+    expect(readdirSync(new URL('dist/', ROOT)).filter((name) => name.endsWith('.cache'))).toEqual([])
+
+    const written = readFileSync(file)
+    expect(run(cacheHome)).toEqual({cache: {file, status: 'accepted'}, ...EXPECTED})
+    expect(run(cacheHome, {root: copyOfPackage()})).toEqual({cache: {file, status: 'accepted'}, ...EXPECTED})
+    // An accepted cache is left as it is.
+    expect(readFileSync(file).equals(written)).toBe(true)
+    expect(readdirSync(join(cacheHome, 'moat-system'))).toEqual([basename(file)])
   })
 
-  it('rejected (V8 flags other than the build\'s) or missing, the command runs the same, compiled as it goes', () => {
-    // A V8 flag changes the hash V8 checks a cache against, as another Node version would.
-    expect(reported(fileURLToPath(ROOT), '--max-old-space-size=1000')).toEqual({cache: 'rejected', exitCode: 0, stderr: '', stdout: EXPECTED})
-    expect(reported(copyOfPackage(false))).toEqual({cache: 'missing', exitCode: 0, stderr: '', stdout: EXPECTED})
+  it('V8 flags of their own get a cache of their own: neither run throws the other\'s away', () => {
+    const cacheHome = join(dir, 'cache')
+    const plain = run(cacheHome)
+    const flagged = run(cacheHome, {nodeArgs: ['--stack-size=900']})
+    expect(flagged).toEqual({cache: {file: expect.any(String), status: 'missing'}, ...EXPECTED})
+    expect(flagged.cache.file).not.toBe(plain.cache.file)
+    expect(run(cacheHome)).toEqual({cache: {file: plain.cache.file, status: 'accepted'}, ...EXPECTED})
+    expect(run(cacheHome, {nodeArgs: ['--stack-size=900']})).toEqual({cache: {file: flagged.cache.file, status: 'accepted'}, ...EXPECTED})
+  })
+
+  it.each([
+    ['its V8 version hash changed (a cache of another V8)', (good: Buffer) => {
+      const bad = Buffer.from(good)
+      // SerializedCodeData's header: magic number, then the version hash V8 checks first, on every version.
+      bad.writeUInt32LE(0xff_ff_ff_ff - bad.readUInt32LE(4), 4)
+      return bad
+    }],
+    ['its flag hash changed', (good: Buffer) => {
+      const bad = Buffer.from(good)
+      bad.writeUInt32LE(0xff_ff_ff_ff - bad.readUInt32LE(12), 12)
+      return bad
+    }],
+    ['cut short', (good: Buffer) => good.subarray(0, -1000)],
+    ['not a cache at all', () => Buffer.from('not a code cache\n')],
+  ])('a cache that is %s is rejected: the command runs the same, and a good cache replaces it', (_, spoil) => {
+    const cacheHome = join(dir, 'cache')
+    const {file} = run(cacheHome).cache
+    writeFileSync(file!, spoil(readFileSync(file!)))
+    expect(run(cacheHome)).toEqual({cache: {file, status: 'rejected'}, ...EXPECTED})
+    expect(run(cacheHome)).toEqual({cache: {file, status: 'accepted'}, ...EXPECTED})
+    expect(readdirSync(dirname(file!))).toEqual([basename(file!)])
+  })
+
+  it("a cache made by this Node under other V8 flags (a foreign one, as another Node's would be) is rejected and replaced", () => {
+    const cacheHome = join(dir, 'cache')
+    const {file} = run(cacheHome).cache
+    const foreign = run(cacheHome, {nodeArgs: ['--stack-size=900']}).cache.file
+    copyFileSync(foreign!, file!)
+    expect(run(cacheHome)).toEqual({cache: {file, status: 'rejected'}, ...EXPECTED})
+    expect(run(cacheHome)).toEqual({cache: {file, status: 'accepted'}, ...EXPECTED})
+  })
+
+  /** A cache dir that must not be used, made: returns what must stay untouched. */
+  const unusable: Array<[string, (cacheHome: string) => string]> = [
+    ['XDG_CACHE_HOME is a file', (cacheHome) => {
+      writeFileSync(cacheHome, 'a file\n')
+      return cacheHome
+    }],
+    ['the moat-system dir is a symlink (to a private dir of ours)', (cacheHome) => {
+      mkdirSync(cacheHome)
+      mkdirSync(join(dir, 'elsewhere'), {mode: 0o700})
+      symlinkSync(join(dir, 'elsewhere'), join(cacheHome, 'moat-system'))
+      return join(dir, 'elsewhere')
+    }],
+    ['the moat-system dir is writable by its group', (cacheHome) => {
+      mkdirSync(join(cacheHome, 'moat-system'), {recursive: true})
+      chmodSync(join(cacheHome, 'moat-system'), 0o770)
+      return join(cacheHome, 'moat-system')
+    }],
+    process.getuid?.() === 0
+      ? ['the moat-system dir belongs to another user (uid 65534)', (cacheHome) => {
+          mkdirSync(join(cacheHome, 'moat-system'), {mode: 0o700, recursive: true})
+          chownSync(join(cacheHome, 'moat-system'), 65_534, 65_534)
+          return join(cacheHome, 'moat-system')
+        }]
+      : ['the moat-system dir is read-only', (cacheHome) => {
+          mkdirSync(join(cacheHome, 'moat-system'), {mode: 0o500, recursive: true})
+          return join(cacheHome, 'moat-system')
+        }],
+  ]
+
+  it.each(unusable)('a cache dir that cannot be used (%s): the command runs the same, and nothing is written', (_, make) => {
+    const cacheHome = join(dir, 'cache')
+    const untouched = make(cacheHome)
+    const before = snapshot(untouched)
+    for (let i = 0; i < 2; i++) expect(run(cacheHome)).toEqual({cache: {file: expect.any(String), status: 'missing'}, ...EXPECTED})
+    expect(snapshot(untouched)).toEqual(before)
+  })
+
+  it('a cache planted where a symlink leads is not read, and the link is replaced, not followed', () => {
+    const cacheHome = join(dir, 'cache')
+    const {file} = run(cacheHome).cache
+    const planted = join(dir, 'planted')
+    renameSync(file!, planted)
+    symlinkSync(planted, file!)
+    const good = readFileSync(planted)
+    expect(run(cacheHome)).toEqual({cache: {file, status: 'missing'}, ...EXPECTED})
+    expect(lstatSync(file!).isFile()).toBe(true)
+    expect(readFileSync(planted).equals(good)).toBe(true)
   })
 })

@@ -2,7 +2,7 @@
 // engine, asserting exit codes, JSON and what is left on the engine.
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {CLI_MIN_AGE, CLI_MIN_AGE_MS, systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
+import {systemCommand, useEngineFixtures} from '../engine/shared-engine.js'
 import {type FakeHandle, useFakeContainer} from '../fixtures/fake-container/state.js'
 import {itemsByName, jsonOf, runCli} from '../helpers/cli.js'
 import {dockerShim} from '../helpers/docker-shim.js'
@@ -15,6 +15,10 @@ import {
   newRunId,
   useMoatHome,
 } from '../helpers/moat-fixtures.js'
+
+/** --min-age of the test that keeps a network made right before the CLI runs as young. */
+const YOUNG_MIN_AGE = '15s'
+const YOUNG_MIN_AGE_MS = 15_000
 
 describeEngine('moat system clean-networks', () => {
   const fixtures = useEngineFixtures()
@@ -31,21 +35,24 @@ describeEngine('moat system clean-networks', () => {
     const staleNet = await createRunNetwork(stale)
     const stopped = await createRunContainer(stale, {network: staleNet, running: false})
     const plainNet = await dockerOk(['network', 'create', `moat-${unlabelled}`])
-    // Created last, 1.5 s before the others are old enough: still younger than --min-age when the CLI looks.
-    await fixtures.waitUntilOld(CLI_MIN_AGE_MS - 1500)
+    // Old enough counted from the last of them, so under any load. Then one made right before the CLI starts: when it
+    // looks, that one has been there only for the CLI's start-up and listing, far below this --min-age even at a
+    // load of 20 (where 6 s was not enough).
+    await fixtures.waitUntilOld(YOUNG_MIN_AGE_MS)
+    await fixtures.protectOtherRuns()
     const youngNet = await createRunNetwork(young)
 
-    const result = await forced([])
+    const result = cleanNetworks(['--force', '--json', '--min-age', YOUNG_MIN_AGE])
     expect(result.exitCode).toBe(0)
     expect(result.stderr).toBe('')
     const doc = jsonOf(result)
-    expect(doc).toMatchObject({canceled: false, dryRun: false, minAge: CLI_MIN_AGE, target: 'networks', warnings: []})
+    expect(doc).toMatchObject({canceled: false, dryRun: false, minAge: YOUNG_MIN_AGE, target: 'networks', warnings: []})
     const items = itemsByName(result)
     expect(items[`moat-${ended}`]).toMatchObject({decision: 'removed', id: endedNet, run: ended, runtime: 'docker'})
     expect(items[`moat-${live}`]).toMatchObject({decision: 'kept', reason: `run ${live} is alive: run dir exists (state running)`})
     expect(items[`moat-${used}`]).toMatchObject({decision: 'kept', reason: `in use: running container moat-postgres-${used} attached`})
     expect(items[`moat-${stale}`]).toMatchObject({decision: 'removed', detach: [stale]})
-    expect(items[`moat-${young}`]).toMatchObject({decision: 'kept', reason: expect.stringMatching(new RegExp(`^young: created \\d+s ago \\(--min-age ${CLI_MIN_AGE}\\)$`))})
+    expect(items[`moat-${young}`]).toMatchObject({decision: 'kept', reason: expect.stringMatching(new RegExp(`^young: created \\d+s ago \\(--min-age ${YOUNG_MIN_AGE}\\)$`))})
     expect(items[`moat-${unlabelled}`]).toBeUndefined()
 
     expect(await networkExists(endedNet)).toBe(false)

@@ -1,4 +1,4 @@
-import {existsSync, realpathSync} from 'node:fs'
+import {existsSync, readFileSync, realpathSync} from 'node:fs'
 import {afterEach, beforeEach, expect, it} from 'vitest'
 
 import {DEFAULT_KINDS, listKinds, TARGETS} from '../../src/lib/targets/index.js'
@@ -14,6 +14,7 @@ import {
   useMoatHome,
 } from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+import {until} from '../helpers/until.js'
 
 // From the registry, so a new target does not break these assertions: the ones clean runs, and those needing an engine.
 const ENGINE_KINDS: readonly string[] = TARGETS.filter((spec) => spec.byDefault && spec.needsRuntime).map((spec) => spec.kind)
@@ -177,26 +178,28 @@ describeEngine('moat system clean', () => {
 
   it('reap --interval 1s over the engine: a dead run made while it runs is removed within two intervals, a live one never', async () => {
     const live = await makeRun(true)
-    const reaper = startCli(
-      ['system', 'reap', '--interval', '1s', '--min-age', '0s', '--tmp-dir', root, '--log-file', `${moat.home}/reap.log`],
-      engineEnv({MOAT_HOME: moat.home}),
-    )
+    const log = `${moat.home}/reap.log`
+    const reaper = startCli(['system', 'reap', '--interval', '1s', '--min-age', '0s', '--tmp-dir', root, '--log-file', log], engineEnv({MOAT_HOME: moat.home}))
+    const passes = () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as {decision?: string; event: string; id?: string; pass: number})
+        : []
     try {
-      await new Promise((resolve) => {
-        setTimeout(resolve, 1500)
-      })
+      // Made while it runs: after its first pass.
+      await until('the first pass', () => passes().some((line) => line.event === 'pass'))
       const dead = await makeRun(false)
-      const madeAt = Date.now()
-      // A pass may catch the run half-made (its network before its containers); the next one takes the rest.
-      const leftovers = async () =>
-        (await networkExists(dead.network)) ||
-        (await Promise.all([dead.main, dead.buildkit, dead.service].map((id) => containerExists(id)))).some(Boolean)
-      while (await leftovers()) {
-        expect(Date.now() - madeAt).toBeLessThan(2 * 1100 + 3000)
-        await new Promise((resolve) => {
-          setTimeout(resolve, 100)
-        })
-      }
+      // Counted in passes, not seconds (a pass over the engine takes longer on a loaded machine): the pass under way
+      // may catch the run half-made (its network before its containers); the next one takes the rest.
+      const passesDone = passes().filter((line) => line.event === 'pass').length
+      const parts = [dead.network, dead.main, dead.buildkit, dead.service]
+      const removals = () => passes().filter((line) => line.decision === 'removed' && parts.includes(line.id!))
+      await until('the removal of the dead run in the log', () => removals().length === parts.length)
+      expect(await networkExists(dead.network)).toBe(false)
+      for (const id of [dead.main, dead.buildkit, dead.service]) expect(await containerExists(id)).toBe(false)
+      expect(Math.max(...removals().map((line) => line.pass))).toBeLessThanOrEqual(passesDone + 2)
     } finally {
       reaper.child.kill('SIGTERM')
     }

@@ -77,7 +77,7 @@ describe(`zsh${skipped('zsh')}`, () => {
     expect(zsh('moat-system', '')).toMatchObject({how: 'describe'})
     expect(zsh('moat-system', '').candidates).toContain('clean-temp:Remove temp directories that crashed moat runs left behind.')
     expect(zsh('moat-system', 'system', '').candidates.map((entry) => entry.split(':')[0])).toEqual(SYSTEM_COMMANDS)
-    expect(zsh('moat-system', 'clean', '--').candidates).toContain('--runtime=:Container runtime to check: every one that answers (auto), or only docker or apple.')
+    expect(zsh('moat-system', 'clean', '--').candidates).toContain('--runtime=:Container runtime to check: every one there (auto: each Docker engine moat may use, and Apple container), or only docker or apple.')
   })
 
   it.runIf(has('zsh'))('values: --runtime, --only and --skip (after a comma, or after --only=), --include, --filter, directories', () => {

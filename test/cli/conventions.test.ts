@@ -12,7 +12,7 @@ import {jsonOf, loadedSources, runCli} from '../helpers/cli.js'
 const VERSION = /^moat-system\/\d+\.\d+\.\d+ \S+ node-v\d+/
 const REGISTER = fileURLToPath(new URL('../fixtures/trace-imports/register.mjs', import.meta.url))
 const BASH_COMPLETE = fileURLToPath(new URL('../fixtures/bash-complete.sh', import.meta.url))
-const BUNDLE = new URL('../../dist/moat.js', import.meta.url).href
+const BUNDLE = new URL('../../dist/moat.cjs', import.meta.url).href
 
 describe('a mistyped command or flag', () => {
   it.each([

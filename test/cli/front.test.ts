@@ -9,6 +9,7 @@ import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {fakeMoatRun, killTyped, makeFakeMoat, typeMoat} from '../helpers/fake-moat.js'
+import {until} from '../helpers/until.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const FRONT = join(ROOT, 'bin/moat-front')
@@ -45,22 +46,6 @@ function given(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !['_', 'OLDPWD', 'PWD', 'SHLVL'].includes(name)))
 }
 
-/** Resolves after `ms`. */
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => {
-    setTimeout(resolve, ms)
-  })
-}
-
-/** Resolves once `check` holds; fails after `timeoutMs`. */
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await sleep(20)
-  }
-}
-
 describe('the moat front, before the real moat on PATH', () => {
   it.each([
     [['run', '--name', 'a b', '', '*', 'two\nlines', '--', '-x', '$HOME']],
@@ -89,7 +74,7 @@ describe('the moat front, before the real moat on PATH', () => {
 
   it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s reaches the real moat itself and ends it as it would end it run directly', async (signal) => {
     const run = typeMoat(['run', 'claude'], envWith([front, real], {FAKE_MOAT_SLEEP: '60'}))
-    await until(() => fakeMoatRun(real) !== undefined)
+    await until('the real moat to run', () => fakeMoatRun(real) !== undefined)
     expect(fakeMoatRun(real)!.pid).toBe(run.child.pid)
     run.child.kill(signal)
     expect(await run).toMatchObject({code: null, signal})
@@ -123,7 +108,7 @@ describe('the moat front, before the real moat on PATH', () => {
       }
     }
 
-    await until(passes, 30_000)
+    await until('the first pass', passes)
     run.child.kill('SIGINT')
     // A front that ran the reaper as its child would not pass the signal on, and the reaper would go on.
     const stop = setTimeout(killTyped, 15_000)

@@ -26,6 +26,7 @@ import {describeEngine, networkExists, requireEngine} from '../helpers/engine.js
 import {createRunNetwork, makeRunDir, newRunId} from '../helpers/moat-fixtures.js'
 import {isRoot, itAsRoot} from '../helpers/root.js'
 import {ageTree, HOUR, makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+import {until} from '../helpers/until.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 /** Far longer than any of these commands takes on a loaded machine; a read that blocks is killed here and fails. */
@@ -63,15 +64,6 @@ function itemsOf(run: Run): Array<Record<string, unknown>> {
   return doc.targets ? doc.targets.flatMap((section) => section.items) : (doc.items ?? [])
 }
 
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((resolve) => {
-      setTimeout(resolve, 20)
-    })
-  }
-}
 
 let scratch: string[] = []
 function tmpRoot(): string {
@@ -95,11 +87,11 @@ describe('a symlink planted at the metrics file\'s temporary name (case 2)', () 
     writeFileSync(victim, 'precious\n')
     const reaper = startCli(['system', 'reap', '--interval', '1s', '--only', 'temp', '--tmp-dir', root, '--metrics-file', file], {MOAT_HOME: home})
     try {
-      await until(() => existsSync(file))
+      await until('the metrics file', () => existsSync(file))
       // The name the reaper used to write through: predictable from its pid.
       symlinkSync(victim, join(dir, `.moat-system.prom.${reaper.child.pid}.tmp`))
       const seen = new Set<number>()
-      await until(() => {
+      await until('three passes to replace the metrics file', () => {
         const stat = lstatSync(file, {throwIfNoEntry: false})
         if (stat?.isFile()) seen.add(stat.ino)
         return seen.size >= 3

@@ -14,6 +14,7 @@ import {describeEngine, dockerOk, networkExists} from '../helpers/engine.js'
 import {createRunNetwork} from '../helpers/moat-fixtures.js'
 import {isRoot} from '../helpers/root.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+import {until} from '../helpers/until.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 /** Where Docker's engine is when nothing says otherwise (moat-resources.md §12.1). */
@@ -54,16 +55,6 @@ function value(families: Map<string, MetricFamily>, name: string, labels: Record
   return Number(samples[0]!.value)
 }
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-     
-    await new Promise((resolve) => {
-      setTimeout(resolve, 20)
-    })
-  }
-}
 
 describeEngine('moat system reap --metrics-file', () => {
   const fixtures = useEngineFixtures()
@@ -155,11 +146,13 @@ describe('moat system reap --metrics-file, without an engine', () => {
     const reaper = startCli(['system', 'reap', '--interval', '1s', ...temps, '--tmp-dir', root, '--metrics-file', file, '--log-file', log], {MOAT_HOME: home})
     const lines = () => readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
     try {
-      await until(() => statSync(file, {throwIfNoEntry: false}) !== undefined)
+      await until('the first metrics file', () => statSync(file, {throwIfNoEntry: false}) !== undefined)
       removeTmpRoot(dir)
-      await until(() => lines().some((line) => line.event === 'note' && /metrics file .* cannot be written \(ENOENT\)/.test(line.message as string)))
+      await until('the note that the metrics file cannot be written', () =>
+        lines().some((line) => line.event === 'note' && /metrics file .* cannot be written \(ENOENT\)/.test(line.message as string)),
+      )
       const passes = lines().filter((line) => line.event === 'pass').length
-      await until(() => lines().filter((line) => line.event === 'pass').length > passes)
+      await until('another pass', () => lines().filter((line) => line.event === 'pass').length > passes)
     } finally {
       reaper.child.kill('SIGTERM')
     }
@@ -171,10 +164,14 @@ describe('moat system reap --metrics-file, without an engine', () => {
   it('a reader never sees a partial file while a reaper rewrites it every second', async () => {
     const reaper = startCli(['system', 'reap', '--interval', '1s', ...temps, '--tmp-dir', root, '--metrics-file', file], {MOAT_HOME: dir})
     const inodes = new Set<number>()
+    const passes = new Set<string>()
     let reads = 0
     try {
-      const deadline = Date.now() + 4000
-      while (Date.now() < deadline) {
+      // Until three passes have written the file, not for a fixed time from the start: on a loaded machine the
+      // start-up and each pass take longer.
+      const deadline = Date.now() + 60_000
+      while (passes.size < 3) {
+        if (Date.now() > deadline) throw new Error(`only ${passes.size} passes wrote the file in 60 s`)
         let text: string
         try {
           text = readFileSync(file, 'utf8')
@@ -189,7 +186,9 @@ describe('moat system reap --metrics-file, without an engine', () => {
 
         reads++
         // Whole every time: it ends with the last family's sample and a newline.
-        expect(text).toMatch(/\nmoat_system_passes_total \d+\n$/)
+        const total = /\nmoat_system_passes_total (\d+)\n$/.exec(text)
+        expect(total, text).not.toBeNull()
+        passes.add(total![1]!)
         expect(parsePrometheusTextFormat(text).length).toBeGreaterThanOrEqual(6)
       }
     } finally {

@@ -17,8 +17,11 @@ import {itAsRoot} from '../helpers/root.js'
 
 const ENGINE_SH = fileURLToPath(new URL('../engine/engine.sh', import.meta.url))
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-/** Distinct from the shared engine's 10.201.0.0/16 and from the pools other engines on this machine use. */
-const SMALL_POOL = '10.237.4.0/22'
+/**
+ * Distinct from the shared engine's 10.201.0.0/16 and from the pools other engines on this machine use; two runs side
+ * by side (CI's Node 22 and 24 tiers) each name their own with MOAT_TEST_STATUS_POOL.
+ */
+const SMALL_POOL = process.env.MOAT_TEST_STATUS_POOL || '10.237.4.0/22'
 
 async function engineSh(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{code: number; stderr: string; stdout: string}> {
   const child = spawn('bash', [ENGINE_SH, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
@@ -175,7 +178,8 @@ describeEngine('moat system status (a private engine with a 4-subnet pool)', () 
     const text = shown(['--min-age', '0s']) + shown(['--min-age', '0s', '--quiet', '--exit-zero'])
     expect(text).toContain('networks: 3 of 4 subnets used, 2 by moat orphans: run moat-system clean-networks\n')
     expect(text).toMatch(/\$ echo \$\?\n4\n\$ moat-system status --min-age 0s --quiet --exit-zero\nTo clean: 3 orphans, 18 B\. [^\n]+\n\$ echo \$\?\n0\n$/)
-    expectReadmeExample('status', text)
+    // The engine's ID is its own: another test engine has another.
+    expectReadmeExample('status', text, (shown) => shown.replaceAll(/^engine docker \S+:/gm, 'engine docker ID:'))
   })
 
   it('takes no --force or --dry-run (exit 2) and needs no terminal', () => {

@@ -10,6 +10,7 @@ import {type PipelineHooks, type Report, runPipeline, type Target} from '../../s
 import {type CliResult, jsonOf, runCli} from '../helpers/cli.js'
 import {dockerShim} from '../helpers/docker-shim.js'
 import {dockerOk, requireEngine} from '../helpers/engine.js'
+import {fixtureChanged, lastFixtureChange} from '../helpers/fixture-clock.js'
 import {trackRunIds, useMoatHome} from '../helpers/moat-fixtures.js'
 
 /**
@@ -39,14 +40,21 @@ export async function protectOtherRuns(moatHome: string, mine: readonly string[]
   }
 }
 
-/** Waits until fixtures created `since` are older than minAgeMs on the engine's clock (with a margin). */
+/**
+ * On top of an age: a pass reads ages on the engine's clock, which it takes from one /info reply placed at the middle
+ * of that request's round trip, so the estimate may be off by half the round trip the pass saw. That is some 10 ms at
+ * load 9 on this machine (curl to the test engine's /info); this covers a pass kept off the CPU for most of a second.
+ */
+export const AGE_MARGIN_MS = 500
+
+/** Waits until fixtures made `since` (ms since the epoch) are older than minAgeMs on the engine's clock. */
 export async function waitUntilOld(since: number, minAgeMs = MIN_AGE_MS): Promise<void> {
-  const left = since + minAgeMs + 300 - Date.now()
+  const left = since + minAgeMs + AGE_MARGIN_MS - Date.now()
   if (left > 0) await sleep(left)
 }
 
 export interface CleanOptions {
-  /** Runs after the fixtures are old enough, right before the scan. */
+  /** Runs after the fixtures are old enough, right before the pass reads its clock and scans. */
   beforeScan?: () => Promise<void>
   dryRun?: boolean
   hooks?: PipelineHooks
@@ -65,7 +73,10 @@ export interface EngineFixtures {
   clean(target: Target, options?: CleanOptions): Promise<Report>
   /** Awaits a container just made and stops it at once, as an exit would: its age (FinishedAt) counts from now. */
   exited(container: Promise<string>): Promise<string>
-  /** Awaits a fixture and restarts the age clock: ages count from the last fixture made (created, started or stopped). */
+  /**
+   * Awaits a fixture and restarts the age clock: ages count from the last fixture made. docker() and makeRunDir()
+   * restart it themselves (test/helpers/fixture-clock.ts); this is for fixtures made any other way.
+   */
   made<T>(fixture: Promise<T>): Promise<T>
   /** This test's MOAT_HOME, with an empty runs/. */
   readonly moatHome: string
@@ -73,10 +84,16 @@ export interface EngineFixtures {
   protectOtherRuns(): Promise<void>
   /** A new run ID whose containers and network are removed from the engine after the test. */
   tracked(): string
-  /** waitUntilOld() from the last fixture made (or the test's start). */
+  /** waitUntilOld() from the last fixture made in this test (created, started, stopped, attached), or its start. */
   waitUntilOld(minAgeMs?: number): Promise<void>
   /** What this test's clean() runs noted. */
   readonly warnings: readonly string[]
+}
+
+async function made<T>(fixture: Promise<T>): Promise<T> {
+  const value = await fixture
+  fixtureChanged()
+  return value
 }
 
 /** The fixtures of an engine suite that removes them: call inside describeEngine (it adds beforeEach and afterEach). */
@@ -92,18 +109,13 @@ export function useEngineFixtures(): EngineFixtures {
     warnings = []
   })
 
-  async function made<T>(fixture: Promise<T>): Promise<T> {
-    const value = await fixture
-    since = Date.now()
-    return value
-  }
-
   const fixtures: EngineFixtures = {
     async clean(target, options = {}) {
       const minAgeMs = options.minAgeMs ?? MIN_AGE_MS
       if (minAgeMs === MIN_AGE_MS) await fixtures.waitUntilOld()
-      await options.beforeScan?.()
       await fixtures.protectOtherRuns()
+      // Last, so that nothing slow (protectOtherRuns lists the engine) comes between it and the pass's clock.
+      await options.beforeScan?.()
       return runPipeline([target], {
         confirm: async () => true,
         dryRun: options.dryRun ?? false,
@@ -123,7 +135,7 @@ export function useEngineFixtures(): EngineFixtures {
     },
     protectOtherRuns: () => protectOtherRuns(home.home, runIds.ids),
     tracked: () => runIds.next(),
-    waitUntilOld: (minAgeMs) => waitUntilOld(since, minAgeMs),
+    waitUntilOld: (minAgeMs) => waitUntilOld(Math.max(since, lastFixtureChange()), minAgeMs),
     get warnings() {
       return warnings
     },

@@ -15,6 +15,19 @@ async function volumeExists(name: string): Promise<boolean> {
   return (await docker(['volume', 'inspect', name])).exitCode === 0
 }
 
+/**
+ * Issue 19, case 3's racer: a short-lived container that appends to a file of the volume and is gone at once. An
+ * append changes no directory, so the volume's CreatedAt (Docker dates a local volume by its directory) stays.
+ */
+function racer(volume: string): Promise<string> {
+  return dockerOk(['run', '--rm', '--volume', `${volume}:/w`, TEST_IMAGE, 'sh', '-c', 'echo raced >> /w/work.txt'])
+}
+
+/** work.txt of a volume's backup. */
+function backedUpWork(archive: string, volume: string): string {
+  return spawnSync('tar', ['-xzOf', archive, `${volume}/work.txt`], {encoding: 'utf8'}).stdout
+}
+
 function tarList(archive: string): string[] {
   const result = spawnSync('tar', ['-tzf', archive], {encoding: 'utf8'})
   if (result.status !== 0) throw new Error(`tar -tzf ${archive}: ${result.stderr}`)
@@ -134,6 +147,65 @@ describeEngine('VolumeTarget on the real engine', () => {
     expect(itemNamed(report, name)).toMatchObject({decision: 'removed', outcome: 'removed without a backup (--no-backup)'})
     expect(await volumeExists(name)).toBe(false)
     expect(await readdir(fixtures.moatHome)).not.toContain('backups')
+  })
+
+  // Issue 19, case 3: a short-lived container that writes into a volume and is gone by its removal. The engine's
+  // in-use refusal cannot help; each volume is removed before the next backup starts, and only when the engine's
+  // event log shows no container mounting it since its backup began. Injected at both moments, five times each.
+  it('case 3: a write into a volume while the next one is backed up is never lost (5 tries)', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const names = [await createWorkspaceVolume(tracked()), await fixtures.made(createWorkspaceVolume(tracked()))]
+      const order: string[] = []
+      const report = await clean({
+        target: {
+          backupHooks: {
+            async beforeBackup(volume) {
+              order.push(volume)
+              if (order.length === 2) await racer(order[0]!)
+            },
+          },
+        },
+      })
+      expect(order).toHaveLength(2)
+      const [first, next] = order as [string, string]
+      expect(itemNamed(report, next)).toMatchObject({decision: 'removed'})
+      const item = itemNamed(report, first)!
+      // The write is in the first volume's backup, or in a volume of that name still there: never only in one removed.
+      const inBackup = typeof item.details.backup === 'string' && item.details.backup.startsWith('/') && backedUpWork(item.details.backup, first).includes('raced')
+      const inVolume = (await docker(['run', '--rm', '--volume', `${first}:/w`, TEST_IMAGE, 'cat', '/w/work.txt'])).stdout.includes('raced')
+      expect({attempt, inBackup, inVolume, removed: item.decision === 'removed'}).toMatchObject({attempt, removed: true})
+      expect(inBackup || inVolume, `attempt ${attempt}: the write is lost`).toBe(true)
+      for (const name of names) await docker(['volume', 'rm', name])
+    }
+  })
+
+  it('case 3: a container that mounts a volume between its backup and its removal keeps it, the backup stays on disk (5 tries)', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const names = [await createWorkspaceVolume(tracked()), await fixtures.made(createWorkspaceVolume(tracked()))]
+      let raced: string | undefined
+      const report = await clean({
+        target: {
+          backupHooks: {
+            async afterBackup(volume) {
+              if (raced) return
+              raced = volume
+              await racer(volume)
+            },
+          },
+        },
+      })
+      expect(raced).toBeDefined()
+      const item = itemNamed(report, raced!)!
+      expect(item).toMatchObject({
+        decision: 'skipped',
+        outcome: expect.stringMatching(new RegExp(`^drift: mounted by container [0-9a-f]{12} since its backup began: volume kept, backup at ${backupDir()}/${raced}-\\d{8}T\\d{6}Z\\.tar\\.gz$`)),
+      })
+      expect(backedUpWork(item.details.backup as string, raced!)).toBe("the agent's work\n")
+      expect(await dockerOk(['run', '--rm', '--volume', `${raced}:/w`, TEST_IMAGE, 'cat', '/w/work.txt'])).toBe("the agent's work\nraced")
+      expect(itemNamed(report, names.find((name) => name !== raced)!)).toMatchObject({decision: 'removed'})
+      expect(await volumeExists(raced!)).toBe(true)
+      await dockerOk(['volume', 'rm', raced!])
+    }
   })
 
   it('skips a volume a container starts using, or whose run dir comes back, between the plan and the removal', async () => {

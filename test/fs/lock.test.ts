@@ -1,7 +1,9 @@
 import {spawn} from 'node:child_process'
+import {once} from 'node:events'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {Worker} from 'node:worker_threads'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {acquireLock, LOCK_NAME, tryLock} from '../../src/lib/pipeline/lock.js'
@@ -87,12 +89,21 @@ describe('the clean lock', () => {
   it('found between its mkdir and its owner file: the owner written a moment later is reported', async () => {
     mkdirSync(join(home, LOCK_NAME))
     const owner = JSON.stringify({command: 'system:reap', host: hostname(), pid: process.pid, startedAt: new Date().toISOString()})
-    // Another process plays the creator's second step, 50 ms after the first.
-    const writer = spawn('sh', ['-c', 'sleep 0.05; printf %s "$1" > "$2"', 'sh', owner, join(home, LOCK_NAME, 'owner.json')])
-    const exited = new Promise((resolve) => {
-      writer.on('exit', resolve)
-    })
+    // The creator's second step, 20 ms after the lock is first looked at: a thread of this process (the look blocks
+    // this one), already running and waiting, so that no process start (slow on a loaded machine) comes in between.
+    const go = new Int32Array(new SharedArrayBuffer(4))
+    const writer = new Worker(
+      `const {workerData: {file, go, owner}, parentPort} = require('node:worker_threads')
+      parentPort.postMessage('ready')
+      Atomics.wait(go, 0, 0)
+      Atomics.wait(go, 0, 1, 20)
+      require('node:fs').writeFileSync(file, owner)`,
+      {eval: true, workerData: {file: join(home, LOCK_NAME, 'owner.json'), go, owner}},
+    )
+    await once(writer, 'message')
+    Atomics.store(go, 0, 1)
+    Atomics.notify(go, 0)
     expect(tryLock(home, 'system:clean')).toMatchObject({ok: false, owner: {command: 'system:reap', pid: process.pid}})
-    expect(await exited).toBe(0)
+    expect(await once(writer, 'exit')).toEqual([0])
   })
 })

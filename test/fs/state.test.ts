@@ -12,8 +12,10 @@ import {AppleCli} from '../../src/lib/runtime/apple.js'
 import {StateTarget, type StateTargetOptions} from '../../src/lib/targets/state.js'
 import {useFakeContainer} from '../fixtures/fake-container/state.js'
 import {type FakeDaemon, startFakeDaemon} from '../fixtures/fake-daemon.js'
+import {holdSync, killChildren} from '../helpers/host-fixtures.js'
 import {makeRunDir, newRunId, useMoatHome} from '../helpers/moat-fixtures.js'
 import {ageTree, HOUR} from '../helpers/temp-fixtures.js'
+import {until} from '../helpers/until.js'
 
 function item(report: Report, name: string) {
   return report.targets[0]!.items.find((candidate) => candidate.name === name)
@@ -36,6 +38,7 @@ describe('StateTarget', () => {
   afterEach(async () => {
     for (const server of servers.splice(0)) server.close()
     for (const child of children.splice(0)) child.kill('SIGKILL')
+    killChildren()
     await daemon?.close()
     daemon = undefined
   })
@@ -113,11 +116,8 @@ describe('StateTarget', () => {
     ageTree(proxy, 3 * HOUR)
     ageTree(proxy, 3 * HOUR)
     writeFileSync(young!, '{"a":1}')
-    const holder = spawn('sh', ['-c', `exec 3<'${open}'; sleep 60`], {cwd: '/', stdio: 'ignore'})
-    children.push(holder)
-    await new Promise((resolve) => {
-      setTimeout(resolve, 300)
-    })
+    // Waited for until /proc shows it holding the file, not for a fixed time.
+    const holder = holdSync(['sh', '-c', `exec 3<'${open}'; sleep 60`], open!)
     const report = await clean()
     expect(item(report, old!)).toMatchObject({
       decision: 'removed',
@@ -291,9 +291,7 @@ describe('StateTarget', () => {
     writeFileSync(join(proxy, 'daemon.lock'), JSON.stringify({pid: 1}))
     const leaked = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '_daemon', '--dir', proxy], {stdio: 'ignore'})
     children.push(leaked)
-    await new Promise((resolve) => {
-      setTimeout(resolve, 300)
-    })
+    await until('the leaked daemon to run', () => existsSync(`/proc/${leaked.pid}/cmdline`) && readFileSync(`/proc/${leaked.pid}/cmdline`, 'utf8').includes('_daemon'))
     const report = await clean()
     expect(item(report, `moat _daemon process ${leaked.pid}`)).toMatchObject({
       decision: 'kept',

@@ -19,6 +19,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {readMountTable} from '../../src/lib/host/mounts.js'
 import {matchPattern, TEMP_PATTERNS} from '../../src/lib/targets/temp-dirs.js'
 import {ageTree, HOUR, itemAt, makeTempDir, makeTmpRoot, removeTmpRoot, runTemp} from '../helpers/temp-fixtures.js'
+import {until} from '../helpers/until.js'
 
 let root: string
 let outside: string
@@ -65,15 +66,11 @@ function exampleName(glob: string): string {
 async function holdOpen(args: string[], cwd: string, path: string): Promise<ChildProcess> {
   const child = spawn(args[0]!, args.slice(1), {cwd, stdio: 'ignore'})
   children.push(child)
-  for (let i = 0; i < 200; i++) {
+  await until(`a child holding ${path}`, () => {
     const links = [`/proc/${child.pid}/cwd`, ...safeFds(child.pid!)].map((link) => safeReadlink(link))
-    if (links.some((link) => link === path || link?.startsWith(path + '/'))) return child
-    await new Promise((resolve) => {
-      setTimeout(resolve, 10)
-    })
-  }
-
-  throw new Error(`child never held ${path}`)
+    return links.some((link) => link === path || link?.startsWith(path + '/'))
+  })
+  return child
 }
 
 function safeFds(pid: number): string[] {
@@ -241,14 +238,8 @@ describe('what is kept, and why', () => {
 async function withCodexHome(dir: string): Promise<ChildProcess> {
   const child = spawn('sleep', ['60'], {cwd: '/', env: {...process.env, CODEX_HOME: `${dir}/`}, stdio: 'ignore'})
   children.push(child)
-  for (let i = 0; i < 200; i++) {
-    if (safeReadlink(`/proc/${child.pid}/exe`)?.endsWith('sleep')) return child
-    await new Promise((resolve) => {
-      setTimeout(resolve, 10)
-    })
-  }
-
-  throw new Error('sleep never started')
+  await until('sleep to start', () => safeReadlink(`/proc/${child.pid}/exe`)?.endsWith('sleep') ?? false)
+  return child
 }
 
 describe('a Codex login home is in use while a process has CODEX_HOME pointing at it (moat-resources.md §11)', () => {

@@ -10,15 +10,18 @@ import {collectOutput} from './child-output.js'
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 // Every CLI run gets a private MOAT_HOME unless a test gives one: the clean lock lives there, never in ~/.moat. And
-// a private XDG_STATE_HOME: the journal of removing passes goes there, never to the real ~/.local/state.
-// One per test file: vitest evaluates this module afresh for each file, and this afterAll (registered when the file
-// imports it) removes them when the file is done. process.on('exit') never runs inside vitest's workers.
+// a private XDG_STATE_HOME and XDG_CACHE_HOME: the journal of removing passes and the code caches
+// (src/lib/cli/code-cache.ts) go there, never to the real ~/.local/state or ~/.cache.
+// One of each per test file: vitest evaluates this module afresh for each file, and this afterAll (registered when the
+// file imports it) removes them when the file is done. process.on('exit') never runs inside vitest's workers.
 let defaultHome: string | undefined
 let defaultState: string | undefined
+let cacheHome: string | undefined
 afterAll(() => {
-  for (const dir of [defaultHome, defaultState]) if (dir) rmSync(dir, {force: true, recursive: true})
+  for (const dir of [defaultHome, defaultState, cacheHome]) if (dir) rmSync(dir, {force: true, recursive: true})
   defaultHome = undefined
   defaultState = undefined
+  cacheHome = undefined
 })
 
 function privateMoatHome(): string {
@@ -32,8 +35,19 @@ export function privateStateHome(): string {
   return defaultState
 }
 
+/** This test file's XDG_CACHE_HOME for the CLI (its first run there compiles the bundle and writes the code cache). */
+export function testCacheHome(): string {
+  cacheHome ??= mkdtempSync(join(tmpdir(), 'mtc-cli-'))
+  return cacheHome
+}
+
 function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {...process.env, MOAT_HOME: privateMoatHome(), XDG_STATE_HOME: privateStateHome()}
+  const base: NodeJS.ProcessEnv = {
+    ...process.env,
+    MOAT_HOME: privateMoatHome(),
+    XDG_CACHE_HOME: testCacheHome(),
+    XDG_STATE_HOME: privateStateHome(),
+  }
   delete base.DOCKER_HOST
   delete base.DOCKER_CONTEXT
   return {...base, ...env}
@@ -87,7 +101,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<C
 const ROOT = new URL('../../', import.meta.url)
 
 /**
- * The modules a traced run loaded (test/fixtures/trace-imports), as source URLs: a file of the bundle (dist/moat.js
+ * The modules a traced run loaded (test/fixtures/trace-imports), as source URLs: a file of the bundle (dist/moat.cjs
  * and its chunks, scripts/bundle.js) stands for every source it holds, so a test can say "docker-api.js was used, no
  * execa" on either path.
  */

@@ -2,6 +2,7 @@ import {spawn} from 'node:child_process'
 import {afterAll, beforeAll, beforeEach, describe, inject} from 'vitest'
 
 import {collectOutput} from './child-output.js'
+import {fixtureChanged} from './fixture-clock.js'
 
 // Built by test/engine/engine.sh with `docker import` (nothing can be pulled): busybox with sh, sleep, true, cat, echo.
 export const TEST_IMAGE = 'moat-test-busybox:latest'
@@ -83,6 +84,18 @@ export interface DockerOptions {
   timeoutMs?: number
 }
 
+/** docker commands that make an object on the engine or change its state: the events fixture ages count from. */
+const CONTAINER_CHANGES = new Set(['create', 'kill', 'pause', 'rename', 'restart', 'run', 'start', 'stop', 'unpause', 'update'])
+const CHANGES: Record<string, Set<string>> = {
+  container: CONTAINER_CHANGES,
+  network: new Set(['connect', 'create', 'disconnect']),
+  volume: new Set(['create']),
+}
+
+function changesEngine([command, subcommand]: string[]): boolean {
+  return CONTAINER_CHANGES.has(command!) || (CHANGES[command!]?.has(subcommand!) ?? false)
+}
+
 /** Runs the real docker CLI against the test engine. Never rejects for a non-zero exit. */
 export async function docker(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
   const env = engineEnv()
@@ -90,6 +103,8 @@ export async function docker(args: string[], opts: DockerOptions = {}): Promise<
   const output = collectOutput(child)
   child.stdin.end(opts.input)
   const {code, signal, stderr, stdout} = await output
+  // After the command returns: the object is at least this old on the engine.
+  if (changesEngine(args)) fixtureChanged()
   const killed = signal ? `\n(docker ${args.join(' ')} killed by ${signal})` : ''
   return {exitCode: code ?? 1, stderr: `${stderr}${killed}`, stdout}
 }

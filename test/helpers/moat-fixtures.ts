@@ -7,6 +7,7 @@ import path from 'node:path'
 import {afterEach, beforeEach} from 'vitest'
 
 import {docker, dockerOk, TEST_IMAGE} from './engine.js'
+import {fixtureChanged} from './fixture-clock.js'
 
 /** What Go's time.Time marshals to when unset (`omitempty` has no effect on it). */
 export const ZERO_TIME = '0001-01-01T00:00:00Z'
@@ -197,6 +198,8 @@ export async function makeRunDir(
     await writeFile(path.join(dir, 'metadata.json'), metadataJson(full), {mode: 0o600})
   }
 
+  // A run dir's mtime is an age too (a run that crashed while starting, the state target).
+  fixtureChanged()
   return dir
 }
 

@@ -6,6 +6,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {testCacheHome} from './cli.js'
+
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface TerminalRun {
@@ -37,7 +39,7 @@ export function runOnTerminal(args: string[], options: TerminalOptions = {}): Pr
   const command = `stty cols ${options.columns ?? 200} rows 50; exec ${cli}${options.stdoutTo ? ` > ${quote(options.stdoutTo)}` : ''}`
   // A private state directory: the journal of a removing pass never goes to the real ~/.local/state.
   const state = mkdtempSync(join(tmpdir(), 'mts-term-'))
-  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', XDG_STATE_HOME: state, ...options.env}
+  const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm', XDG_CACHE_HOME: testCacheHome(), XDG_STATE_HOME: state, ...options.env}
   delete env.DOCKER_HOST
   delete env.DOCKER_CONTEXT
   for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key]

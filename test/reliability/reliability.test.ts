@@ -23,6 +23,7 @@ import {engineProxy, type EngineProxy as HttpProxy, type ProxiedRequest, type Pr
 import {containerExists, describeEngine, dockerOk, networkExists, requireEngine, useEngineInProcessEnv} from '../helpers/engine.js'
 import {createRunContainer, createRunNetwork, makeRunDir, useMoatHome} from '../helpers/moat-fixtures.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
+import {until} from '../helpers/until.js'
 
 interface Row {
   exitExpected: number
@@ -97,15 +98,6 @@ function itemsOf(result: CliResult): LogLine[] {
   return doc.targets ? doc.targets.flatMap((section) => section.items) : (doc.items ?? [])
 }
 
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((resolve) => {
-      setTimeout(resolve, 25)
-    })
-  }
-}
 
 /** Wrong deletions and lost decisions of a container pass, from its JSON report, its audit log and the engine. */
 async function judgeContainers(result: CliResult, log: string, ids: Map<string, string>, live: string) {
@@ -176,7 +168,7 @@ describeEngine('reliability: engine faults', () => {
         DOCKER_HOST: proxy.dockerHost,
         MOAT_HOME: fixtures.moatHome,
       })
-      await until(() => readLog(log).filter((line) => line.event === 'pass').length >= 2)
+      await until('a second pass', () => readLog(log).filter((line) => line.event === 'pass').length >= 2)
       reaper.child.kill('SIGTERM')
       const result = await reaper
       const pass = readLog(log).find((line) => line.event === 'pass')
@@ -290,7 +282,7 @@ describe('reliability: host faults (temp dirs, logs, locks)', () => {
       const {old, young} = dirs(1000)
       const log = join(home, `reap-${run}.log`)
       const reaper = startCli(reapArgs(log), {MOAT_HOME: home})
-      await until(() => readLog(log).filter((line) => line.decision === 'removed').length >= 10)
+      await until('ten removals', () => readLog(log).filter((line) => line.decision === 'removed').length >= 10)
       reaper.child.kill('SIGKILL')
       await reaper
       // Every removal logged before the kill really happened.
@@ -440,14 +432,14 @@ describeEngine('reliability: every removal on record, whatever ends the process'
           const log = join(moat.home, `audit-${run}.log`)
           const env = {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state}
           const pass = startCli(COMMANDS[command](log), env)
-          await until(() => proxy!.requests.filter((request) => isDelete(request)).length >= 20)
+          await until('20 DELETEs through the proxy', () => proxy!.requests.filter((request) => isDelete(request)).length >= 20)
           const atSignal = proxy.requests.filter((request) => isDelete(request)).length
           pass.child.kill(signal)
           const first = await pass
           slow = false
           // What the killed process had sent still reaches the engine (the proxy holds each DELETE a little): the
           // engine's state after the first pass is what it is once every one of them was answered.
-          await until(() => proxy!.requests.filter((request) => isDelete(request)).every((request) => request.status !== undefined))
+          await until('every DELETE answered', () => proxy!.requests.filter((request) => isDelete(request)).every((request) => request.status !== undefined))
           const sentAfter = proxy.requests.filter((request) => isDelete(request)).length - atSignal
           const answered = proxy.requests.filter((request) => isDelete(request) && request.status !== undefined).map((request) => deletedId(request))
           // Before the next pass resolves (and trims) it.
@@ -530,7 +522,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
       },
     })
     const pass = startCli(COMMANDS['clean-containers --force'](join(moat.home, 'audit.log')), {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state})
-    await until(() => proxy!.requests.filter((request) => isDelete(request) && request.status !== undefined).length >= 5)
+    await until('5 DELETEs answered', () => proxy!.requests.filter((request) => isDelete(request) && request.status !== undefined).length >= 5)
     dropped = true
     proxy.dropConnections()
     const result = await pass
@@ -577,7 +569,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
     const log = join(moat.home, 'audit.log')
     const env = {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state}
     const pass = startCli(COMMANDS['clean-containers --force'](log), env)
-    await until(() => proxy!.requests.some((request) => isDelete(request) && request.status !== undefined))
+    await until('a DELETE answered', () => proxy!.requests.some((request) => isDelete(request) && request.status !== undefined))
     // The engine removed it; now it goes away before answering, and stays away for the re-check.
     down = true
     proxy.dropConnections()

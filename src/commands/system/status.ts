@@ -21,7 +21,9 @@ export default class Status extends BaseCommand<typeof Status> {
 
 It runs the same scan and classification as a dry run of every clean: it removes nothing, takes no lock and never asks, so it needs no terminal.
 
-Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that is there but does not answer (nothing can be said about it, so never "nothing to clean"), 2 usage error, 4 something to clean (a CI step or a monitoring check can gate on it). --exit-zero exits 0 when there is something to clean too, as \`docker system df\` does, for a script that only wants the numbers; errors keep their codes.`
+It names every Docker engine it consulted (each once): its ID and kind (docker or podman), each address and where it came from (DOCKER_HOST, the default socket, a docker context, a run's docker_host ...), which addresses are one engine, and any that did not answer. A podman engine's address pools are not Docker's: their pressure is shown as unknown.
+
+Exit codes: 0 nothing to clean, 1 unexpected error or no runtime that is there answers (nothing can be said, so never "nothing to clean"), 2 usage error, 3 partial: an engine that is there did not answer (the rest is shown; never 0 or 4, since nothing can be said about it), 4 something to clean (a CI step or a monitoring check can gate on it). --exit-zero exits 0 when there is something to clean too, as \`docker system df\` does, for a script that only wants the numbers; errors (1, 2, 3) keep their codes.`
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %>', description: 'What is there, what is orphaned, and the address pools.'},
     {command: '<%= config.bin %> <%= command.id %> --json', description: 'The same as a JSON document.'},
@@ -57,7 +59,8 @@ Exit codes: 0 nothing to clean, 1 unexpected error or a container runtime that i
     const lines = describeStatus(status)
     // --quiet: the last line is the summary (`To clean: ...` or `Nothing to clean.`).
     for (const line of flags.quiet ? lines.slice(-1) : lines) this.log(line)
-    process.exitCode = status.somethingToClean && !flags['exit-zero'] ? EXIT.toClean : EXIT.ok
+    // An engine that did not answer: nothing can be said about it, so neither "nothing" nor "something" to clean.
+    process.exitCode = status.partial ? EXIT.partial : status.somethingToClean && !flags['exit-zero'] ? EXIT.toClean : EXIT.ok
     const filter = this.filters.runs && describeRunFilter(this.filters.runs)
     return {filter, minAge: flags['min-age'].text, moatHome: this.moatHome, ...status}
   }

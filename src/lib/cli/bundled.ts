@@ -1,8 +1,9 @@
 // The published CLI's fast path (issue 13: start-up). scripts/bundle.js folds dist/ and @oclif/core into one script,
-// dist/moat-<hash>.cjs, whose COMMANDS are moat-system's own commands; bin/run.js loads it (through dist/moat.js, with
+// dist/moat-<hash>.cjs, whose COMMANDS are moat-system's own commands; bin/run.js loads it (through dist/moat.cjs, with
 // V8's code cache) for those commands only, so Node reads one file instead of some 300 and compiles next to nothing. Help, version, completion and mistyped commands keep oclif's normal path, where
 // the plugins live: a bundled @oclif/core never meets the plugins' own copy in one process.
 import type {Command} from '@oclif/core/command'
+import type {Theme} from '@oclif/core/interfaces'
 
 import {Config, Plugin} from '@oclif/core/config'
 import {handle} from '@oclif/core/errors'
@@ -10,6 +11,9 @@ import {flush} from '@oclif/core/flush'
 import {settings} from '@oclif/core/settings'
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
+
+/** oclif's loadTheme, for a run that never shows help: no theme. */
+const noTheme = async (): Promise<Theme | undefined> => undefined
 
 /** The command of this run, where oclif looks for it (the root plugin's `identifier` in `target`): see runBundled. */
 export const COMMAND: Record<string, Command.Class> = {}
@@ -24,19 +28,24 @@ export const COMMAND: Record<string, Command.Class> = {}
  * manifest from it instead of reading oclif.manifest.json: with one command there is nothing to sort, and oclif sorts
  * commands with localeCompare, whose first call sets up ICU's collation (some 8 ms, a tenth of a run).
  */
-export async function runBundled(commands: Record<string, Command.Class>, args: string[], root: URL, target: string): Promise<void> {
+export async function runBundled(
+  commands: Record<string, () => Promise<{default: Command.Class}>>,
+  args: string[],
+  root: URL,
+  target: string,
+): Promise<void> {
   // The bundle is the compiled code: never look for TypeScript sources to run instead (oclif would, and warn, when
   // NODE_ENV is "test" or "development").
   settings.enableAutoTranspile = false
   try {
     const [topic, name, ...argv] = args
     const id = `${topic}:${name}`
-    if (Object.hasOwn(commands, id)) COMMAND[id] = commands[id]!
+    if (Object.hasOwn(commands, id)) COMMAND[id] = (await commands[id]!()).default
     const pjson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
     pjson.oclif = {...pjson.oclif, commands: {identifier: 'COMMAND', strategy: 'explicit', target}, plugins: []}
     const rootPlugin = new Plugin({ignoreManifest: true, isRoot: true, pjson, root: fileURLToPath(root)})
     await rootPlugin.load()
-    const config = await Config.load({
+    const config = new Config({
       devPlugins: false,
       jitPlugins: false,
       pjson,
@@ -44,6 +53,10 @@ export async function runBundled(commands: Record<string, Command.Class>, args: 
       root: rootPlugin.root,
       userPlugins: false,
     })
+    // A user's theme (~/.config/moat/theme.json) colours only help, which never runs from the bundle; reading it
+    // (through fs/promises) is some ms of every run.
+    config.loadTheme = noTheme
+    await config.load()
     await config.runHook('init', {argv, id})
     const command = config.findCommand(id, {must: true})
     let failure: Error | undefined

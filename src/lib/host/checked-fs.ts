@@ -172,6 +172,37 @@ export function readStateFile(path: string, kind: StateFileKind): string | undef
   }
 }
 
+/**
+ * A file of this tool's own cache, whole (a code cache: src/lib/cli/code-cache.ts), or undefined when it cannot be
+ * used: absent, a symlink (never followed), not a regular file, not this user's, empty, over `cap`, or shorter than
+ * fstat said. A cache is only ever an optimisation, so every failure is "no cache".
+ */
+export function readCacheFile(path: string, cap: number): Buffer | undefined {
+  let fd: number
+  try {
+    fd = openSync(path, READ_FLAGS)
+  } catch {
+    return undefined
+  }
+
+  try {
+    const stat = fstatSync(fd)
+    const uid = process.getuid?.()
+    if (!stat.isFile() || (uid !== undefined && stat.uid !== uid) || stat.size === 0 || stat.size > cap) return undefined
+    const data = Buffer.allocUnsafe(stat.size)
+    for (let length = 0, read = -1; length < data.length; length += read) {
+      read = readSync(fd, data, length, data.length - length, length)
+      if (read === 0) return undefined
+    }
+
+    return data
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** A regular file opened for reading as a stream: O_NOFOLLOW|O_NONBLOCK, fstat-checked (a backup read back). */
 export function readStream(path: string): ReadStream {
   const fd = openRegular(path, READ_FLAGS)

@@ -245,6 +245,30 @@ export const PATHS: readonly PathUse[] = [
     what: 'volume backups <volume>-<UTC time>.tar.gz',
     where: 'runtime/volume-archive.ts',
   },
+  {
+    absent: 'made 0700 (its missing parents too) when a cache is first written; a read finds no cache',
+    how: "lstat: used only when a real directory (no symlink), this user's, writable by nobody else",
+    otherwise: 'no cache: the bundle is compiled as it runs, the same output; nothing written there',
+    path: '$XDG_CACHE_HOME/moat-system/ (an absolute $XDG_CACHE_HOME; else ~/.cache/moat-system/)',
+    what: "this tool's cache directory: start-up's compiled code (README \"How it starts fast\")",
+    where: 'cli/code-cache.ts',
+  },
+  {
+    absent: 'no cache: compiled as it runs, and written at exit',
+    how: `read ${READ}, this user's, at most 64 MiB; written as .<name>.<random>.tmp made ${CREATE} 0600, synced, rename(2) over the name (replaces a symlink there, never writes through it)`,
+    otherwise: 'no cache (V8 also rejects a cache of another version, other flags, a damaged header or cut short): compiled as it runs, the same output',
+    path: '<cache dir>/moat-<hash>.node-<version>-<arch>-<flags>.v8-cache',
+    what: "V8's code cache of the bundle, one per Node version and V8 flags",
+    where: 'cli/code-cache.ts',
+  },
+  {
+    absent: 'made 0700; Node writes its files there (mkstemp, rename)',
+    how: "lstat: a real directory, this user's, writable by nobody else; handed to module.enableCompileCache (Node 22+)",
+    otherwise: "Node's compile cache stays off: the same output",
+    path: '<cache dir>/node-compile-cache/',
+    what: "Node's compile cache for oclif's normal path (help, --version)",
+    where: 'cli/code-cache.ts',
+  },
 ]
 
 /**
@@ -257,6 +281,7 @@ export const OUT_OF_SCOPE: Readonly<Record<string, string>> = {
   'src/lib/runtime/docker-api.ts': "the engine's socket and its TLS files, as the docker CLI names them",
   'src/lib/runtime/docker-endpoint.ts': "the docker CLI's config, contexts and TLS files ($DOCKER_CONFIG)",
   'src/lib/runtime/docker.ts': "the docker CLI's config and the default socket",
+  'src/lib/runtime/engines.ts': 'the sockets where moat and the docker CLI find engines (stat), and $TMPDIR/podman on macOS (readdir)',
   'src/lib/runtime/exec.ts': 'executables on PATH',
 }
 

@@ -1,5 +1,5 @@
-// The engines moat's runs used (moat-resources.md §11: metadata.json `docker_host`, podman support): a run on a
-// non-default socket leaves its objects there, where moat's own sweeps never look.
+// The engines moat's runs used (moat-resources.md §11, §12.1: metadata.json `docker_host`, written for every
+// Docker-runtime run since podman support): a run's objects stay on that engine, where moat's own sweeps never look.
 import {join} from 'node:path'
 
 import {listDirectory, readStateFile, Unreadable} from '../host/checked-fs.js'
@@ -7,8 +7,8 @@ import {parseMetadata} from './metadata.js'
 import {RUN_ID} from './run-id.js'
 
 export interface RunEngines {
-  /** Distinct `docker_host` values of the run dirs. */
-  hosts: string[]
+  /** Each distinct `docker_host` of the run dirs, with the runs naming it (in run ID order). */
+  hosts: Map<string, string[]>
   /**
    * Why some run's engine is unknown: runs/ or a metadata.json exists but cannot be read (issue 20). Whatever such an
    * engine may hold is unknown too: a temp dir one of its containers mounts must be kept.
@@ -19,17 +19,17 @@ export interface RunEngines {
 /** The engines the run dirs in $MOAT_HOME/runs name; none, and no problem, when there is no runs/. */
 export function readRunEngines(moatHome: string): RunEngines {
   const runsDir = join(moatHome, 'runs')
-  const hosts = new Set<string>()
+  const hosts = new Map<string, string[]>()
   const problems: string[] = []
   let names: string[] | undefined
   try {
     names = listDirectory(runsDir)
   } catch (error) {
     if (!(error instanceof Unreadable)) throw error
-    return {hosts: [], problems: [error.message]}
+    return {hosts, problems: [error.message]}
   }
 
-  for (const name of names ?? []) {
+  for (const name of [...(names ?? [])].sort()) {
     if (!RUN_ID.test(name)) continue
     let text: string | undefined
     try {
@@ -43,17 +43,17 @@ export function readRunEngines(moatHome: string): RunEngines {
     if (text === undefined) continue
     try {
       const host = parseMetadata(text).dockerHost
-      if (host) hosts.add(host)
+      if (host) hosts.set(host, [...(hosts.get(host) ?? []), name])
     } catch (error) {
       // Half-written or foreign: whatever engine it names is unknown.
       problems.push(`${join(runsDir, name, 'metadata.json')} does not parse (${(error as Error).message})`)
     }
   }
 
-  return {hosts: [...hosts], problems}
+  return {hosts, problems}
 }
 
-/** Distinct `docker_host` values of the run dirs in $MOAT_HOME/runs (readRunEngines without its problems). */
-export function runEngineHosts(moatHome: string): string[] {
+/** Each distinct `docker_host` of the run dirs in $MOAT_HOME/runs with the runs naming it (readRunEngines without its problems). */
+export function runEngineHosts(moatHome: string): Map<string, string[]> {
   return readRunEngines(moatHome).hosts
 }

@@ -18,7 +18,7 @@ import {InputError} from '../exit-codes.js'
 import {describeType, entryStat, readStateFile, removeFile, replaceFile, temporaryName, Unreadable, writeNewFile} from '../host/checked-fs.js'
 import {resolveDirectory} from '../host/dir-globs.js'
 import {exitCodeOf} from '../pipeline/pipeline.js'
-import {hasAnswered} from '../runtime/select.js'
+import {countedElsewhere, describeEngines, type EngineReport, hasAnswered} from '../runtime/engines.js'
 import {itemsByRuntime, readAddressPools} from '../status/status.js'
 
 export interface PassMetrics {
@@ -27,6 +27,8 @@ export interface PassMetrics {
   endedMs: number
   /** The runtimes the pass asked (docker, apple): every engine target has a sample for each, zeros included. */
   engineRuntimes: readonly string[]
+  /** The Docker engines the pass asked, each once, and whether each answered. */
+  engines: readonly EngineReport[]
   /** Each engine's address pools read after the pass (only the engines the pass asked). */
   pools: readonly RuntimeStatus[]
   /** The pass's report; absent when it could not finish or found another clean running. */
@@ -119,6 +121,12 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
       [{}, pass.success ? ended : previous.lastSuccessS],
     ]),
     ...family('moat_system_passes_total', 'counter', 'Passes run, kept across runs of reap by this file.', [[{}, previous.passes + 1]]),
+    ...family(
+      'moat_system_engine_up',
+      'gauge',
+      '1 when the Docker engine answered in the last pass, 0 when it is there but did not (its objects were not judged).',
+      pass.engines.map((engine) => [{engine: engine.addresses[0]?.address, id: engine.id, kind: engine.kind}, engine.answered ? 1 : 0]),
+    ),
     ...family('moat_system_address_pool_subnets', 'gauge', "Subnets the engine's default address pools can give bridge networks.", pools.map((pool) => [pool.labels, pool.usage.capacity])),
     ...family('moat_system_address_pool_subnets_used', 'gauge', 'Pool subnets held by networks.', pools.map((pool) => [pool.labels, pool.usage.used])),
     ...family('moat_system_address_pool_subnets_moat_orphans', 'gauge', "Pool subnets held by moat's orphaned networks after the pass.", pools.map((pool) => [pool.labels, pool.usage.usedByMoatOrphans])),
@@ -221,7 +229,8 @@ export async function writePassMetrics(
   const networks = report?.targets.find((section) => section.target === 'networks')?.items ?? []
   // Still there after the pass: planned orphans that were not removed (a dry run, a failure, a skip).
   const orphanIds = new Set(networks.filter((item) => item.decision !== 'kept' && item.decision !== 'removed').map((item) => item.id))
-  const asked = pass.available.filter((runtime) => hasAnswered(runtime))
+  // Each engine once: an adapter that reached an engine another one reaches is not asked for its pools again.
+  const asked = pass.available.filter((runtime) => hasAnswered(runtime) && !countedElsewhere(runtime))
   const engines = report ? asked.filter((runtime) => runtime.name === 'docker') : []
   let pools: RuntimeStatus[] = []
   try {
@@ -234,6 +243,7 @@ export async function writePassMetrics(
     durationMs: result.durationMs,
     endedMs: Date.now(),
     engineRuntimes: [...new Set(asked.map((runtime) => runtime.name))],
+    engines: describeEngines(pass.available),
     pools,
     report,
     success: Boolean(report) && pass.complete && exitCodeOf(report!) === 0,

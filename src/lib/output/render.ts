@@ -3,6 +3,7 @@ import prettyBytes from 'pretty-bytes'
 import type {Resumed} from '../pipeline/intents.js'
 import type {LockOwner} from '../pipeline/lock.js'
 import type {Item, Report, TargetReport, Totals} from '../pipeline/pipeline.js'
+import type {EngineReport} from '../runtime/engines.js'
 
 import {formatAge} from '../duration.js'
 
@@ -201,7 +202,7 @@ export function describeGrandTotal(report: Pick<Report, 'targets' | 'totals'>, p
  * adds `clean`'s line over all targets.
  */
 export function describeReport(
-  report: Partial<Pick<Report, 'resumed' | 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
+  report: Partial<Pick<Report, 'engines' | 'partial' | 'resumed' | 'totals'>> & Pick<Report, 'canceled' | 'refused' | 'targets'>,
   phase: Phase,
   options: {grandTotal?: boolean; look?: Look; only?: (item: Item) => boolean} = {},
 ): string[] {
@@ -223,9 +224,33 @@ export function describeReport(
 
   if (options.grandTotal && report.totals && report.targets.length > 1) lines.push(describeGrandTotal({targets: report.targets, totals: report.totals}, phase))
   if (report.refused) lines.push(`Refused: ${report.refused}.`)
+  lines.push(...describeConsulted(report, look))
   if (phase === 'dry-run') lines.push('Dry run: nothing was removed.')
   else if (report.canceled) lines.push('Canceled.')
   return lines
+}
+
+/** A pass's engines (issue 19): a line when one did not answer (exit 3), and with --verbose each engine asked. */
+function describeConsulted(report: Partial<Pick<Report, 'engines' | 'partial'>>, look: Look): string[] {
+  const lines: string[] = []
+  const silent = report.partial?.length ?? 0
+  if (silent > 0) lines.push(`Partial: ${silent === 1 ? 'an engine' : `${silent} engines`} did not answer; nothing of ${silent === 1 ? 'it' : 'theirs'} was judged (see the notes).`)
+  // Which engines were asked, where each address came from, which were one.
+  if (look.verbose) for (const engine of report.engines ?? []) lines.push(describeEngine(engine))
+  return lines
+}
+
+/**
+ * One Docker engine consulted: its kind and ID, each address and where it came from, whether several addresses were
+ * one engine, or why it did not answer. e.g. `engine docker 4f0c2a9e-71b3-4c1d-9e0f-5a6b7c8d9e0f:
+ * unix:///var/run/docker.sock (the default socket), unix:///home/me/.docker/run/docker.sock (docker context
+ * "desktop-linux"): one engine at 2 addresses`.
+ */
+export function describeEngine(engine: EngineReport): string {
+  const addresses = engine.addresses.map((entry) => `${entry.address} (${entry.source})`).join(', ')
+  if (!engine.answered) return `engine (did not answer): ${addresses}: ${engine.error ?? 'no answer'}`
+  const name = [engine.kind, engine.id].filter(Boolean).join(' ')
+  return `engine ${name}: ${addresses}${engine.addresses.length > 1 ? `: one engine at ${engine.addresses.length} addresses` : ''}`
 }
 
 /**
@@ -321,8 +346,10 @@ export function resumedJson({decision, intent, outcome}: Resumed): Record<string
 
 /** The --json document: one section for a single-target command, a `targets` map for `clean`. */
 export function reportJson(report: Report, minAge: string, single: boolean): Record<string, unknown> {
+  // `partial` only when an engine did not answer, as `refused` only when a pass was refused: the usual shape stays.
+  const partial = report.partial?.length ? report.partial : undefined
   const resumed = report.resumed?.length ? report.resumed.map((entry) => resumedJson(entry)) : undefined
-  const head = {canceled: report.canceled, dryRun: report.dryRun, filter: report.filter, minAge, refused: report.refused, resumed}
+  const head = {canceled: report.canceled, dryRun: report.dryRun, filter: report.filter, minAge, partial, refused: report.refused, resumed}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,

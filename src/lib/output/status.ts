@@ -1,8 +1,11 @@
 // The human rendering of `moat-system status`, in the manner of `docker system df`: one row per target and runtime,
-// then each engine's address-pool pressure, then what to run. Pure: the command prints the lines.
+// then each Docker engine consulted, then each engine's address-pool pressure, then what to run. Pure: the command
+// prints the lines.
 import prettyBytes from 'pretty-bytes'
 
 import type {RuntimeStatus, Status, StatusCounts} from '../status/status.js'
+
+import {describeEngine} from './render.js'
 
 /** How the lines name the command that removes a target's orphans: `moat-system <command>`, never moat's `moat`. */
 const SYSTEM = 'moat-system'
@@ -21,6 +24,7 @@ export function describeStatus(status: Status): string[] {
 
   const lines = table(rows, [2, 3])
   lines.push('')
+  for (const engine of status.engines) lines.push(describeEngine(engine))
   for (const runtime of status.runtimes) lines.push(describePools(runtime, status))
   const toClean = status.targets.filter((target) => target.orphans > 0)
   if (toClean.length === 0) {
@@ -34,7 +38,8 @@ export function describeStatus(status: Status): string[] {
 
 /** e.g. `networks: 27 of 31 subnets used, 19 by moat orphans: run moat-system clean-networks`. */
 export function describePools(runtime: RuntimeStatus, status: Pick<Status, 'targets'>): string {
-  const where = runtime.engine ? ` (${runtime.runtime} at ${runtime.engine})` : runtime.runtime === 'docker' ? '' : ` (${runtime.runtime})`
+  const kind = runtime.kind ?? runtime.runtime
+  const where = runtime.engine ? ` (${kind} at ${runtime.engine})` : kind === 'docker' ? '' : ` (${kind})`
   const pools = runtime.addressPools
   if (!pools) return `networks${where}: ${runtime.note}.`
   const builtIn = pools.source === 'built-in' ? " of Docker's built-in pools" : ''

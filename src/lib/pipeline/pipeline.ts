@@ -1,6 +1,7 @@
 // The one pipeline every clean command runs (DESIGN.md): scan, classify, confirm, re-verify, delete, report.
 // Targets implement the first two and the last step for their kind; this module owns the order and the
 // bookkeeping, and never prints.
+import type {EngineReport} from '../runtime/engines.js'
 import type {Intent, IntentAction, IntentPlace, Resumed} from './intents.js'
 
 import {describeRunFilter, filteredOut, type RunFilter} from './filter.js'
@@ -47,6 +48,8 @@ export interface PipelineHooks {
 }
 
 export interface TargetContext {
+  /** The engines a target's scan consulted (answered or not), for the report (--verbose). */
+  consulted(engines: readonly EngineReport[]): void
   /** Items modified after this instant (ms since epoch) are young. */
   readonly cutoffMs: number
   readonly hooks: PipelineHooks
@@ -59,6 +62,11 @@ export interface TargetContext {
   readonly now: number
   /** Called as items are settled during deletion, for a progress line in a terminal. */
   readonly onProgress?: (done: number, total: number) => void
+  /**
+   * Something that exists could not be looked at (an engine that did not answer): a warning, and the pass is partial
+   * (exit 3). What it holds is neither judged nor removed.
+   */
+  partial(message: string): void
   /** Items planned for removal by targets that ran earlier in the same plan (`clean`). */
   readonly planned: readonly Item[]
   /** Once aborted, deletions already under way finish and nothing more is deleted. */
@@ -108,9 +116,13 @@ export interface TargetReport {
 export interface Report {
   canceled: boolean
   dryRun: boolean
+  /** The Docker engines the engine targets consulted, each once. */
+  engines?: EngineReport[]
   /** `--filter` as given (`run=<id>`), when the pass was narrowed. */
   filter?: string[]
   minAgeMs: number
+  /** What could not be looked at (an engine that did not answer): the pass is partial, exit 3. */
+  partial?: string[]
   /** Why nothing was removed although orphans were planned (over --max-delete). */
   refused?: string
   /** Intents an interrupted earlier pass left open, resolved before this one began. */
@@ -159,12 +171,18 @@ function orphansOf(items: readonly PlannedItem[]): PlannedItem[] {
 
 export async function runPipeline(targets: readonly AnyTarget[], options: PipelineOptions): Promise<Report> {
   const warnings: string[] = []
+  const partial: string[] = []
+  const engines: EngineReport[] = []
   const now = options.now ?? Date.now()
   const planned: PlannedItem[] = []
   const kindOf = new Map<Item, string>()
   /** The last intent recorded for each item: its decision closes it. */
   const intents = new Map<Item, Intent>()
   const ctx: TargetContext = {
+    consulted(reports) {
+      const known = new Set(engines.map((engine) => engine.addresses[0]?.address))
+      engines.push(...reports.filter((engine) => !known.has(engine.addresses[0]?.address)))
+    },
     cutoffMs: now - options.minAgeMs,
     hooks: options.hooks ?? {},
     intend(action, entries) {
@@ -182,6 +200,10 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
     minAgeMs: options.minAgeMs,
     now,
     onProgress: options.onProgress,
+    partial(message) {
+      if (!partial.includes(message)) partial.push(message)
+      ctx.warn(message)
+    },
     planned,
     signal: options.signal,
     warn(message) {
@@ -220,8 +242,10 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
     return {
       canceled,
       dryRun: options.dryRun,
+      engines,
       filter: options.filter && describeRunFilter(options.filter),
       minAgeMs: options.minAgeMs,
+      partial,
       refused,
       targets: sections,
       totals: totalsOf(sections.flatMap((section) => section.items)),
@@ -312,10 +336,12 @@ function overLimit(planned: readonly Item[], maxDelete: number | undefined): str
 }
 
 /**
- * The documented exit code for a finished report: 3 when any deletion failed or is unknown (also one an interrupted
- * earlier pass left that could not be confirmed now), or the pass was refused.
+ * The documented exit code for a finished report: 3 (partial) when any deletion failed or is unknown (also one an
+ * interrupted earlier pass left that could not be confirmed now), the pass was refused, or an engine that is there did
+ * not answer (its objects were neither judged nor removed).
  */
 export function exitCodeOf(report: Report): number {
   const unresolved = report.resumed?.some((entry) => entry.decision === 'unknown') ?? false
-  return report.totals.failed > 0 || report.totals.unknown > 0 || unresolved || report.refused ? 3 : 0
+  const silent = (report.partial?.length ?? 0) > 0
+  return report.totals.failed > 0 || report.totals.unknown > 0 || unresolved || report.refused || silent ? 3 : 0
 }

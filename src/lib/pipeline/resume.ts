@@ -14,7 +14,7 @@ import {listRegistrations} from '../moat/daemon.js'
 import {APPLE_ENGINE, AppleCli} from '../runtime/apple.js'
 import {DockerApi} from '../runtime/docker-api.js'
 import {resolveDockerEndpoint} from '../runtime/docker-endpoint.js'
-import {dockerRuntime} from '../runtime/select.js'
+import {DockerCli} from '../runtime/docker.js'
 
 export const RESUMED_REMOVED = 'removed by an interrupted earlier pass, confirmed now'
 const NOT_DONE = 'not done by an interrupted earlier pass: still there; this pass judges it again'
@@ -121,9 +121,8 @@ function runtimeAt(address: string): Runtime | string {
     return (error as Error).message
   }
 
-  // ssh:// and the like: only the docker CLI reaches them, and only the one its own configuration names.
-  const cli = dockerRuntime()
-  return cli.engine().address === address ? cli : `${address} is reached only through the docker CLI, which now points elsewhere`
+  // ssh:// and the like: only the docker CLI reaches them, pointed at that address (engines.ts does the same).
+  return new DockerCli({env: {DOCKER_CONTEXT: undefined, DOCKER_HOST: address}})
 }
 
 async function onEngine(address: string, intents: readonly Intent[]): Promise<Resumed[]> {

@@ -13,6 +13,7 @@ import type {
   BatchOutcome,
   BatchWatch,
   Endpoint,
+  EngineIdentity,
   EngineRef,
   Failure,
   HostMount,
@@ -26,7 +27,7 @@ import type {
 
 import {failureOf, NOT_SENT, parseTimestamp} from './batch.js'
 import {type DockerEndpoint, DockerEndpointError, resolveDockerEndpoint} from './docker-endpoint.js'
-import {DockerCli, type RawAddressPools, type RawContainer, toAddressSpace, toInfo} from './docker.js'
+import {DockerCli, identityOf, type RawAddressPools, type RawContainer, toAddressSpace, toInfo} from './docker.js'
 import {RuntimeAbsentError, RuntimeUnreachableError} from './errors.js'
 
 /** The newest API version this adapter is written against; an older engine gets its own (negotiated in ping). */
@@ -94,12 +95,12 @@ interface Connection {
  * does at each process), so a changed DOCKER_HOST is honoured; select.ts passes the one it resolved.
  */
 export class DockerApi implements MountProbe, Runtime {
+  /** Who the engine is, read by ping(). */
+  identity?: EngineIdentity
   readonly name = 'docker'
   /** Engine clock minus ours, measured by ping(). */
   private clockOffsetMs = 0
   private connection?: Connection
-  /** The engine's own ID (`GET /info` ID), read by ping(). */
-  private engineId?: string
 
   constructor(
     private readonly fixed?: DockerEndpoint,
@@ -136,7 +137,9 @@ export class DockerApi implements MountProbe, Runtime {
   }
 
   engine(): EngineRef {
-    return {address: this.connection?.endpoint.host ?? this.fixed?.host ?? 'docker', id: this.engineId}
+    // Podman's ID is new with every request (engines.ts): it names nothing, so none is given.
+    const id = this.identity?.kind === 'docker' ? this.identity.id : undefined
+    return {address: this.connection?.endpoint.host ?? this.fixed?.host ?? 'docker', id}
   }
 
   async inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>> {
@@ -189,6 +192,40 @@ export class DockerApi implements MountProbe, Runtime {
     return Date.now() + this.clockOffsetMs
   }
 
+  /**
+   * One request whose reply is read as a stream (a volume's tar, the event log): its status, headers and body, once
+   * the headers are there. `path` is below the API version prefix. The caller reads or destroys the body.
+   */
+  async open(method: string, path: string, options: {body?: Buffer; contentType?: string; timeoutMs?: number} = {}): Promise<IncomingMessage> {
+    const prefix = await this.prefix()
+    const connection = this.connect()
+    const timeoutMs = options.timeoutMs ?? this.timeouts.requestMs ?? REQUEST_TIMEOUT_MS
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        req.destroy(new NoAnswer(`Docker engine did not answer: ${method} ${path.replace(/\?.*/, '')} timed out after ${timeoutMs / 1000}s`))
+      }, timeoutMs)
+      const req: ClientRequest = connection.request(
+        {
+          ...connection.options,
+          agent: connection.agent,
+          headers: options.body === undefined ? {} : {'content-length': options.body.length, 'content-type': options.contentType ?? 'application/json'},
+          method,
+          path: `${prefix}${path}`,
+        },
+        (res) => {
+          clearTimeout(timer)
+          resolve(res)
+        },
+      )
+      req.on('error', (error) => {
+        clearTimeout(timer)
+        const lost = error instanceof NoAnswer ? error : noAnswer(error as NodeJS.ErrnoException, connection.endpoint)
+        reject(new RuntimeUnreachableError('docker', unreachable(lost)))
+      })
+      req.end(options.body)
+    })
+  }
+
   async ping(): Promise<void> {
     // Unversioned, so that any engine answers; every reply names the engine's API version in its headers.
     const connection = this.connect()
@@ -196,8 +233,9 @@ export class DockerApi implements MountProbe, Runtime {
     const reply = await this.call('GET', '/info', {timeoutMs: this.timeouts.pingMs ?? PING_TIMEOUT_MS})
     if (!ok(reply)) throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${daemonSays(reply)}`)
     connection.version = `/v${negotiate(reply.headers['api-version'])}`
-    const info = JSON.parse(reply.body) as {ID?: unknown; SystemTime?: unknown}
-    this.engineId = typeof info.ID === 'string' && info.ID ? info.ID : undefined
+    const info = JSON.parse(reply.body) as {DockerRootDir?: unknown; ID?: unknown; Name?: unknown; SystemTime?: unknown}
+    // Podman names its API version in this header on every reply (pkg/api/server/handler_api.go); Docker never does.
+    this.identity = identityOf(info, reply.headers['libpod-api-version'] === undefined ? 'docker' : 'podman')
     const engineMs = parseTimestamp(info.SystemTime)
     // An engine that answers without a time is still reachable; then our clock stands in for its clock.
     this.clockOffsetMs = engineMs === undefined ? 0 : engineMs - (sentAt + Date.now()) / 2

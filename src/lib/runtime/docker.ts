@@ -9,6 +9,7 @@ import type {
   BatchWatch,
   ContainerInfo,
   Endpoint,
+  EngineIdentity,
   EngineRef,
   HostMount,
   ListFilter,
@@ -89,9 +90,19 @@ export type RawAddressPools = Array<{Base?: string; Size?: number}> | null | und
 
 interface RawVolume {
   CreatedAt?: string
+  Driver?: string
   Labels?: null | Record<string, string>
   Mountpoint?: string
   Name: string
+  Options?: null | Record<string, string>
+}
+
+export interface DockerCliOptions {
+  /**
+   * What to set in the docker CLI's environment to reach one engine (`DOCKER_HOST`, or `DOCKER_CONTEXT` for a
+   * context); without it the CLI finds its engine itself, as a user's `docker` would.
+   */
+  env?: NodeJS.ProcessEnv
 }
 
 /**
@@ -100,9 +111,13 @@ interface RawVolume {
  * disconnect(), whose CLI takes one container per call.
  */
 export class DockerCli implements MountProbe, Runtime {
+  /** Who the engine is, read by ping(). */
+  identity?: EngineIdentity
   readonly name = 'docker'
   /** Engine clock minus ours, measured by ping(). */
   private clockOffsetMs = 0
+
+  constructor(private readonly options: DockerCliOptions = {}) {}
 
   /**
    * True when nothing at all points at an engine: no DOCKER_HOST, no context, no default socket. Lets a command
@@ -116,6 +131,11 @@ export class DockerCli implements MountProbe, Runtime {
     } catch {}
 
     return !existsSync('/var/run/docker.sock')
+  }
+
+  /** The environment a `docker` process for this engine needs (for a `docker cp` started elsewhere). */
+  get env(): NodeJS.ProcessEnv | undefined {
+    return this.options.env
   }
 
   /** The pools and every network's subnets: one `info`, one `network ls` and one batched `network inspect`. */
@@ -137,7 +157,7 @@ export class DockerCli implements MountProbe, Runtime {
 
   /** Runs one docker CLI call; throws RuntimeUnreachableError when the engine cannot be asked. */
   async call(args: readonly string[], timeoutMs = CALL_TIMEOUT_MS): Promise<ExecResult> {
-    const result = await execFile('docker', args, {timeoutMs})
+    const result = await execFile('docker', args, {env: this.options.env, timeoutMs})
     if (result.missing) throw new RuntimeAbsentError('docker', 'the docker CLI is not on PATH')
     if (result.timedOut) throw new RuntimeUnreachableError('docker', `Docker engine did not answer: docker ${args[0]} timed out after ${timeoutMs / 1000}s`)
     if (result.exitCode !== 0 && UNREACHABLE.test(result.stderr)) {
@@ -170,9 +190,10 @@ export class DockerCli implements MountProbe, Runtime {
   /** The engine the CLI reaches as this process's environment says (its own ID is not read on this path). */
   engine(): EngineRef {
     try {
-      return {address: resolveDockerEndpoint().host}
+      // The engine this CLI is pointed at (engines.ts gives DOCKER_HOST or DOCKER_CONTEXT), else the one it finds itself.
+      return {address: resolveDockerEndpoint({...process.env, ...this.options.env}).host, id: this.identity?.id}
     } catch {
-      return {address: 'docker (the CLI default)'}
+      return {address: 'docker (the CLI default)', id: this.identity?.id}
     }
   }
 
@@ -224,22 +245,30 @@ export class DockerCli implements MountProbe, Runtime {
   }
 
   async ping(): Promise<void> {
-    // One call proves the engine answers and gives its clock (`docker version` has no time).
+    // One call proves the engine answers and gives its clock (`docker version` has no time) and who it is.
     const sentAt = Date.now()
-    const result = await this.call(['info', '--format', '{{json .SystemTime}}'], PING_TIMEOUT_MS)
-    const engineMs = parseTimestamp(result.stdout.trim().replaceAll('"', ''))
+    const format = '{"SystemTime":{{json .SystemTime}},"ID":{{json .ID}},"Name":{{json .Name}},"DockerRootDir":{{json .DockerRootDir}}}'
+    const result = await this.call(['info', '--format', format], PING_TIMEOUT_MS)
+    let info: Record<string, unknown> = {}
+    try {
+      info = JSON.parse(result.stdout.trim() || '{}')
+    } catch {}
+
+    const engineMs = parseTimestamp(info.SystemTime)
     // Some CLI versions print the client half of `info` and exit 0 when the server half fails.
     if (result.exitCode !== 0 || (engineMs === undefined && result.stderr.trim())) {
       throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${firstLine(result.stderr) || `docker info exited with ${result.exitCode}`}`)
     }
 
+    // The CLI shows no reply headers: an engine reached only through it is taken for Docker (README "Runtimes").
+    this.identity = identityOf(info, 'docker')
     // An engine that answers without a time is still reachable; then our clock stands in for its clock.
     this.clockOffsetMs = engineMs === undefined ? 0 : engineMs - (sentAt + Date.now()) / 2
   }
 
   /** An engine is configured or its default socket exists: then its containers may mount host dirs (issue 9). */
   present(): boolean {
-    return !DockerCli.obviouslyAbsent()
+    return !DockerCli.obviouslyAbsent({...process.env, ...this.options.env})
   }
 
   async remove(kind: ObjectKind, ids: readonly string[], watch?: BatchWatch): Promise<BatchOutcome> {
@@ -274,7 +303,7 @@ export class DockerCli implements MountProbe, Runtime {
       }
 
       // eslint-disable-next-line no-await-in-loop
-      const result = await execFile('docker', [...command, ...batch], {timeoutMs: timeoutMs(batch.length)})
+      const result = await execFile('docker', [...command, ...batch], {env: this.options.env, timeoutMs: timeoutMs(batch.length)})
       if (result.missing) throw new RuntimeAbsentError('docker', 'the docker CLI is not on PATH')
       outcomes.push(outcomeOf(batch, result, DOCKER_WORDS))
       lost = engineLost(result, DOCKER_WORDS)
@@ -309,16 +338,27 @@ function unlessNothingAsked(ids: readonly string[], outcome: BatchOutcome): Batc
   return outcome
 }
 
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value ? value : undefined
+}
+
+/** The identity fields of a `/info` reply (the API's or `docker info`'s JSON). */
+export function identityOf(info: {DockerRootDir?: unknown; ID?: unknown; Name?: unknown}, kind: EngineIdentity['kind']): EngineIdentity {
+  return {id: nonEmpty(info.ID), kind, name: nonEmpty(info.Name), rootDir: nonEmpty(info.DockerRootDir)}
+}
+
 export function toInfo(kind: ObjectKind, raw: unknown): ContainerInfo | NetworkInfo | VolumeInfo {
   if (kind === 'container') return containerInfo(raw as RawContainer)
   if (kind === 'network') return networkInfo(raw as RawNetwork)
   const volume = raw as RawVolume
   return {
     createdMs: parseTimestamp(volume.CreatedAt),
+    driver: volume.Driver || undefined,
     id: volume.Name,
     labels: volume.Labels ?? {},
     mountpoint: volume.Mountpoint || undefined,
     name: volume.Name,
+    options: volume.Options ?? undefined,
   }
 }
 

@@ -37,7 +37,8 @@ export function onPath(file: string, env: NodeJS.ProcessEnv = process.env): bool
 }
 
 export async function execFile(file: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
-  if (!onPath(file, options.env ?? process.env)) return {exitCode: -1, missing: true, stderr: '', stdout: '', timedOut: false}
+  // execa adds options.env to this process's environment: PATH is looked up in the sum.
+  if (!onPath(file, {...process.env, ...options.env})) return {exitCode: -1, missing: true, stderr: '', stdout: '', timedOut: false}
   const {execa} = await import('execa')
   const result = await execa(file, args, {
     env: options.env,

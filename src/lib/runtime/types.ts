@@ -52,8 +52,12 @@ export interface NetworkInfo extends EngineObject {
 }
 
 export interface VolumeInfo extends EngineObject {
-  /** Where the engine keeps the volume's files, when it says (readable only on the engine's own host). */
+  /** The volume driver (`local` for moat's workspace volumes). */
+  driver?: string
+  /** Where the engine keeps the volume's files, when it says (a path on the engine's own host). */
   mountpoint?: string
+  /** The driver's options: a `local` volume with any (`type=nfs`, `device=...`) has its files there only while mounted. */
+  options?: Record<string, string>
 }
 
 export interface ObjectInfo {
@@ -133,6 +137,21 @@ export interface AddressSpace {
   pools: AddressPool[]
 }
 
+/**
+ * Who a Docker engine is, as its `GET /info` says, read by ping(): two addresses are one engine when they give the
+ * same identity (engines.ts). Podman's Docker-compatible `/info` makes up a new ID for every request, so for podman
+ * the ID identifies nothing.
+ */
+export interface EngineIdentity {
+  /** `ID` of /info. */
+  id?: string
+  /** `podman` when the engine is podman (it names its API version in a `Libpod-Api-Version` header on every reply). */
+  kind: 'docker' | 'podman'
+  /** `Name` (the engine host's name) and `DockerRootDir` of /info. */
+  name?: string
+  rootDir?: string
+}
+
 export interface Runtime {
   /** The engine's address pools and every network's subnets (two calls); undefined for a runtime without pools (Apple). */
   addressSpace(): Promise<AddressSpace | undefined>
@@ -140,6 +159,8 @@ export interface Runtime {
   disconnect(network: string, endpoints: readonly Endpoint[]): Promise<BatchOutcome>
   /** The engine this adapter talks to (its address, and its ID once ping() has read it). */
   engine(): EngineRef
+  /** Who the engine is, once ping() has read it (Docker engines only). */
+  readonly identity?: EngineIdentity
   /** Full facts for these IDs in one call; an ID missing from the result no longer exists. */
   inspect<K extends ObjectKind>(kind: K, ids: readonly string[]): Promise<Map<string, ObjectInfo[K]>>
   list<K extends ObjectKind>(kind: K, filter?: ListFilter): Promise<Array<ObjectInfo[K]>>

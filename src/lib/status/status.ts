@@ -7,8 +7,9 @@ import type {Runtime} from '../runtime/types.js'
 
 import {readOpenIntents} from '../output/journal.js'
 import {runPass} from '../pipeline/pass.js'
-import {RuntimeAbsentError, RuntimeUnreachableError} from '../runtime/errors.js'
-import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {describeEngines, engineAddress, type EngineReport} from '../runtime/engines.js'
+import {RuntimeAbsentError} from '../runtime/errors.js'
+import {defaultRuntimes, type RuntimeChoice, selectEngines, type Selection} from '../runtime/select.js'
 import {buildTargets, isTargetKind, TARGET_KINDS, targetSpec} from '../targets/index.js'
 import {poolUsage, type PoolUsage} from './address-pools.js'
 
@@ -42,15 +43,21 @@ export interface TargetStatus extends StatusCounts {
 }
 
 export interface RuntimeStatus {
-  /** Address-pool pressure; null for a runtime without pools (Apple), with `note` saying so. */
+  /** Address-pool pressure; null for a runtime without pools (Apple) or whose pools are unknown (podman), with `note` saying so. */
   addressPools: null | (PoolUsage & {moatOrphanNetworks: string[]})
   /** The Docker endpoint, when several engines are asked. */
   engine?: string
+  /** `podman` for a podman engine reached through the Docker runtime (moat-resources.md §12.1). */
+  kind?: 'podman'
   note?: string
   runtime: string
 }
 
 export interface Status {
+  /** Every Docker engine consulted, each once: its ID, its addresses and where each came from, its kind, whether it answered. */
+  engines: EngineReport[]
+  /** Engines that are there but did not answer: nothing of theirs is counted, so the status is partial (exit 3). */
+  partial?: string[]
   runtimes: RuntimeStatus[]
   /** True when anything is orphaned now: the command exits 4. */
   somethingToClean: boolean
@@ -70,8 +77,9 @@ function unresolvedRemovals(journalDir: string, moatHome: string): number {
 
 /**
  * Scans and classifies every target (volumes too) as a dry run, then reads each Docker engine's pools. Fails closed:
- * a runtime that is there but does not answer throws RuntimeUnreachableError (a status that could not look is not
- * "nothing to clean"); only when no runtime exists here at all are the engine targets left out, with a warning.
+ * when no runtime that is there answers, RuntimeUnreachableError (a status that could not look is not "nothing to
+ * clean"); an engine that is there but does not answer while others do is named in `partial` (exit 3); only when no
+ * runtime exists here at all are the engine targets left out, with a warning.
  */
 export async function collectStatus(options: StatusOptions): Promise<Status> {
   const warnings: string[] = []
@@ -81,7 +89,9 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
     options.warn(message)
   }
 
-  const runtimes = await chooseRuntimes(options, warn)
+  const available = defaultRuntimes(options.moatHome)
+  const selection = await chooseRuntimes(options, available, warn)
+  const {runtimes} = selection
   const kinds = TARGET_KINDS.filter((kind) => runtimes.length > 0 || !targetSpec(kind).needsRuntime)
   const targets = await buildTargets(kinds, {
     available: runtimes,
@@ -122,6 +132,9 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
   }
 
   return {
+    engines: describeEngines(available),
+    // Any runtime that did not answer, Apple container's services too: a status never says "nothing" of what it could not see.
+    ...(selection.silent.length > 0 ? {partial: selection.silent.map((entry) => entry.message)} : {}),
     runtimes: await readAddressPools(runtimes, orphanIds),
     somethingToClean: totals.orphans > 0 || unresolved > 0,
     targets: sections,
@@ -154,28 +167,33 @@ export function readAddressPools(runtimes: readonly Runtime[], orphanIds: Readon
 }
 
 async function addressPoolsOf(runtime: Runtime, orphanIds: ReadonlySet<string>, several: boolean): Promise<RuntimeStatus> {
+  const engine = several ? (engineAddress(runtime) ?? (await runtime.addressSpace())?.engine) : undefined
+  const where = engine ? {engine} : {}
+  // moat-resources.md §12.1: podman's pools are not Docker's; a figure from Docker's arithmetic would be wrong.
+  if (runtime.identity?.kind === 'podman') {
+    return {addressPools: null, ...where, kind: 'podman', note: "its address pools are not Docker's, so their pressure is unknown", runtime: runtime.name}
+  }
+
   const space = await runtime.addressSpace()
   if (!space) return {addressPools: null, note: `${runtime.name} has no address pool to run out of: each network is its own subnet`, runtime: runtime.name}
   const usage = poolUsage(space, orphanIds)
   const moatOrphanNetworks = space.networks.filter((network) => orphanIds.has(network.id)).map((network) => network.name).sort()
-  return {runtime: runtime.name, ...(several && space.engine ? {engine: space.engine} : {}), addressPools: {...usage, moatOrphanNetworks}}
+  return {runtime: runtime.name, ...where, addressPools: {...usage, moatOrphanNetworks}}
 }
 
 /**
- * The runtimes to look at, each pinged once (the targets reuse them without asking again). Unlike a clean, which
- * skips a silent runtime with a note, a status fails: its exit 0 must mean nothing is left anywhere it could look.
+ * The runtimes to look at, each pinged once (the targets reuse them without asking again). Those that are there but
+ * do not answer are warned about and returned as silent: the status is then partial. When none answers, the error.
  */
-async function chooseRuntimes(options: StatusOptions, warn: (message: string) => void): Promise<Runtime[]> {
-  const silent: string[] = []
+async function chooseRuntimes(options: StatusOptions, available: readonly Runtime[], warn: (message: string) => void): Promise<Selection> {
   try {
-    // selectRuntimes warns only for a runtime that is there but does not answer (--runtime auto).
-    const chosen = await selectRuntimes(options.runtime, (message) => silent.push(message), defaultRuntimes(options.moatHome))
-    if (silent.length > 0) throw new RuntimeUnreachableError(options.runtime, silent.join('; '))
-    return chosen
+    const selection = await selectEngines(options.runtime, available)
+    for (const entry of selection.silent) warn(entry.message)
+    return selection
   } catch (error) {
     if (!(error instanceof RuntimeAbsentError) || options.runtime !== 'auto') throw error
     warn(`${error.message} Not checked: ${TARGET_KINDS.filter((kind) => targetSpec(kind).needsRuntime).join(', ')}.`)
-    return []
+    return {runtimes: [], silent: []}
   }
 }
 

@@ -12,6 +12,7 @@ import {formatAge, formatDuration} from '../duration.js'
 import {sameLabels} from '../runtime/labels.js'
 import {
   containersForScan,
+  engineDetail,
   type EngineTargetOptions,
   removeByRuntime,
   removeRecorded,
@@ -85,6 +86,8 @@ export interface ScannedContainer {
   candidate: Candidate
   container: ContainerInfo
   containers: ContainerIndex
+  /** The engine's address, when the pass asked several Docker engines. */
+  engine?: string
   registry: RunRegistry
   runtime: Runtime
 }
@@ -152,8 +155,8 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
       })
     })
     if (!scanned) return []
-    const {listed, registry} = scanned
-    return listed.flatMap(({found, runtime}) => found.map((entry) => ({...entry, registry, runtime})))
+    const {listed, registry, runtimes} = scanned
+    return listed.flatMap(({found, runtime}) => found.map((entry) => ({...entry, engine: engineDetail(runtime, runtimes), registry, runtime})))
   }
 
   /** Whether the candidate's run has ended, and on what grounds. */
@@ -181,12 +184,12 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
   }
 
   private judge(ctx: TargetContext, entry: ScannedContainer): Planned {
-    const {candidate, container, containers, registry, runtime} = entry
+    const {candidate, container, containers, engine, registry, runtime} = entry
     const age = ageOf(container, runtime)
     const item: Planned = {
       ageMs: age?.ms,
       decision: 'kept',
-      details: {...candidate.details, run: candidate.runId || undefined, runtime: runtime.name, state: container.state},
+      details: {...candidate.details, engine, run: candidate.runId || undefined, runtime: runtime.name, state: container.state},
       fingerprint: {
         createdMs: container.createdMs,
         finishedMs: container.finishedMs,

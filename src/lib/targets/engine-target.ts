@@ -7,20 +7,25 @@ import type {PlannedItem, Settle, TargetContext} from '../pipeline/pipeline.js'
 import type {BatchWatch, ContainerInfo, Failure, ObjectKind, Runtime} from '../runtime/types.js'
 
 import {RunRegistry} from '../moat/registry.js'
-import {defaultRuntimes, type RuntimeChoice, selectRuntimes} from '../runtime/select.js'
+import {describeEngines, engineAddress} from '../runtime/engines.js'
+import {defaultRuntimes, partialOf, type RuntimeChoice, selectEngines, type Silent} from '../runtime/select.js'
 
 export interface EngineTargetOptions {
   daemonTimeoutMs?: number
   moatHome: string
   runtime: RuntimeChoice
-  /** The runtimes --runtime chooses from; default docker and Apple. */
+  /** The runtimes --runtime chooses from; default every Docker engine (engines.ts) and Apple. */
   runtimes?: readonly Runtime[]
+  /** With `runtimes` chosen already (`clean`): the ones that did not answer then, reported by each scan. */
+  silent?: readonly Silent[]
 }
 
 export interface EngineScan<T> {
   /** Per runtime, what its list found (only runtimes with candidates). */
   listed: Array<{found: T[]; runtime: Runtime}>
   registry: RunRegistry
+  /** Every runtime that answered (see engineDetail). */
+  runtimes: readonly Runtime[]
 }
 
 /**
@@ -33,12 +38,30 @@ export async function scanEngine<T>(
   options: EngineTargetOptions,
   list: (runtime: Runtime) => Promise<T[]>,
 ): Promise<EngineScan<T> | undefined> {
-  const runtimes = await selectRuntimes(options.runtime, ctx.warn, options.runtimes ?? defaultRuntimes(options.moatHome))
+  const selection = await selectEngines(options.runtime, options.runtimes ?? defaultRuntimes(options.moatHome))
+  // An engine that is there but does not answer keeps its objects (none is listed) and makes the pass partial.
+  const silent = [...selection.silent, ...(options.silent ?? [])]
+  const partial = partialOf({silent})
+  for (const entry of silent) {
+    if (partial.includes(entry.message)) ctx.partial(entry.message)
+    else ctx.warn(entry.message)
+  }
+
+  const {runtimes} = selection
+  ctx.consulted(describeEngines([...runtimes, ...silent.map((entry) => entry.runtime)]))
   const listed = await Promise.all(runtimes.map(async (runtime) => ({found: await list(runtime), runtime})))
   if (listed.every(({found}) => found.length === 0)) return undefined
   const registry = await readRuns(options)
   if (registry.daemon.problem) ctx.warn(`${registry.daemon.problem}; runs only the daemon knows are not protected.`)
-  return {listed: listed.filter(({found}) => found.length > 0), registry}
+  return {listed: listed.filter(({found}) => found.length > 0), registry, runtimes}
+}
+
+/**
+ * The `engine` detail of an item: the address of the engine it lives on, only when the pass consulted more than one
+ * Docker engine (with one, `runtime` says it all).
+ */
+export function engineDetail(runtime: Runtime, runtimes: readonly Runtime[]): string | undefined {
+  return runtimes.filter((other) => other.name === 'docker').length > 1 ? engineAddress(runtime) : undefined
 }
 
 export function readRuns(options: EngineTargetOptions): Promise<RunRegistry> {

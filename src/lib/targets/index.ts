@@ -3,7 +3,7 @@
 // messages and tests read the list from here. A target module is imported only when its target is built, so
 // start-up stays cheap.
 import type {AnyTarget} from '../pipeline/pipeline.js'
-import type {RuntimeChoice} from '../runtime/select.js'
+import type {RuntimeChoice, Silent} from '../runtime/select.js'
 import type {Runtime} from '../runtime/types.js'
 
 import {InputError} from '../exit-codes.js'
@@ -20,6 +20,8 @@ export interface TargetBuildOptions {
   runtime: RuntimeChoice
   /** Runtimes chosen once for a pass over several targets; without them a target chooses when it scans. */
   runtimes?: readonly Runtime[]
+  /** With `runtimes`: the engines that did not answer when they were chosen (each engine target reports them). */
+  silent?: readonly Silent[]
   /** `--tmp-dir`: directories (or globs of them) to scan instead of $TMPDIR and /tmp. */
   tmpDirs?: readonly string[]
 }
@@ -50,6 +52,7 @@ export const TARGETS = [
         moatHome: options.moatHome,
         runtime: options.runtime,
         runtimes: options.runtimes,
+        silent: options.silent,
       })
     },
     byDefault: true,
@@ -62,7 +65,7 @@ export const TARGETS = [
   {
     async build(options) {
       const {SidecarTarget} = await import('./sidecars.js')
-      return new SidecarTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
+      return new SidecarTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes, silent: options.silent})
     },
     byDefault: true,
     command: 'clean-sidecars',
@@ -74,7 +77,7 @@ export const TARGETS = [
   {
     async build(options) {
       const {HelperTarget} = await import('./helpers.js')
-      return new HelperTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
+      return new HelperTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes, silent: options.silent})
     },
     byDefault: true,
     command: 'clean-helpers',
@@ -86,7 +89,7 @@ export const TARGETS = [
   {
     async build(options) {
       const {NetworkTarget} = await import('./networks.js')
-      return new NetworkTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes})
+      return new NetworkTarget({moatHome: options.moatHome, runtime: options.runtime, runtimes: options.runtimes, silent: options.silent})
     },
     byDefault: true,
     command: 'clean-networks',
@@ -103,6 +106,7 @@ export const TARGETS = [
         moatHome: options.moatHome,
         runtime: options.runtime,
         runtimes: options.runtimes,
+        silent: options.silent,
       })
     },
     // The only copy of an agent's work (moat-resources.md §5.1): only when asked for.
@@ -132,6 +136,8 @@ export const TARGETS = [
       return new TempDirTarget({
         apple: options.runtime === 'apple' || (options.runtime === 'auto' && appleCliPresent()),
         docker: options.runtime !== 'apple',
+        // --runtime docker or apple that finds none here keeps every dir (issue 19, case 5): only auto may decide without.
+        explicit: options.runtime === 'auto' ? undefined : options.runtime,
         moatHome: options.moatHome,
         roots: options.tmpDirs,
       })
@@ -220,20 +226,24 @@ export async function buildTargets(kinds: readonly TargetKind[], options: Target
  * reached drops every target that needs one, with a note; the others still run.
  */
 export async function buildFromSpecs(specs: readonly TargetSpec[], options: TargetSetOptions): Promise<AnyTarget[]> {
-  // Filled below, before any target scans: engine targets read it only then.
+  // Filled below, before any target scans: engine targets read them only then.
   const chosen: Runtime[] = []
+  const silent: Silent[] = []
   const {available, dropped, warn, ...build} = options
   const targets = await Promise.all(
-    specs.map((spec) => spec.build(spec.needsRuntime ? {...build, runtimes: chosen} : build)),
+    specs.map((spec) => spec.build(spec.needsRuntime ? {...build, runtimes: chosen, silent} : build)),
   )
   const engineKinds = specs.filter((spec) => spec.needsRuntime).map((spec) => spec.kind)
   if (engineKinds.length === 0) return targets
-  const [{defaultRuntimes, selectRuntimes}, {RuntimeAbsentError, RuntimeUnreachableError}] = await Promise.all([
+  const [{defaultRuntimes, selectEngines}, {RuntimeAbsentError, RuntimeUnreachableError}] = await Promise.all([
     import('../runtime/select.js'),
     import('../runtime/errors.js'),
   ])
   try {
-    chosen.push(...(await selectRuntimes(options.runtime, warn, available ?? defaultRuntimes(options.moatHome))))
+    const selection = await selectEngines(options.runtime, available ?? defaultRuntimes(options.moatHome))
+    for (const entry of selection.silent) warn(entry.message)
+    chosen.push(...selection.runtimes)
+    silent.push(...selection.silent)
   } catch (error) {
     if (!(error instanceof RuntimeUnreachableError)) throw error
     warn(`${error.message} Skipped: ${engineKinds.join(', ')}.`)

@@ -8,7 +8,7 @@ import type {ContainerInfo, Endpoint, NetworkInfo, Runtime} from '../runtime/typ
 import {formatAge, formatDuration} from '../duration.js'
 import {belongsToRun, runOfNetworkName} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
-import {containersForScan, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
+import {containersForScan, engineDetail, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
 
 /** §4.1, §10.3: the label moat puts on every Docker network it creates. */
 const MOAT_MANAGED = 'moat.managed=true'
@@ -20,6 +20,8 @@ interface ScannedNetwork {
   attached: ContainerInfo[]
   /** Endpoints whose container no longer exists. */
   dangling: Endpoint[]
+  /** The engine's address, when the pass asked several Docker engines. */
+  engine?: string
   network: NetworkInfo
   registry: RunRegistry
   runId: string
@@ -69,7 +71,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
       return networks.map((network) => ({containers, network}))
     })
     if (!scanned) return []
-    const {listed, registry} = scanned
+    const {listed, registry, runtimes} = scanned
     return listed.flatMap(({found, runtime}) => {
       const {containers} = found[0]!
       const byId = new Map(containers.map((container) => [container.id, container]))
@@ -81,7 +83,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
         }
 
         const dangling = network.endpoints.filter((endpoint) => !byId.has(endpoint.container))
-        return {attached, dangling, network, registry, runId: runOfNetworkName(network.name)!, runtime}
+        return {attached, dangling, engine: engineDetail(runtime, runtimes), network, registry, runId: runOfNetworkName(network.name)!, runtime}
       })
     })
   }
@@ -118,7 +120,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
   }
 
   private judge(ctx: TargetContext, entry: ScannedNetwork): Planned {
-    const {attached, dangling, network, registry, runId, runtime} = entry
+    const {attached, dangling, engine, network, registry, runId, runtime} = entry
     const {createdMs} = network
     const ageMs = createdMs === undefined ? undefined : runtime.now() - createdMs
     // In `clean`, containers an earlier target will remove first are leaving: they neither keep the network nor
@@ -134,6 +136,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
       decision: 'orphan',
       details: {
         detach: detach.length > 0 ? detach.map((endpoint) => endpoint.name || endpoint.container) : undefined,
+        engine,
         run: runId,
         runtime: runtime.name,
       },

@@ -24,7 +24,7 @@ import {
 import {type Identity, sameIdentity, type TreeFacts, walkTree} from '../host/tree.js'
 import {readRunEngines} from '../moat/engines.js'
 import {AppleCli} from '../runtime/apple.js'
-import {dockerRuntime, otherEngines} from '../runtime/select.js'
+import {addressesOf, describeAddresses, dockerEngines} from '../runtime/engines.js'
 
 export interface TempPattern {
   /** Environment variables that make a process a user of the dir they point at. */
@@ -93,9 +93,14 @@ function mayMatter(name: string): boolean {
 export interface TempDirOptions {
   /** Check the mounts of Apple containers (when the `container` CLI is present). */
   apple: boolean
-  /** Check the bind mounts of Docker containers (when an engine is configured; false for `--runtime apple`). */
+  /** Check the bind mounts of Docker containers (of every engine of the set that is there; false for `--runtime apple`). */
   docker: boolean
-  /** Also ask the other engines this moat home's runs used (moat-resources.md §11). */
+  /**
+   * `--runtime docker` or `apple`: when no engine of it is there at all, every candidate is kept (it was asked for and
+   * cannot be asked); only `--runtime auto` on a host without any runtime decides on age and process use alone.
+   */
+  explicit?: 'apple' | 'docker'
+  /** Also ask the engines this moat home's runs used (moat-resources.md §11, §12.1). */
   moatHome?: string
   /** The runtimes to ask instead of the docker and Apple CLIs (tests). */
   probes?: readonly MountProbe[]
@@ -260,23 +265,30 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
    */
   private async containerMounts(ctx: TargetContext): Promise<ContainerMounts> {
     const present = this.probes.filter((probe) => probe.present())
+    const {explicit} = this.options
+    if (explicit && !present.some((probe) => probe.name === explicit)) {
+      const what = explicit === 'docker' ? 'no Docker engine found here (no DOCKER_HOST, no docker context, no socket where moat looks)' : 'no Apple container CLI here'
+      return {unreachable: `--runtime ${explicit}: ${what}, so its containers cannot be asked which dirs they mount: kept`}
+    }
+
     if (present.length === 0) {
       ctx.warn('No container runtime on this host (no Docker engine configured, no Apple container CLI): age and process use decide alone.')
       return {asked: [], mounts: []}
     }
 
     const known = this.roots()
+    // Every engine of the set is asked, side by side: a container on any of them may mount the dir (issue 19, case 1).
+    const asked = await Promise.allSettled(present.map((probe) => probe.mountsOfRunningContainers()))
     const mounts: ResolvedMount[] = []
-    for (const probe of present) {
-      try {
-        // eslint-disable-next-line no-await-in-loop
-        for (const mount of await probe.mountsOfRunningContainers()) {
-          mounts.push({...mount, resolved: resolveHostPath(mount.source, known)})
-        }
-      } catch (error) {
-        const why = (error as Error).message.split('\n')[0]
-        return {unreachable: `${probe.name} is present here but cannot be asked which dirs its running containers mount (${why}): kept`}
+    for (const [index, outcome] of asked.entries()) {
+      const probe = present[index]!
+      if (outcome.status === 'rejected') {
+        const why = (outcome.reason as Error).message.split('\n')[0]
+        const where = addressesOf(probe).length > 0 ? ` [${describeAddresses(probe)}]` : ''
+        return {unreachable: `${probe.name} is present here but cannot be asked which dirs its running containers mount (${why})${where}: kept`}
       }
+
+      for (const mount of outcome.value) mounts.push({...mount, resolved: resolveHostPath(mount.source, known)})
     }
 
     return {asked: describeProbes(present), mounts}
@@ -366,7 +378,8 @@ function defaultProbes(options: TempDirOptions): MountProbe[] {
   // Loaded lazily by the command; constructing them spawns nothing.
   const probes: MountProbe[] = []
   // The Engine API where the engine can be reached that way: no docker process, no execa (select.ts).
-  if (options.docker) probes.push(dockerRuntime(), ...(options.moatHome ? [...otherEngines(options.moatHome), unknownRunEngines(options.moatHome)] : []))
+  // Every engine of the set (runtime/engines.ts), and the ones runs used that cannot be known (issue 20).
+  if (options.docker) probes.push(...dockerEngines({moatHome: options.moatHome}), ...(options.moatHome ? [unknownRunEngines(options.moatHome)] : []))
   if (options.apple) probes.push(new AppleCli())
   return probes
 }
@@ -464,7 +477,7 @@ function explainUnused(item: PlannedItem<TempFingerprint>, usage: ProcessUsage |
     ...item.evidence,
     containers:
       asked.length > 0
-        ? `no running container mounts it, anything in it or a parent of it: asked ${asked.join(', ')}`
+        ? `no running container mounts it, anything in it or a parent of it: asked ${asked.join('; ')}`
         : 'not checked: no container runtime on this host (no Docker engine configured, no Apple container CLI)',
     processes: usage ? `none uses it: checked ${usage.describeCheck()}` : 'not checked: no /proc on this host',
   }
@@ -479,13 +492,15 @@ function explainUnused(item: PlannedItem<TempFingerprint>, usage: ProcessUsage |
   item.reason = `${item.reason}; ${unused}`
 }
 
-/** The runtimes asked, for the evidence: `docker`, `docker (2 engines)`, `Apple container`. */
+/**
+ * The runtimes asked, for the evidence: each Docker engine of the set by its addresses and where each came from
+ * (`docker at unix:///var/run/docker.sock (the default socket)`), and `Apple container`.
+ */
 function describeProbes(probes: readonly MountProbe[]): string[] {
-  const docker = probes.filter((probe) => probe.name === 'docker').length
-  return [
-    ...(docker > 0 ? [docker === 1 ? 'docker' : `docker (${docker} engines)`] : []),
-    ...(probes.some((probe) => probe.name === 'apple') ? ['Apple container'] : []),
-  ]
+  return probes.map((probe) => {
+    if (probe.name === 'apple') return 'Apple container'
+    return addressesOf(probe).length > 0 ? `docker at ${describeAddresses(probe)}` : 'docker'
+  })
 }
 
 function inUse(

@@ -1,7 +1,8 @@
 // Workspace volumes `moat-ws-<run-id>` labelled moat=workspace (moat-resources.md §5.1; Docker only, the Apple
 // runtime rejects volume mode). A volume is the only copy of its agent's work, so one is removed only when its run
 // has ended (no run dir, not listed by the daemon, §10.1), it is older than --min-age on the engine's clock, no
-// container uses it (running or stopped), and, unless the user said --no-backup, a verified backup exists.
+// container uses it (running or stopped), and, unless the user said --no-backup, a verified backup exists that no
+// container can have outdated (the engine's event log shows no mount of it since the backup began).
 // The unlabelled persistent agent volumes `moat_<agent>_<vol>` (§5.1) are never candidates.
 import type {Stats} from 'node:fs'
 
@@ -17,8 +18,8 @@ import {walkTree} from '../host/tree.js'
 import {hasExtractionSnapshot} from '../moat/metadata.js'
 import {RUN_ID} from '../moat/run-id.js'
 import {sameLabels} from '../runtime/labels.js'
-import {HELPER_LABEL, VolumeArchiver} from '../runtime/volume-archive.js'
-import {containersForScan, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
+import {HELPER_LABEL, unreadableByHelper, VolumeArchiver} from '../runtime/volume-archive.js'
+import {containersForScan, engineDetail, type EngineTargetOptions, removeByRuntime, removeRecorded, rereadRuns, revived, scanEngine} from './engine-target.js'
 
 /** §5.1, §10.3: the label and name prefix moat gives workspace volumes. */
 const WORKSPACE_LABEL = 'moat=workspace'
@@ -30,9 +31,13 @@ const FINISHED_STATES: ReadonlySet<string> = new Set(['failed', 'stopped'])
 export interface VolumeTargetOptions extends EngineTargetOptions {
   /** Where backups go (`$MOAT_HOME/backups/volumes` by default), or false for --no-backup. */
   backupDir: false | string
+  /** Test hooks: runs between a volume's backup and the re-check before its removal (where races are injected). */
+  backupHooks?: {afterBackup?(volume: string): Promise<void> | void; beforeBackup?(volume: string): Promise<void> | void}
 }
 
 interface ScannedVolume {
+  /** The engine's address, when the pass asked several Docker engines. */
+  engine?: string
   /** Backup helpers a dead pass left on this volume (never started, older than an hour). */
   helpers: ContainerInfo[]
   registry: RunRegistry
@@ -79,10 +84,11 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
       return volumes.map((volume) => ({containers, volume}))
     })
     if (!scanned) return []
-    const {listed, registry} = scanned
+    const {listed, registry, runtimes} = scanned
     return listed.flatMap(({found, runtime}) =>
       found.map(({containers, volume}) => ({
         ...usersOf(volume.name, containers, runtime),
+        engine: engineDetail(runtime, runtimes),
         registry,
         runId: WORKSPACE_NAME.exec(volume.name)![1]!,
         runtime,
@@ -91,60 +97,75 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     )
   }
 
-  /** Backs up (unless --no-backup) and removes one runtime's volumes, re-verified before and after the backups. */
-  private async backUp(ctx: TargetContext, items: Planned[], settle: Settle): Promise<Planned[]> {
-    const dir = this.options.backupDir
-    if (dir === false || items.length === 0) return items
-    let archiver: VolumeArchiver
-    try {
-      archiver = await VolumeArchiver.open(items.map((item) => item.name))
-    } catch (error) {
-      for (const item of items) settle(item, 'failed', `no backup, volume kept: ${(error as Error).message}`)
-      return []
+  /**
+   * Backs up one volume and removes it, before the next one is started: right before the removal its run is read
+   * again, the volume must still be the one judged, and the engine's event log must show no container mounting it
+   * since its backup began (a container that wrote into it and left would otherwise be lost, issue 19, case 3). Any
+   * doubt keeps the volume; the backup stays on disk whatever happens.
+   */
+  private async backUpAndRemove(ctx: TargetContext, round: {archiver: VolumeArchiver; dir: string; runtime: Runtime}, item: Planned, settle: Settle): Promise<void> {
+    const {archiver, dir, runtime} = round
+    await this.options.backupHooks?.beforeBackup?.(item.name)
+    const outcome = await archiver.backup({createdMs: item.fingerprint.createdMs, name: item.name}, dir)
+    if (!outcome.ok) {
+      if (outcome.drift) settle(item, 'skipped', `drift: ${outcome.reason}`)
+      else settle(item, 'failed', outcome.reason)
+      return
     }
 
-    const backedUp: Planned[] = []
-    try {
-      for (const item of items) {
-        if (ctx.signal?.aborted) break
-        // One after another: each copy is bounded by the disk, and a failure must stop only its own volume.
-        // eslint-disable-next-line no-await-in-loop
-        const outcome = await archiver.backup(item.name, dir)
-        if (!outcome.ok) {
-          settle(item, 'failed', `backup failed, volume kept: ${outcome.reason}`)
-          continue
-        }
-
-        const {count, path} = outcome.backup
-        const mismatch = compareWithFiles(item.fingerprint.mountpoint, count)
-        if (mismatch) {
-          settle(item, 'failed', `backup ${path} does not match the volume, volume kept: ${mismatch}`)
-          continue
-        }
-
-        item.details.backup = path
-        item.details.backupEntries = count.entries
-        backedUp.push(item)
-      }
-    } finally {
-      try {
-        await archiver.close()
-      } catch (error) {
-        ctx.warn((error as Error).message)
-      }
+    const {count, path, since} = outcome.backup
+    item.details.backup = path
+    item.details.backupEntries = count.entries
+    const mismatch = compareWithFiles(item.fingerprint.mountpoint, count)
+    if (mismatch) {
+      settle(item, 'failed', `backup ${path} does not match the volume, volume kept: ${mismatch}`)
+      return
     }
 
-    return backedUp
+    await this.options.backupHooks?.afterBackup?.(item.name)
+    const kept = `volume kept, backup at ${path}`
+    // A backup takes time: the run is looked at again before the removal.
+    const registry = await rereadRuns(this.options, [item], settle)
+    if (!registry) return
+    const back = revived(registry, item.fingerprint.runId)
+    const now = back ? undefined : (await runtime.inspect('volume', [item.name])).get(item.name)
+    const drift = back ?? volumeChanged(item, now)
+    if (drift) {
+      settle(item, 'skipped', `drift: ${drift}; ${kept}`)
+      return
+    }
+
+    const use = await archiver.mountsSince(item.name, since)
+    if ('doubt' in use) {
+      settle(item, 'failed', `cannot tell whether a container used it since its backup began (${use.doubt}): ${kept}`)
+      return
+    }
+
+    if (use.mountedBy.length > 0) {
+      const who = use.mountedBy.map((id) => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id)).join(', ')
+      settle(item, 'skipped', `drift: mounted by container ${who} since its backup began: ${kept}`)
+      return
+    }
+
+    if (ctx.signal?.aborted) return
+    // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses. On
+    // record before it is sent and as its answer arrives (issue 21).
+    await removeRecorded({ctx, runtime, settle}, 'volume', [item], {
+      done: () => `backed up to ${path}, removed`,
+      key: (volume) => volume.name,
+      place: (volume) => ({createdMs: volume.fingerprint.createdMs}),
+    })
   }
 
   private judge(ctx: TargetContext, entry: ScannedVolume): Planned {
-    const {registry, runId, runtime, users, volume} = entry
+    const {engine, registry, runId, runtime, users, volume} = entry
     const ageMs = volume.createdMs === undefined ? undefined : runtime.now() - volume.createdMs
     const item: Planned = {
       ageMs,
       decision: 'kept',
       details: {
         backup: this.options.backupDir === false ? 'none (--no-backup)' : `to ${this.options.backupDir}`,
+        engine,
         run: runId,
         runtime: runtime.name,
       },
@@ -167,6 +188,15 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     if (staying.length > 0) return keep(`in use by container ${describeUsers(staying)}`)
     if (ageMs === undefined) return keep('age unknown: the engine gave no creation time')
     if (ageMs < ctx.minAgeMs) return keep(`young: created ${formatAge(ageMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})`)
+    if (this.options.backupDir !== false) {
+      const unreadable = unreadableByHelper(volume)
+      if (unreadable) return keep(`no backup can be made: ${unreadable}`)
+      // The check between a backup and the removal reads the engine's event log (backUpAndRemove).
+      if (runtime.identity?.kind === 'podman') {
+        return keep("on podman, whose event log records no volume mounts, nothing could prove that no container wrote to it after a backup; back it up and remove it by hand")
+      }
+    }
+
     item.decision = 'orphan'
     const leavingFirst = users.length - staying.length
     item.evidence = {
@@ -180,13 +210,28 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
 
   private async removeGroup(ctx: TargetContext, runtime: Runtime, items: Planned[], settle: Settle): Promise<void> {
     const ready = await this.reverify(runtime, items, settle)
-    if (ready.length === 0) return
-    const backedUp = await this.backUp(ctx, ready, settle)
-    if (backedUp.length === 0 || ctx.signal?.aborted) return
-    // A backup takes time: the runs are looked at again before the removal.
-    const registry = await rereadRuns(this.options, backedUp, settle)
+    if (ready.length === 0 || ctx.signal?.aborted) return
+    const dir = this.options.backupDir
+    if (dir === false) {
+      await this.removeWithoutBackup(ctx, runtime, ready, settle)
+      return
+    }
+
+    // The helper is made on, and the copy read from, the engine the volumes live on: never the default one.
+    const archiver = VolumeArchiver.on(runtime, (message) => ctx.warn(message))
+    for (const item of ready) {
+      if (ctx.signal?.aborted) return
+      // One after another, each removed before the next backup starts: a backup stays current only until it is done.
+      // eslint-disable-next-line no-await-in-loop
+      await this.backUpAndRemove(ctx, {archiver, dir, runtime}, item, settle)
+    }
+  }
+
+  /** --no-backup: the runs read again, then one removal for all. */
+  private async removeWithoutBackup(ctx: TargetContext, runtime: Runtime, items: Planned[], settle: Settle): Promise<void> {
+    const registry = await rereadRuns(this.options, items, settle)
     if (!registry) return
-    const removable = backedUp.filter((item) => {
+    const removable = items.filter((item) => {
       const why = revived(registry, item.fingerprint.runId)
       if (why) settle(item, 'skipped', `drift: ${why}`)
       return !why
@@ -194,10 +239,7 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     if (removable.length === 0) return
     // By name and without force: the engine itself refuses a volume any container (even a stopped one) uses.
     await removeRecorded({ctx, runtime, settle}, 'volume', removable, {
-      done(item) {
-        const {backup} = item.details
-        return typeof backup === 'string' && backup.startsWith('/') ? `backed up to ${backup}, removed` : 'removed without a backup (--no-backup)'
-      },
+      done: () => 'removed without a backup (--no-backup)',
       key: (item) => item.name,
       place: (item) => ({createdMs: item.fingerprint.createdMs}),
     })
@@ -249,13 +291,19 @@ function describeUsers(users: readonly ContainerInfo[]): string {
 }
 
 function volumeDrift(item: Planned, now: undefined | VolumeInfo, registry: RunRegistry, users: ContainerInfo[]): string | undefined {
-  const {fingerprint} = item
-  const alive = revived(registry, fingerprint.runId)
+  const alive = revived(registry, item.fingerprint.runId)
   if (alive) return alive
-  if (!now) return 'gone since the scan'
-  if (now.createdMs !== fingerprint.createdMs) return 'replaced by a new volume of the same name'
-  if (!sameLabels(now.labels, fingerprint.labels)) return 'labels changed since the scan'
+  const changed = volumeChanged(item, now)
+  if (changed) return changed
   if (users.length > 0) return `in use by container ${describeUsers(users)}`
+  return undefined
+}
+
+/** How the volume differs from the one judged: gone, replaced under its name, or relabelled. */
+function volumeChanged(item: Planned, now: undefined | VolumeInfo): string | undefined {
+  if (!now) return 'gone since the scan'
+  if (now.createdMs !== item.fingerprint.createdMs) return 'changed since the scan: its CreatedAt moved (a new volume of that name, or an entry added at its top: Docker dates a local volume by its directory)'
+  if (!sameLabels(now.labels, item.fingerprint.labels)) return 'labels changed since the scan'
   return undefined
 }
 
