@@ -31,10 +31,14 @@ touch -d @$((now - 60)) /tmp/moat-claude-90312/sub/creds
 touch -d @$((now - 2 * 3600)) /tmp/moat-claude-90312/sub /tmp/moat-claude-90312
 `
 
-/** What varies between runs on one fixture. */
+/**
+ * What varies between runs on one fixture. An age in seconds is compared in whole minutes: the fixture's times are
+ * set seconds before the scan on a loaded machine (never less than the age it gives, never a minute more).
+ */
 function mask(text: string): string {
   return text
     .replaceAll(/checked \d+ processes/g, 'checked N processes')
+    .replaceAll(/"ageSeconds": ?(\d+)/g, (_, seconds: string) => `"ageMinutes":${Math.floor(Number(seconds) / 60)}`)
     .replaceAll(/"time": ?"[^"]+"/g, '"time":"T"')
     .replaceAll(/"durationMs": ?\d+/g, '"durationMs":D')
 }
