@@ -26,10 +26,16 @@ export function onExampleHost(engineSocket: string, setup: string, argv: readonl
   return ['unshare', '--mount', '--propagation', 'private', 'env', `ENGINE_SOCKET=${engineSocket}`, 'sh', '-c', script, 'sh', ...argv]
 }
 
-/** The environment of a user's shell there: the default engine, no context, `moat-system` on PATH as `bin/run.js`. */
+/**
+ * The environment of a user's shell there: the default engine, no context, `moat-system` on PATH as `bin/run.js`.
+ * The engines are looked for where moat looks, as on a user's machine (the suite turns that off elsewhere,
+ * vitest.config.ts): this host's /run and /tmp are its own, so the only socket found is the test engine's, and
+ * without XDG_RUNTIME_DIR the rootless sockets are looked for under that /run too.
+ */
 export function exampleEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {...process.env, HOME: '/tmp/home', MOAT_HOME: '/tmp/home/.moat', ...extra}
-  for (const name of ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NO_COLOR', 'FORCE_COLOR']) if (!(name in extra)) delete env[name]
+  const unset = ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NO_COLOR', 'FORCE_COLOR', 'MOAT_SYSTEM_ENGINE_DISCOVERY', 'XDG_RUNTIME_DIR']
+  for (const name of unset) if (!(name in extra)) delete env[name]
   return env
 }
 
