@@ -56,7 +56,7 @@ Exit codes: 0 nothing to clean, 1 unexpected error or no runtime that is there a
       tmpDirs: flags['tmp-dir'],
       warn: (message) => this.note(message),
     })
-    const lines = describeStatus(status)
+    const lines = describeStatus(status, {exitZero: flags['exit-zero']})
     // --quiet: the last line is the summary (`To clean: ...` or `Nothing to clean.`).
     for (const line of flags.quiet ? lines.slice(-1) : lines) this.log(line)
     // An engine that did not answer: nothing can be said about it, so neither "nothing" nor "something" to clean.
