@@ -7,6 +7,7 @@ import type {Item, Totals} from '../pipeline/pipeline.js'
 import {InputError} from '../exit-codes.js'
 import {makeDirectories, openAppendFile} from '../host/checked-fs.js'
 import {type Intent, onHost, type Resumed} from '../pipeline/intents.js'
+import {evidenceLines} from './render.js'
 
 export type LogFormat = 'json' | 'text'
 
@@ -112,15 +113,17 @@ export class AuditLog {
 
   /** An item's decision; `intent`, when its removal had one, names the engine, so the line closes that intent. */
   decision(pass: number, target: string, item: Item, intent?: Intent): void {
-    const {bytes, decision, id, name, outcome, reason} = item
+    const {bytes, decision, evidence, id, name, outcome, reason} = item
     const word = decision === 'orphan' && this.dryRun ? 'would remove' : decision
-    // The text line: what happened (why it was skipped, failed or is unknown), then why it had been judged so.
+    // The text line: what happened (why it was skipped, failed or is unknown), then why it had been judged so, and on
+    // what facts.
     const why =
       outcome && outcome !== 'removed' && (decision === 'skipped' || decision === 'failed' || decision === 'unknown') ? `${outcome} (judged: ${reason})` : reason
+    const facts = evidence ? ` [${evidenceLines(item).join('; ')}]` : ''
     const engine = intent && !onHost(intent) ? intent.engine : undefined
     this.write(
-      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', id, name, outcome, pass, reason, target},
-      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}`,
+      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', evidence, id, name, outcome, pass, reason, target},
+      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${facts}`,
     )
   }
 
