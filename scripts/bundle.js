@@ -2,7 +2,7 @@
 // so no second list to keep) and @oclif/core in one classic script, dist/moat-<hash>.cjs, that dist/moat.cjs
 // (scripts/bundle-loader.js) compiles with V8's code cache, kept per Node version in the user's cache directory: Node
 // 20 caches no ES module's code, and a cache made here would fit only the builder's Node, so the first run on each
-// Node makes its own. Packages loaded only on demand (execa, prompts, fast-glob)
+// Node makes its own. Packages loaded only on demand (execa, fast-glob)
 // stay ES modules of their own under dist/chunks/, read only when a command needs them.
 import {parse} from 'acorn'
 import {build} from 'esbuild'
@@ -34,7 +34,7 @@ const common = {
 }
 
 // The packages a command imports only sometimes: one ES module each (and chunks they share) under dist/chunks/.
-const LAZY = ['execa', 'fast-glob', 'prompts']
+const LAZY = ['execa', 'fast-glob']
 const lazy = await build({
   ...common,
   // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.

@@ -9,11 +9,12 @@ import type {Session} from './lib/cli/session.js'
 import type {AnyTarget, PipelineHooks} from './lib/pipeline/pipeline.js'
 import type {TargetBuildOptions} from './lib/targets/index.js'
 
-import {durationFlag, usageError, UsageError} from './lib/cli/flags.js'
-import {closest} from './lib/cli/suggest.js'
+import {durationFlag, parseDurationFlag, usageError, UsageError} from './lib/cli/flags.js'
+import {closest, DOCKER_FLAGS} from './lib/cli/suggest.js'
 import {EXIT} from './lib/exit-codes.js'
 import {checkMoatHome} from './lib/moat/home.js'
 import {stateDir} from './lib/output/state-dir.js'
+import {type Filters, parseFilters} from './lib/pipeline/filter.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -51,6 +52,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Print the plan and remove nothing (wins over --force).',
       helpGroup: 'GLOBAL',
     }),
+    filter: Flags.string({
+      description:
+        "Narrow the pass as docker's --filter does: run=<run-id> (only that run's leftovers; repeat for several), run!=<run-id> (all but that run's), until=<duration> (--min-age). Anything tied to no run (temp dirs, export helpers) is then kept.",
+      helpGroup: 'GLOBAL',
+      multiple: true,
+    }),
     force: Flags.boolean({
       char: 'f',
       default: false,
@@ -82,6 +89,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: "moat's home directory [default: $MOAT_HOME or ~/.moat].",
       helpGroup: 'GLOBAL',
     }),
+    quiet: Flags.boolean({
+      char: 'q',
+      default: false,
+      description: 'Print only errors and the final summary line (cron, scripts); a prompt still shows its plan; --json is unchanged.',
+      helpGroup: 'GLOBAL',
+    }),
     runtime: Flags.option({
       default: 'auto' as const,
       description: 'Container runtime to check: every one there (auto: each Docker engine moat may use, and Apple container), or only docker or apple.',
@@ -90,7 +103,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })(),
     verbose: Flags.boolean({
       default: false,
-      description: 'A line of details under each item: what it holds, its runtime and run, the judged reason of a skipped one.',
+      description: 'Details under each item: what it holds, its runtime and run, the evidence behind a removable one\'s reason (one fact a line), the judged reason of a skipped one.',
       helpGroup: 'GLOBAL',
     }),
   }
@@ -99,6 +112,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   static multiTarget = false
   /** Runs without a prompt by design (`reap`): exempt from the no-terminal refusal. */
   static unattended = false
+  /** `--filter`, parsed (src/lib/pipeline/filter.ts). */
+  protected filters: Filters = {}
   protected flags!: BaseFlags<T>
   protected moatHome!: string
   /** Notes given before the pipeline ran (runtime selection), for the JSON document's warnings. */
@@ -146,7 +161,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    const {flags} = await this.parse({
+    const {flags, metadata} = await this.parse({
       args: this.ctor.args,
       baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -154,6 +169,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       strict: this.ctor.strict,
     })
     this.flags = flags as BaseFlags<T>
+    this.filters = parseFilters(this.flags.filter ?? [])
+    if (this.filters.until !== undefined) {
+      // docker's `--filter until=24h` is --min-age 24h; both at once would say two things.
+      if (metadata.flags['min-age'] && !metadata.flags['min-age'].setFromDefault) {
+        throw usageError(`--filter until=${this.filters.until} and --min-age ${this.flags['min-age'].text} say the same thing twice; give one, e.g. --min-age 24h`)
+      }
+
+      this.flags['min-age'] = parseDurationFlag('filter until', this.filters.until, {examples: 'until=90s, until=24h or until=7d'})
+    }
+
     this.moatHome = this.flags['moat-home'] ? resolve(this.flags['moat-home']) : defaultMoatHome()
     // A file at the moat home is a usage error before any engine is asked (the pass checks it again, src/lib/moat/home.ts).
     checkMoatHome(this.moatHome)
@@ -176,11 +201,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stdout.write(JSON.stringify(json, null, 2) + '\n')
   }
 
-  /** A note for the user: once on stderr (also under --json, whose stdout stays clean). */
+  /** A note for the user: once on stderr (also under --json, whose stdout stays clean); kept for --json alone under --quiet. */
   protected note(message: string): void {
     if (this.notes.includes(message)) return
     this.notes.push(message)
-    process.stderr.write(`Note: ${message}\n`)
+    if (!this.flags?.quiet) process.stderr.write(`Note: ${message}\n`)
   }
 
   /** The shared flags as a session (src/lib/cli/session.ts) for the pass this command runs. */
@@ -189,6 +214,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {
       command: this.id ?? 'clean',
       dryRun: flags['dry-run'],
+      filter: this.filters.runs,
       force: flags.force,
       journalDir: stateDir(),
       json: this.jsonEnabled(),
@@ -201,6 +227,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       multiTarget: (this.ctor as typeof BaseCommand).multiTarget,
       note: (message) => this.note(message),
       notes: this.notes,
+      quiet: flags.quiet,
       verbose: flags.verbose,
     }
   }
@@ -226,12 +253,20 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** "Did you mean --dry-run?" for a mistyped flag, in the message and in the JSON error's suggestions. */
   private suggestFlags(err: Error & {flags: string[]; suggestions?: string[]}): void {
-    const known = Object.entries({...(this.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags}).flatMap(([name, flag]) => [
-      `--${name}`,
-      ...(flag.char ? [`-${flag.char}`] : []),
-    ])
+    const flags = {...(this.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags}
+    const known = Object.entries(flags).flatMap(([name, flag]) => [`--${name}`, ...(flag.char ? [`-${flag.char}`] : [])])
     known.push('--json', '--help')
-    const suggestions = err.flags.map((given) => closest(given.split('=')[0]!, known)).filter((flag) => flag !== undefined)
+    const suggestions = err.flags
+      .map((given) => {
+        const [name, value] = given.split('=') as [string, string | undefined]
+        // docker's spelling (`--older-than 24h`): this command's flag for it, with the value given.
+        const docker = DOCKER_FLAGS[name]
+        if (!docker || !Object.hasOwn(flags, docker.flag)) return closest(name, known)
+        const after = this.argv[this.argv.indexOf(given) + 1]
+        const typed = value ?? (after && !after.startsWith('-') ? after : undefined)
+        return [`--${docker.flag}`, docker.value ?? typed].filter(Boolean).join(' ')
+      })
+      .filter((flag) => flag !== undefined)
     if (suggestions.length === 0) return
     err.suggestions = suggestions
     const [first, ...rest] = err.message.split('\n')

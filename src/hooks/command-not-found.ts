@@ -5,7 +5,7 @@
 // --json.
 import {type Hook, toConfiguredId} from '@oclif/core'
 
-import {closest} from '../lib/cli/suggest.js'
+import {closest, DOCKER_COMMANDS} from '../lib/cli/suggest.js'
 import {EXIT} from '../lib/exit-codes.js'
 
 const hook: Hook.CommandNotFound = async function ({argv = [], config, id}) {
@@ -16,9 +16,12 @@ const hook: Hook.CommandNotFound = async function ({argv = [], config, id}) {
   ]
   // `moat-system clena` finds `system clean`: a command is also compared without its topic, and suggested without
   // it when it was typed without it (bin/run.js runs `moat-system clean` as `moat-system system clean`).
-  const match = closest(id, ids, (candidate) => candidate.split(':').at(-1)!)
+  // What docker users type first (`prune`, `system df`): the command that does it here, however far the words are.
+  const docker = DOCKER_COMMANDS[id]
+  const match = docker ?? closest(id, ids, (candidate) => candidate.split(':').at(-1)!)
   const given = toConfiguredId(id, config)
-  const suggested = match?.startsWith('system:') && !id.includes(':') ? match.slice('system:'.length) : match
+  const typedTopic = docker ? id.startsWith('system:') : id.includes(':')
+  const suggested = match?.startsWith('system:') && !typedTopic ? match.slice('system:'.length) : match
   const suggestion = suggested && `${config.bin} ${toConfiguredId(suggested, config)}`
   const message = `"${given}" is not a ${config.bin} command. ${suggestion ? `Did you mean "${suggestion}"? ` : ''}See ${config.bin} --help for the list.`
   const flags = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)

@@ -30,7 +30,8 @@ describe('bin/run.js: the bundle for our commands, oclif as installed for the re
 
   function traced(args: string[]): {exitCode: number; loaded: string[]; stdout: string} {
     const trace = join(dir, `imports-${Math.random()}.log`)
-    const result = runCli(args, {MOAT_HOME: join(dir, 'home'), MOAT_TRACE_IMPORTS: trace, NODE_OPTIONS: `--import ${REGISTER}`})
+    // A cache of its own: `autocomplete script` writes the completion scripts there.
+    const result = runCli(args, {MOAT_HOME: join(dir, 'home'), MOAT_TRACE_IMPORTS: trace, NODE_OPTIONS: `--import ${REGISTER}`, XDG_CACHE_HOME: dir})
     return {exitCode: result.exitCode, loaded: readFileSync(trace, 'utf8').split('\n').filter(Boolean), stdout: result.stdout}
   }
 

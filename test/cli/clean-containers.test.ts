@@ -53,8 +53,8 @@ describeEngine('moat system clean-containers', () => {
     const upId = await createRunContainer(up)
     const result = cleanContainers(['--dry-run', '--min-age', '0s', '--include-running'])
     expect(result.exitCode).toBe(0)
-    expect(result.stdout).toMatch(new RegExp(`^${ended} +\\d+s +would remove +run ${ended} has ended: no run dir, not listed by the moat daemon$`, 'm'))
-    expect(result.stdout).toMatch(new RegExp(`^${up} +\\d+s +would stop, remove +run ${up} has ended`, 'm'))
+    expect(result.stdout).toMatch(new RegExp(`^${ended} +(\\d+s) +would remove +run ended; exited \\1 ago$`, 'm'))
+    expect(result.stdout).toMatch(new RegExp(`^${up} +(\\d+s) +would stop, remove +run ended; created \\1 ago; running: will stop$`, 'm'))
     expect(result.stdout).toContain('Dry run: nothing was removed.')
 
     const young = jsonOf(cleanContainers(['--dry-run', '--json', '--min-age', '1h']))

@@ -69,7 +69,7 @@ describeEngine('moat system clean-networks', () => {
     const result = cleanNetworks(['--dry-run', '--min-age', '0s', '--moat-home', fixtures.moatHome])
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toContain(`moat-${ended}`)
-    expect(result.stdout).toMatch(new RegExp(`^moat-${ended} +\\d+s +would remove +run ${ended} has ended: no run dir, not listed by the moat daemon$`, 'm'))
+    expect(result.stdout).toMatch(new RegExp(`^moat-${ended} +(\\d+s) +would remove +run ended; created \\1 ago; no container attached$`, 'm'))
     expect(result.stdout).toMatch(new RegExp(`^moat-${used} +\\d+s +keep +in use: running container ${used} attached$`, 'm'))
     expect(result.stdout).toContain('Dry run: nothing was removed.')
     expect(await networkExists(endedNet)).toBe(true)

@@ -68,10 +68,16 @@ describeEngine('moat system clean-sidecars', () => {
     const result = cleanSidecars(['--dry-run', '--min-age', '0s'])
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toMatch(
-      new RegExp(`^moat-postgres-${runId} +\\d+s +would stop, remove +run ${runId} has ended: no run dir, not listed by the moat daemon$`, 'm'),
+      new RegExp(`^moat-postgres-${runId} +(\\d+s) +would stop, remove +run ended; created \\1 ago; running: will stop$`, 'm'),
     )
     expect(cleanSidecars(['--dry-run', '--min-age', '0s', '--verbose']).stdout).toMatch(
-      new RegExp(`^moat-postgres-${runId} .*\\n    role service, service postgres, run ${runId}, runtime docker, state running, running will stop$`, 'm'),
+      new RegExp(
+        `^moat-postgres-${runId} .*\\n    role service, service postgres, run ${runId}, runtime docker, state running, running will stop\\n` +
+          `    run: no run dir ${join(fixtures.moatHome, 'runs', runId)}; no moat daemon running\\n` +
+          String.raw`    age: created \d+s ago by the engine's clock \(--min-age 0s\)\n` +
+          '    state: running: stopped first, then removed$',
+        'm',
+      ),
     )
     expect(result.stdout).toContain('Dry run: nothing was removed.')
 

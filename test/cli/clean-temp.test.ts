@@ -1,6 +1,6 @@
 import {execFileSync, spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
-import {hostname} from 'node:os'
+import {hostname, tmpdir} from 'node:os'
 import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -8,6 +8,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {jsonOf, runCli, startCli} from '../helpers/cli.js'
 import {describeEngine, dockerOk, engineEnv} from '../helpers/engine.js'
 import {createRunContainer, newRunId, removeAllForRun} from '../helpers/moat-fixtures.js'
+import {itAsRoot} from '../helpers/root.js'
 import {makeTempDir, makeTmpRoot, removeTmpRoot} from '../helpers/temp-fixtures.js'
 import {runOnTerminal} from '../helpers/terminal.js'
 import {until} from '../helpers/until.js'
@@ -200,6 +201,46 @@ describe('moat system clean-temp', () => {
     expect(result.exitCode).toBe(0)
     expect(jsonOf(result)).toMatchObject({totals: {removed: 1}, warnings: [expect.stringMatching(/^No container runtime on this host/)]})
     expect(existsSync(old)).toBe(false)
+  })
+
+  itAsRoot('without /proc (an empty one in a private mount namespace) the evidence says processes were not checked', () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const script = 'mount -t tmpfs none /proc && exec "$@"'
+    const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'system', 'clean-temp', '--tmp-dir', root, '--dry-run', '--json'], {
+      encoding: 'utf8',
+      env: {...process.env, DOCKER_CONFIG: root, DOCKER_HOST: '', MOAT_HOME: join(root, 'home'), PATH: dirname(process.execPath)},
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(jsonOf({exitCode: 0, stderr: result.stderr, stdout: result.stdout}).items).toEqual([
+      expect.objectContaining({
+        decision: 'orphan',
+        evidence: {
+          age: 'whole tree older than --min-age 1h: the newest of its 6 entries is the directory itself, modified 3.0h ago',
+          containers: 'not checked: no container runtime on this host (no Docker engine configured, no Apple container CLI)',
+          processes: 'not checked: no /proc on this host',
+        },
+        id: old,
+        reason: 'unchanged for 3.0h; processes and containers not checked',
+      }),
+    ])
+  })
+
+  it('a moat home that does not exist: only a run that takes the lock says where it takes it (not a dry run, not status)', () => {
+    const typo = join(root, 'no-such-home')
+    const fallback = join(tmpdir(), `moat-system-${process.getuid!()}`)
+    const noRuntime = {DOCKER_CONFIG: root, PATH: dirname(process.execPath)}
+    makeTempDir(root, 'moat-aws-1')
+    const said = (stderr: string) => stderr.split('\n').filter((line) => line.includes(typo))
+    const dry = runCli(['system', 'clean-temp', '--tmp-dir', root, '--dry-run', '--moat-home', typo], noRuntime)
+    expect(dry.exitCode).toBe(0)
+    expect(said(dry.stderr)).toEqual([`Note: moat home ${typo} does not exist (not created).`])
+    const status = runCli(['system', 'status', '--tmp-dir', root, '--moat-home', typo, '--json'], noRuntime)
+    expect(status.exitCode).toBe(4)
+    expect(jsonOf(status).warnings).toContain(`moat home ${typo} does not exist (not created).`)
+    const real = runCli(['system', 'clean-temp', '--tmp-dir', root, '--force', '--moat-home', typo], noRuntime)
+    expect(real.exitCode).toBe(0)
+    expect(said(real.stderr)).toEqual([`Note: moat home ${typo} does not exist (not created); the clean lock is taken in ${fallback} instead.`])
+    expect(existsSync(typo)).toBe(false)
   })
 
   it('--tmp-dir "" is a usage error before anything is scanned', () => {

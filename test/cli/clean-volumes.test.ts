@@ -33,7 +33,12 @@ describeEngine('moat system clean-volumes', () => {
     expect(itemsByName(plan)[name]).toMatchObject({
       backup: `to ${join(fixtures.moatHome, 'backups', 'volumes')}`,
       decision: 'orphan',
-      reason: `run ${ended} has ended: no run dir, not listed by the moat daemon`,
+      evidence: {
+        age: expect.stringMatching(/^created \d+s ago by the engine's clock \(--min-age 6s\)$/),
+        run: `no run dir ${join(fixtures.moatHome, 'runs', ended)}; no moat daemon running`,
+        users: 'no container uses it, running or stopped',
+      },
+      reason: expect.stringMatching(/^run ended; created \d+s ago; no container uses it$/),
     })
     expect(await volumeExists(name)).toBe(true)
 

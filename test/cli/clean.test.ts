@@ -102,6 +102,36 @@ describeEngine('moat system clean', () => {
     for (const id of [shared, unlabelled]) expect(await networkExists(id)).toBe(true)
   })
 
+  it('--filter run=<id> cleans that dead run alone; run!=<id> all but that one; what is tied to no run stays either way', async () => {
+    const [first, second, third] = [await makeRun(false), await makeRun(false), await makeRun(false)]
+    const env = engineEnv({MOAT_HOME: moat.home})
+    const clean = (filter: string) =>
+      jsonOf(runCli(['system', 'clean', '--force', '--json', '--min-age', '0s', '--tmp-dir', root, '--filter', filter, '--only', 'containers,sidecars,networks,temp'], env)) as {
+        filter: string[]
+        targets: Array<{items: Array<Record<string, unknown>>; target: string}>
+      }
+    const itemOf = (doc: ReturnType<typeof clean>, target: string, name: string) =>
+      doc.targets.find((section) => section.target === target)!.items.find((item) => item.name === name)
+    const gone = async (run: typeof first) =>
+      !(await networkExists(run.network)) && !(await Promise.all([run.main, run.buildkit, run.service].map((id) => containerExists(id)))).some(Boolean)
+
+    const alone = clean(`run=${first.runId}`)
+    expect(alone.filter).toEqual([`run=${first.runId}`])
+    expect(itemOf(alone, 'containers', first.runId)).toMatchObject({decision: 'removed', reason: expect.stringMatching(/^run ended; /)})
+    expect(itemOf(alone, 'containers', second.runId)).toMatchObject({decision: 'kept', reason: `--filter run=${first.runId}: of another run (${second.runId})`})
+    // Its running sidecar, which the filter keeps, keeps its network too (the filter narrows the plan before networks are judged).
+    expect(itemOf(alone, 'networks', `moat-${second.runId}`)).toMatchObject({decision: 'kept', reason: `in use: running container moat-buildkit-${second.runId} attached`})
+    expect(itemOf(alone, 'temp', first.temp)).toMatchObject({decision: 'kept', reason: `--filter run=${first.runId}: tied to no run`})
+    expect(await gone(first)).toBe(true)
+    expect([await gone(second), await gone(third)]).toEqual([false, false])
+
+    const allBut = clean(`run!=${second.runId}`)
+    expect(itemOf(allBut, 'containers', second.runId)).toMatchObject({decision: 'kept', reason: `--filter run!=${second.runId}: of run ${second.runId}, kept as asked`})
+    expect(itemOf(allBut, 'temp', second.temp)).toMatchObject({decision: 'kept', reason: `--filter run!=${second.runId}: tied to no run, so it may be that run's`})
+    expect([await gone(second), await gone(third)]).toEqual([false, true])
+    for (const run of [first, second, third]) expect(existsSync(run.temp)).toBe(true)
+  })
+
   it('skips every engine target when the engine cannot be reached, names it, and keeps every temp dir it might mount', () => {
     const old = makeTempDir(root, 'moat-aws-1')
     const result = runCli(['system', 'clean', '--force', '--json', '--tmp-dir', root], {

@@ -58,6 +58,38 @@ describe('a mistyped command or flag', () => {
   })
 })
 
+describe("a docker user's first guesses", () => {
+  it.each([
+    [['prune'], 'moat-system clean', 'prune'],
+    [['system', 'prune', '--force'], 'moat-system system clean', 'system prune'],
+    [['df'], 'moat-system status', 'df'],
+    [['system', 'df'], 'moat-system system status', 'system df'],
+    [['network', 'prune'], 'moat-system clean-networks', 'network prune'],
+    [['container', 'prune'], 'moat-system clean-containers', 'container prune'],
+    [['volume', 'prune'], 'moat-system clean-volumes', 'volume prune'],
+  ])('%j: the command that does it here, in the one-line usage error (and the JSON one)', (args, suggestion, given) => {
+    const message = `"${given}" is not a moat-system command. Did you mean "${suggestion}"? See moat-system --help for the list.`
+    expect(runCli(args)).toEqual({exitCode: 2, stderr: `Error: ${message}\n`, stdout: ''})
+    expect(jsonOf(runCli([...args, '--json']))).toEqual({error: {code: 'USAGE', exitCode: 2, message, name: 'CommandNotFoundError', suggestions: [suggestion]}})
+  })
+
+  it.each([
+    [['clean-temp', '--dry-run', '--older-than', '24h'], '--older-than', '--min-age 24h'],
+    [['clean-temp', '--dry-run', '--older-than=7d'], '--older-than=7d', '--min-age 7d'],
+    [['status', '--until', '2h'], '--until', '--min-age 2h'],
+    [['clean', '--dry-run', '--volumes'], '--volumes', '--include volumes'],
+    [['clean-networks', '--yes'], '--yes', '--force'],
+  ])('%j: the flag it is here, with the value given, in the one-line usage error', (args, given, suggestion) => {
+    const result = runCli(['system', ...args])
+    expect(result).toEqual({exitCode: 2, stderr: `Error: Nonexistent flag: ${given} (did you mean ${suggestion}?). See more help with --help\n`, stdout: ''})
+    expect(jsonOf(runCli(['system', ...args, '--json']))).toMatchObject({error: {exitCode: 2, suggestions: [suggestion]}})
+  })
+
+  it('a docker flag whose counterpart this command lacks gets no guess: clean-temp has no --include', () => {
+    expect(runCli(['system', 'clean-temp', '--dry-run', '--volumes']).stderr).toBe('Error: Nonexistent flag: --volumes. See more help with --help\n')
+  })
+})
+
 describe('the command name', () => {
   it('moat-system clean-temp is moat-system system clean-temp, on the same fast path (the bundle, nothing from node_modules)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mth-short-'))

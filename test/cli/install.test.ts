@@ -126,6 +126,23 @@ describe('npm i -g into a prefix that already holds moat', () => {
     expect(run.code).toBe(0)
     expect(fakeMoatRun(moatRecord)!.args).toEqual(['run', 'claude'])
   })
+
+  const hasMan = spawnSync('man', ['--version']).error === undefined
+  it.runIf(hasMan)(`links the man pages: \`man moat-system-clean-temp\` finds its page under <prefix>/share/man${hasMan ? '' : ' [skipped: man is not installed]'}`, () => {
+    const pages = readdirSync(join(prefix, 'lib/node_modules/moat-system/man')).sort()
+    expect(pages).toContain('moat-system-clean-temp.1')
+    expect(readdirSync(join(prefix, 'share/man/man1')).sort()).toEqual(pages)
+    for (const page of ['moat-system', 'moat-system-clean-temp', 'moat-system-status']) {
+      const found = spawnSync('man', ['-w', page], {encoding: 'utf8', env: {...userEnv([]), MANPATH: join(prefix, 'share/man')}})
+      // man -w names the file the link in share/man/man1 leads to: the package's own page.
+      expect(found.status, `man -w ${page}: ${found.stderr}`).toBe(0)
+      expect(realpathSync(found.stdout.trim())).toBe(realpathSync(join(prefix, `share/man/man1/${page}.1`)))
+      expect(realpathSync(found.stdout.trim())).toBe(join(prefix, `lib/node_modules/moat-system/man/${page}.1`))
+    }
+
+    const shown = spawnSync('man', ['moat-system-clean-temp'], {encoding: 'utf8', env: {...userEnv([]), MANPAGER: 'cat', MANPATH: join(prefix, 'share/man'), MANWIDTH: '200'}})
+    expect(shown.stdout).toContain('moat-system-clean-temp - Remove temp directories that crashed moat runs left behind.')
+  })
 })
 
 describe("the README's set-up lines, as written", () => {

@@ -68,7 +68,15 @@ describe('moat system reap', () => {
     })
     expect(text.exitCode).toBe(0)
     const written = readFileSync(logFile, 'utf8')
-    expect(written).toMatch(new RegExp(`would remove temp ${old} \\(18 B\\): `))
+    // The reason, then the evidence it sums up.
+    expect(written).toMatch(
+      new RegExp(
+        `would remove temp ${old} \\(18 B\\): unchanged for 3\\.0h; no process uses it; no container runtime here ` +
+          String.raw`\[age: whole tree older than --min-age 1h: the newest of its 6 entries is the directory itself, modified 3\.0h ago; ` +
+          String.raw`containers: not checked: no container runtime on this host \(no Docker engine configured, no Apple container CLI\); ` +
+          String.raw`processes: none uses it: checked \d+ processes in /proc \(fds, cwd, root, exe, maps\)(; \d+ of them not readable \(another user's\))?\]\n`,
+      ),
+    )
     expect(written).toMatch(/pass 1 \(dry run\) done in \d+ ms: 1 would be removed, 0 kept; nothing removed/)
     expect(written).not.toMatch(/ removed temp /)
     expect(text.stdout).toContain('Reaper stopped after 1 pass (dry run: nothing removed): 1 would be removed, 0 kept.')
@@ -77,7 +85,15 @@ describe('moat system reap', () => {
     const json = runCli(['system', 'reap', '--once', '--dry-run', '--tmp-dir', root, ...TEMP_ONLY, '--log-file', logFile, '--json'], {MOAT_HOME: home})
     expect(jsonOf(json)).toMatchObject({dryRun: true, minAge: '1h', targets: [{target: 'temp', totals: {orphans: 1, removed: 0}}]})
     expect(logLines().find((line) => line.event === 'pass')).toMatchObject({dryRun: true, pass: 1})
-    expect(logLines().find((line) => line.event === 'decision')).toMatchObject({decision: 'orphan', dryRun: true, id: old})
+    const [planned] = (jsonOf(json).targets as Array<{items: Array<Record<string, unknown>>}>)[0]!.items
+    expect(planned).toMatchObject({evidence: {age: expect.any(String), containers: expect.any(String), processes: expect.any(String)}})
+    expect(logLines().find((line) => line.event === 'decision')).toMatchObject({
+      decision: 'orphan',
+      dryRun: true,
+      evidence: planned!.evidence,
+      id: old,
+      reason: planned!.reason,
+    })
     expect(existsSync(old)).toBe(true)
   })
 

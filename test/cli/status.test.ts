@@ -11,9 +11,12 @@ import {afterAll, afterEach, beforeAll, beforeEach, expect, it} from 'vitest'
 import {collectOutput} from '../helpers/child-output.js'
 import {jsonOf, runCli} from '../helpers/cli.js'
 import {describeEngine} from '../helpers/engine.js'
+import {exampleEnv, expectReadmeExample, onExampleHost} from '../helpers/example-host.js'
 import {makeMoatHome, makeRunDir, type MoatHome, newRunId} from '../helpers/moat-fixtures.js'
+import {itAsRoot} from '../helpers/root.js'
 
 const ENGINE_SH = fileURLToPath(new URL('../engine/engine.sh', import.meta.url))
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 /**
  * Distinct from the shared engine's 10.201.0.0/16 and from the pools other engines on this machine use; two runs side
  * by side (CI's Node 22 and 24 tiers) each name their own with MOAT_TEST_STATUS_POOL.
@@ -154,6 +157,32 @@ describeEngine('moat system status (a private engine with a 4-subnet pool)', () 
     const json = status(['--json'], nowhere)
     expect(json.exitCode).toBe(1)
     expect(jsonOf(json)).toMatchObject({error: {exitCode: 1, message: expect.stringMatching(/Cannot connect to the Docker daemon/)}})
+  })
+
+  itAsRoot("the README's example: two dead runs' networks, a live one's and an old temp dir; then --quiet --exit-zero", () => {
+    const [dead1, dead2, live] = [newRunId(), newRunId(), newRunId()]
+    for (const runId of [dead1, dead2, live]) moatNetwork(runId)
+    const fixture = [
+      `mkdir -p /tmp/home/.moat/runs/${live} /tmp/moat-aws-41873`,
+      String.raw`printf '[default]\nsecret!\n' > /tmp/moat-aws-41873/credentials`,
+      `touch -d @$(($(date +%s) - 3 * 3600)) /tmp/moat-aws-41873/credentials /tmp/moat-aws-41873`,
+    ].join('\n')
+    const socket = dockerHost.replace(/^unix:\/\//, '')
+    const shown = (args: string[]) => {
+      const [file, ...argv] = onExampleHost(socket, fixture, [process.execPath, BIN, 'status', ...args])
+      const result = spawnSync(file!, argv, {encoding: 'utf8', env: exampleEnv(), input: ''})
+      expect(result.stderr).toBe('')
+      return `$ moat-system status ${args.join(' ')}\n${result.stdout}$ echo $?\n${result.status}\n`
+    }
+
+    const text = shown(['--min-age', '0s']) + shown(['--min-age', '0s', '--quiet', '--exit-zero'])
+    expect(text).toContain('networks: 3 of 4 subnets used, 2 by moat orphans: run moat-system clean-networks\n')
+    // Under the table, why it exits 4 and how a script gets 0; --exit-zero leaves that line out.
+    expect(text).toContain('\nExit code 4: something to clean (--exit-zero exits 0, for a script that only wants the numbers).\nTo clean: ')
+    expect(shown(['--min-age', '0s', '--exit-zero'])).not.toContain('Exit code 4')
+    expect(text).toMatch(/\$ echo \$\?\n4\n\$ moat-system status --min-age 0s --quiet --exit-zero\nTo clean: 3 orphans, 18 B\. [^\n]+\n\$ echo \$\?\n0\n$/)
+    // The engine's ID is its own: another test engine has another.
+    expectReadmeExample('status', text, (shown) => shown.replaceAll(/^engine docker \S+:/gm, 'engine docker ID:'))
   })
 
   it('takes no --force or --dry-run (exit 2) and needs no terminal', () => {

@@ -76,11 +76,66 @@ describe('at a terminal', () => {
     expect(existsSync(young)).toBe(true)
   })
 
+  it('the prompt is one plain line with the answer echoed after it; bold where colour is wanted, not a cursor code anywhere', async () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {answer: 'y', env: {MOAT_HOME: root}, waitFor: '[y/N] '})
+    expect(run.exitCode).toBe(0)
+    expect(run.output).toContain(`${ESC}1mRemove these 1 temporary directory (18 B)?${ESC}22m [y/N] yes\r\n`)
+    // Only SGR (colour, bold) codes: no cursor movement, no hidden cursor, no erased line.
+    // eslint-disable-next-line no-control-regex
+    expect(run.output.replaceAll(/\u001B\[[\d;]*m/g, '')).not.toContain('\u001B')
+    expect(existsSync(old)).toBe(false)
+  })
+
+  it.each([
+    ['NO_COLOR=1', {NO_COLOR: '1'}],
+    ['TERM=dumb', {TERM: 'dumb'}],
+  ])('%s: plan, question, answer and outcome without a single escape code', async (_, env) => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {answer: 'y', env: {MOAT_HOME: root, ...env}, waitFor: '[y/N] '})
+    expect(run.exitCode).toBe(0)
+    expect(run.output).not.toContain('\u001B')
+    expect(run.output).toContain('\r\nRemove these 1 temporary directory (18 B)? [y/N] yes\r\n')
+    expect(run.output).toMatch(new RegExp(`${old} +3\\.0h +18 B +removed +unchanged for 3\\.0h`))
+    expect(existsSync(old)).toBe(false)
+  })
+
+  it.each([
+    ['n', 'no'],
+    ['\r', 'no'],
+    ['\u0004', 'no'],
+    ['x\u001B', 'no'],
+  ])('%j at the prompt answers %s: "Canceled.", nothing removed, exit 0 (any other key is ignored)', async (answer, echoed) => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {answer, env: {MOAT_HOME: root, NO_COLOR: '1'}, waitFor: '[y/N] '})
+    expect(run.exitCode).toBe(0)
+    expect(run.output).toContain(`[y/N] ${echoed}\r\nCanceled.`)
+    expect(existsSync(old)).toBe(true)
+  })
+
+  it('--quiet at a prompt: the plan it asks about still shows; after it, one summary line', async () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root, '--quiet'], {answer: 'y', env: {MOAT_HOME: root, NO_COLOR: '1'}, waitFor: '[y/N] '})
+    expect(run.exitCode).toBe(0)
+    const [plan, after] = run.output.split('[y/N] yes\r\n')
+    expect(plan).toMatch(new RegExp(`${old} +3\\.0h +18 B +remove +`))
+    expect(after).toBe('Temporary directories: 1 found, 1 removed (18 B freed), 0 kept, 0 skipped, 0 failed.\r\n')
+    expect(existsSync(old)).toBe(false)
+  })
+
   it('Ctrl-C at the prompt: "Canceled.", nothing removed, exit 130', async () => {
     const old = makeTempDir(root, 'moat-aws-1')
     const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {answer: '\u0003', env: {MOAT_HOME: root}, waitFor: 'Remove these'})
     expect(run.exitCode).toBe(130)
     expect(plain(run.output)).toContain('Canceled.')
+    expect(existsSync(old)).toBe(true)
+  })
+
+  it('SIGTERM while the question waits answers it as Ctrl-C would: "Canceled.", nothing removed, exit 143', async () => {
+    const old = makeTempDir(root, 'moat-aws-1')
+    const run = await runOnTerminal(['system', 'clean-temp', '--tmp-dir', root], {env: {MOAT_HOME: root, NO_COLOR: '1'}, signal: 'SIGTERM', waitFor: '[y/N] '})
+    expect(run.exitCode).toBe(143)
+    expect(run.output).toMatch(/\[y\/N\] SIGTERM: [^\r\n]*\r\n\r\nCanceled\.\r\n/)
     expect(existsSync(old)).toBe(true)
   })
 

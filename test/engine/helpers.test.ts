@@ -32,7 +32,21 @@ describeEngine('HelperTarget on the real engine', () => {
     const lookAlikes = [await helper('exited', `moat-export-${randomBytes(6).toString('hex')}`), await helper('exited', 'moat-export_notahexname1')]
     await fixtures.made(Promise.resolve())
     const report = await clean()
-    expect(itemNamed(report, exited.name)).toMatchObject({decision: 'removed', details: {role: 'volume export', runtime: 'docker'}, id: exited.id})
+    expect(itemNamed(report, exited.name)).toMatchObject({
+      decision: 'removed',
+      details: {role: 'volume export', runtime: 'docker'},
+      evidence: {
+        age: expect.stringMatching(/^exited \d+s ago by the engine's clock \(--min-age 1s\)$/),
+        helper: 'named moat-export_<12 hex>: an export helper, tied to no run, that a moat snapshot which crashed mid-export left (moat-resources.md §3.1)',
+        state: 'exited: not running',
+      },
+      id: exited.id,
+      reason: expect.stringMatching(/^left by a crashed snapshot; exited \d+s ago$/),
+    })
+    expect(itemNamed(report, created.name)).toMatchObject({
+      evidence: {age: expect.stringMatching(/^created \d+s ago by the engine's clock/), state: 'created: not running'},
+      reason: expect.stringMatching(/^left by a crashed snapshot; created \d+s ago$/),
+    })
     expect(itemNamed(report, exited.name)!.details.run).toBeUndefined()
     expect(itemNamed(report, created.name)).toMatchObject({decision: 'removed'})
     expect(itemNamed(report, running.name)).toMatchObject({decision: 'kept', reason: 'running: an export may be under way'})

@@ -1,5 +1,6 @@
 // NetworkTarget through the shared pipeline, against the real test engine (and, at the end, the SIMULATED Apple
 // `container` CLI, since the real one runs only on macOS).
+import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {runPipeline} from '../../src/lib/pipeline/pipeline.js'
@@ -35,8 +36,14 @@ describeEngine('NetworkTarget on the real engine', () => {
     expect(itemNamed(report, `moat-${runId}`)).toMatchObject({
       decision: 'removed',
       details: {run: runId, runtime: 'docker'},
+      evidence: {
+        age: expect.stringMatching(/^created \d+s ago by the engine's clock \(--min-age 1s\)$/),
+        attached: 'no container attached, running or stopped',
+        run: `no run dir ${join(fixtures.moatHome, 'runs', runId)}; no moat daemon running`,
+      },
       id,
       outcome: 'removed',
+      reason: expect.stringMatching(/^run ended; created \d+s ago; no container attached$/),
     })
     expect(await networkExists(id)).toBe(false)
   })
@@ -116,8 +123,9 @@ describeEngine('NetworkTarget on the real engine', () => {
     const buildkit = await createSidecar(runId, {network: id, role: 'buildkit-sidecar', running: false})
     const report = await clean()
     const item = itemNamed(report, `moat-${runId}`)
-    expect(item).toMatchObject({decision: 'removed'})
+    expect(item).toMatchObject({decision: 'removed', reason: expect.stringMatching(/^run ended; created \d+s ago; only stopped containers of its run attached$/)})
     expect([...(item!.details.detach as string[])].sort()).toEqual([`moat-buildkit-${runId}`, runId].sort())
+    expect(item!.evidence!.attached).toBe(`no running container; detached first: ${(item!.details.detach as string[]).join(', ')} (stopped or deleted, of this run)`)
     expect(await networkExists(id)).toBe(false)
     // The containers themselves are left for clean-containers / clean-sidecars.
     expect(await dockerOk(['inspect', '--format', '{{json .NetworkSettings.Networks}}', main, buildkit])).toBe('{}\n{}')
@@ -268,6 +276,14 @@ describe('NetworkTarget on the SIMULATED Apple `container` CLI (the real one run
       [`moat-${dead}`]: ['removed', 'removed'],
       [`moat-${inUse}`]: ['kept', `in use: running container moat-redis-${inUse} attached`],
       [`moat-${live}`]: ['kept', `run ${live} is alive: run dir exists (state running)`],
+    })
+    expect(report.targets[0]!.items.find((item) => item.name === `moat-${busy}`)).toMatchObject({
+      evidence: {
+        age: 'not applied: Apple container networks carry no creation time; the run dir decides',
+        attached: 'no container attached, running or stopped',
+        run: `no run dir ${join(home.home, 'runs', busy!)}; no moat daemon running`,
+      },
+      reason: 'run ended; age unknown; no container attached',
     })
     expect(fake.read().networks.map((network) => network.name)).toEqual(['default', `moat-${live}`, `moat-${inUse}`, 'moat-shared'])
     expect(warnings).toEqual(['Apple container networks carry no creation time: --min-age is not applied to them; their run dir decides.'])

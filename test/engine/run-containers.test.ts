@@ -69,7 +69,12 @@ describeEngine('RunContainerTarget on the real engine', () => {
     const plan = await clean({beforeScan, dryRun: true})
     expect(itemNamed(plan, crashed)).toMatchObject({
       decision: 'orphan',
-      reason: `run ${crashed} crashed before saving metadata.json: its run dir has none and is unchanged for 2.0h, not listed by the moat daemon`,
+      evidence: {
+        age: expect.stringMatching(/^exited \d+s ago by the engine's clock \(--min-age 1s\)$/),
+        run: `run dir ${crashedDir} has no metadata.json and is unchanged for 2.0h (--min-age 1s): moat crashed before saving it; no moat daemon running`,
+        state: 'exited: not running',
+      },
+      reason: expect.stringMatching(/^run crashed before saving metadata\.json; exited \d+s ago$/),
     })
     expect(itemNamed(plan, starting)).toMatchObject({
       decision: 'kept',

@@ -91,8 +91,18 @@ describeEngine('SidecarTarget on the real engine', () => {
     const upSidecar = await exited(createSidecar(stillUp, {role: 'service', service: 'postgres'}))
 
     const report = await clean()
-    expect(itemNamed(report, `moat-buildkit-${stopped}`)).toMatchObject({decision: 'removed', id: stoppedSidecar})
-    expect(itemNamed(report, `moat-redis-${failed}`)).toMatchObject({decision: 'removed', id: failedService})
+    expect(itemNamed(report, `moat-buildkit-${stopped}`)).toMatchObject({
+      decision: 'removed',
+      evidence: {run: `its metadata.json says stopped; its container ${stoppedMain} is not running; no moat daemon running`},
+      id: stoppedSidecar,
+      reason: expect.stringMatching(/^run stopped, its container not running; exited \d+s ago$/),
+    })
+    expect(itemNamed(report, `moat-redis-${failed}`)).toMatchObject({
+      decision: 'removed',
+      evidence: {run: `its metadata.json says failed; its container ${'f'.repeat(64)} is not running; no moat daemon running`},
+      id: failedService,
+      reason: expect.stringMatching(/^run failed, its container not running; created \d+s ago$/),
+    })
     expect(itemNamed(report, `moat-postgres-${stillUp}`)).toMatchObject({
       decision: 'kept',
       reason: `run ${stillUp} is stopped but its container ${stillUp} is running`,
@@ -113,7 +123,12 @@ describeEngine('SidecarTarget on the real engine', () => {
     expect(itemNamed(plan, `moat-buildkit-${runId}`)).toMatchObject({
       decision: 'orphan',
       details: {running: 'will stop', state: 'running'},
-      reason: `run ${runId} has ended: no run dir, not listed by the moat daemon`,
+      evidence: {
+        age: expect.stringMatching(/^created \d+s ago by the engine's clock \(--min-age 1s\)$/),
+        run: `no run dir ${join(fixtures.moatHome, 'runs', runId)}; no moat daemon running`,
+        state: 'running: stopped first, then removed',
+      },
+      reason: expect.stringMatching(/^run ended; created \d+s ago; running: will stop$/),
     })
     expect(await containerExists(id)).toBe(true)
 

@@ -60,7 +60,12 @@ describeEngine('VolumeTarget on the real engine', () => {
     const archive = item!.details.backup as string
     expect(archive).toMatch(new RegExp(`^${backupDir()}/${name}-\\d{8}T\\d{6}Z\\.tar\\.gz$`))
     expect(item!.outcome).toBe(`backed up to ${archive}, removed`)
-    expect(item!.reason).toBe(`run ${runId} has ended: no run dir, not listed by the moat daemon`)
+    expect(item!.reason).toMatch(/^run ended; created \d+s ago; no container uses it$/)
+    expect(item!.evidence).toEqual({
+      age: expect.stringMatching(/^created \d+s ago by the engine's clock \(--min-age 1s\)$/),
+      run: `no run dir ${join(fixtures.moatHome, 'runs', runId)}; no moat daemon running`,
+      users: 'no container uses it, running or stopped',
+    })
     expect(tarList(archive)).toEqual([`${name}/`, `${name}/README.md`, `${name}/src/`, `${name}/src/main.go`])
     const extracted = spawnSync('tar', ['-xzOf', archive, `${name}/src/main.go`], {encoding: 'utf8'})
     expect(extracted.stdout).toBe('package main\n')

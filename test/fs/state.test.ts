@@ -79,7 +79,16 @@ describe('StateTarget', () => {
     const linked = newRunId()
     symlinkSync(dirs[0]!, join(home.home, 'sockets', linked))
     const report = await clean()
-    expect(item(report, dirs[0]!)).toMatchObject({decision: 'removed', details: {kind: 'socket dir', run: ended}})
+    expect(item(report, dirs[0]!)).toMatchObject({
+      decision: 'removed',
+      details: {kind: 'socket dir', run: ended},
+      evidence: {
+        age: 'modified 3.0h ago (--min-age 1h)',
+        run: `no run dir ${join(home.runsDir, ended)}; no moat daemon running`,
+        socket: 'no unix socket under it is listening (/proc/net/unix)',
+      },
+      reason: 'run ended; socket not listening; unchanged for 3.0h',
+    })
     expect(item(report, dirs[1]!)).toMatchObject({decision: 'kept', reason: expect.stringMatching(new RegExp(`^run ${live} is alive`))})
     expect(item(report, dirs[2]!)).toMatchObject({decision: 'kept', reason: `in use: socket ${dirs[2]}/agent.sock is listening`})
     expect(item(report, dirs[3]!)).toMatchObject({decision: 'kept', reason: expect.stringMatching(/^young: modified 1m ago/)})
@@ -110,7 +119,16 @@ describe('StateTarget', () => {
     // Waited for until /proc shows it holding the file, not for a fixed time.
     const holder = holdSync(['sh', '-c', `exec 3<'${open}'; sleep 60`], open!)
     const report = await clean()
-    expect(item(report, old!)).toMatchObject({decision: 'removed', details: {kind: 'daemon tmp file'}})
+    expect(item(report, old!)).toMatchObject({
+      decision: 'removed',
+      details: {kind: 'daemon tmp file'},
+      evidence: {
+        age: 'written 3.0h ago (--min-age 1h)',
+        file: 'left by a daemon that crashed during an atomic write (moat-resources.md §8)',
+        processes: expect.stringMatching(/^none holds it open: checked \d+ processes in \/proc \(fds, cwd, root, exe, maps\)(; \d+ of them not readable \(another user's\))?$/),
+      },
+      reason: 'written 3.0h ago; no process holds it',
+    })
     expect(item(report, young!)).toMatchObject({decision: 'kept', reason: expect.stringMatching(/^young: written/)})
     expect(item(report, open!)).toMatchObject({decision: 'kept', reason: expect.stringMatching(new RegExp(`^in use: process ${holder.pid} \\(sh\\) holds .*routes-99\\.json\\.tmp open$`))})
     expect(report.targets[0]!.items.map((candidate) => candidate.name)).not.toContain(join(proxy, 'routes.json'))
@@ -168,8 +186,26 @@ describe('StateTarget', () => {
       registrations: [withDevices, without].map((runId, index) => ({containerId: '', registeredAt: ago(3 * HOUR), runId, token: tokens[index]!})),
     })
     const plan = await clean({dryRun: true})
-    expect(registrationOf(plan, withDevices)).toMatchObject({decision: 'orphan', reason: expect.stringMatching(/; its run used serial devices \(devices\.jsonl\): removing it frees its device claims \(moat-resources\.md §12\.3\)$/)})
-    expect(registrationOf(plan, without)).toMatchObject({decision: 'orphan', reason: expect.not.stringContaining('device')})
+    expect(registrationOf(plan, withDevices)).toMatchObject({
+      decision: 'orphan',
+      evidence: {
+        age: 'registered 3.0h ago (--min-age 1h)',
+        devices: 'its run used serial devices (devices.jsonl): removing it frees its device claims (moat-resources.md §12.3)',
+        registration: `the moat daemon lists ${withDevices} with no container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle`,
+        run: `run dir ${dir} has no metadata.json and is unchanged for 3.0h (--min-age 1h)`,
+      },
+      reason: 'registered 3.0h ago, never got a container',
+    })
+    expect(registrationOf(plan, without)).toMatchObject({
+      decision: 'orphan',
+      evidence: {
+        age: 'registered 3.0h ago (--min-age 1h)',
+        registration: `the moat daemon lists ${without} with no container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle`,
+        run: `no run dir ${join(home.runsDir, without)}`,
+      },
+      reason: 'registered 3.0h ago, never got a container',
+    })
+    expect(registrationOf(plan, without)!.evidence).not.toHaveProperty('devices')
 
     // runs.json a symlink (planted, or a dotfiles trick): never followed, and nothing is unregistered.
     const real = join(home.home, 'runs.json.real')
@@ -208,7 +244,16 @@ describe('StateTarget', () => {
     daemon = await startFakeDaemon(home.home, [listed])
     const runDirs = {graceMs: 24 * HOUR, purge: false}
     const report = await clean({runDirs})
-    expect(item(report, join(home.runsDir, crashed))).toMatchObject({decision: 'removed', outcome: expect.stringMatching(/^moved to .*\/reaped\/run_[0-9a-f]{12}-\d{8}T\d{6}Z$/)})
+    expect(item(report, join(home.runsDir, crashed))).toMatchObject({
+      decision: 'removed',
+      evidence: {
+        age: 'unchanged for 1d (--run-dir-grace 24h)',
+        objects: 'no container runtime on this host: the run can have no container, network or volume',
+        run: 'no metadata.json: moat run crashed while creating it (moat-resources.md §2.1); the moat daemon does not list it',
+      },
+      outcome: expect.stringMatching(/^moved to .*\/reaped\/run_[0-9a-f]{12}-\d{8}T\d{6}Z$/),
+      reason: 'no metadata.json; unchanged for 1d; no container, network or volume',
+    })
     expect(item(report, join(home.runsDir, young))).toMatchObject({decision: 'kept', reason: expect.stringMatching(/^young: modified 2\.0h ago \(--run-dir-grace 24h\)$/)})
     expect(item(report, join(home.runsDir, listed))).toMatchObject({decision: 'kept', reason: `run ${listed} is alive: the moat daemon lists it`})
     const [moved] = readdirSync(join(home.home, 'reaped'))

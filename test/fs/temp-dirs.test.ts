@@ -119,6 +119,57 @@ describe('which entries are candidates', () => {
   })
 })
 
+/** How the process check reads, as root or not (another user's processes cannot be read then). */
+const checkedProcesses = (environ = '') =>
+  new RegExp(String.raw`^none uses it: checked \d+ processes in /proc \(fds, cwd, root, exe, maps${environ}\)(; \d+ of them not readable \(another user's\))?$`)
+
+describe('what an orphan is removed on: the evidence', () => {
+  it('the whole tree against --min-age with its newest entry, how processes were checked, which runtimes were asked', async () => {
+    const dir = makeTempDir(root, 'moat-aws-1')
+    const newest = new Date(Date.now() - 2 * HOUR)
+    utimesSync(join(dir, 'sub', 'deeper', 'settings.json'), newest, newest)
+    const asked: string[] = []
+    const docker = {async mountsOfRunningContainers() {
+      asked.push('docker')
+      return [{container: 'elsewhere', runtime: 'docker' as const, source: outside}]
+    }, name: 'docker' as const, present: () => true}
+    const report = await runTemp(root, {dryRun: true, probes: [docker]})
+    expect(asked).toEqual(['docker'])
+    const item = itemAt(report, dir)
+    expect(item).toMatchObject({
+      decision: 'orphan',
+      evidence: {
+        age: 'whole tree older than --min-age 1h: the newest of its 6 entries is sub/deeper/settings.json, modified 2.0h ago',
+        containers: 'no running container mounts it, anything in it or a parent of it: asked docker',
+        processes: expect.stringMatching(checkedProcesses()),
+      },
+      reason: 'unchanged for 2.0h; no process or container uses it',
+    })
+    expect(Object.keys(item.evidence!)).toEqual(['age', 'containers', 'processes'])
+  })
+
+  it('a Codex login home: its CODEX_HOME check is named; with no runtime on the host the evidence says containers were not checked', async () => {
+    const dir = makeTempDir(root, 'moat-codex-login-7', 5 * HOUR)
+    const report = await runTemp(root, {dryRun: true, minAgeMs: 0})
+    expect(itemAt(report, dir)).toMatchObject({
+      decision: 'orphan',
+      evidence: {
+        age: 'whole tree older than --min-age 0s: the newest of its 6 entries is the directory itself, modified 5.0h ago',
+        containers: 'not checked: no container runtime on this host (no Docker engine configured, no Apple container CLI)',
+        processes: expect.stringMatching(checkedProcesses(', environ CODEX_HOME')),
+      },
+      reason: 'unchanged for 5.0h; no process uses it; no container runtime here',
+    })
+  })
+
+  it('a kept dir carries its reason and no evidence', async () => {
+    const young = makeTempDir(root, 'moat-aws-2', 60_000)
+    const item = itemAt(await runTemp(root, {dryRun: true}), young)
+    expect(item).toMatchObject({decision: 'kept', reason: 'young: the directory itself modified 1m ago (--min-age 1h)'})
+    expect(item.evidence).toBeUndefined()
+  })
+})
+
 describe('what is kept, and why', () => {
   it('keeps young dirs and dirs with one fresh file deep inside, removes the old one', async () => {
     const old = makeTempDir(root, 'moat-aws-1')
@@ -341,7 +392,12 @@ describe('races injected between scan and delete', () => {
     const next = await runTemp(root)
     const leftover = next.targets[0]!.items
     expect(leftover).toHaveLength(1)
-    expect(leftover[0]).toMatchObject({decision: 'removed', details: {pattern: 'quarantine'}})
+    expect(leftover[0]).toMatchObject({
+      decision: 'removed',
+      details: {pattern: 'quarantine'},
+      evidence: {age: 'not applied: moved into quarantine by an interrupted clean after it had passed every check'},
+      reason: 'left in quarantine by an interrupted clean; no process uses it; no container runtime here',
+    })
     expect(existsSync(quarantine!)).toBe(false)
     expectOutsideIntact()
   })

@@ -18,12 +18,14 @@ export function removeTmpRoot(root: string): void {
   rmSync(root, {force: true, recursive: true})
 }
 
-/** Sets the mtime of a whole tree, deepest entries first (writing a file bumps its directory's mtime). */
-export function ageTree(path: string, ageMs: number): void {
-  const when = new Date(Date.now() - ageMs)
+/**
+ * Sets the mtime of a whole tree, deepest entries first (writing a file bumps its directory's mtime), every entry to
+ * the same instant: the tree's newest entry is then the directory itself, whatever the load.
+ */
+export function ageTree(path: string, ageMs: number, when = new Date(Date.now() - ageMs)): void {
   for (const entry of readdirSync(path, {withFileTypes: true})) {
     const child = join(path, entry.name)
-    if (entry.isDirectory()) ageTree(child, ageMs)
+    if (entry.isDirectory()) ageTree(child, ageMs, when)
     else if (!entry.isSymbolicLink()) utimesSync(child, when, when)
   }
 

@@ -1,7 +1,7 @@
 // Runs the built CLI on a real pseudo-terminal: util-linux `script` gives it one (stdin, stdout and stderr are the
 // terminal unless the command line redirects them), and a test can answer a prompt once it shows.
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -22,9 +22,13 @@ export interface TerminalOptions {
   /** The terminal's width (stty cols). */
   columns?: number
   env?: NodeJS.ProcessEnv
+  /** Sent to the command (not to `script`) once `waitFor` shows, instead of typing an answer. */
+  signal?: NodeJS.Signals
   /** A file stdout is redirected to, so only stderr is on the terminal. */
   stdoutTo?: string
   waitFor?: RegExp | string
+  /** The argv `script` runs under (e.g. a private mount namespace: test/helpers/example-host.ts). */
+  wrap?: (argv: string[]) => string[]
 }
 
 const quote = (arg: string) => `'${arg.replaceAll("'", String.raw`'\''`)}'`
@@ -39,15 +43,24 @@ export function runOnTerminal(args: string[], options: TerminalOptions = {}): Pr
   delete env.DOCKER_HOST
   delete env.DOCKER_CONTEXT
   for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key]
-  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {cwd: ROOT, env})
+  const argv = ['script', '--quiet', '--flush', '--return', '--command', command, '/dev/null']
+  const [file, ...rest] = options.wrap ? options.wrap(argv) : argv
+  const child = spawn(file!, rest, {cwd: ROOT, env})
   let output = ''
   const shows = (text: string) =>
     options.waitFor === undefined ? false : typeof options.waitFor === 'string' ? text.includes(options.waitFor) : options.waitFor.test(text)
   let answered = false
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk
-    if (options.answer === undefined || answered || !shows(output)) return
+    if ((options.answer === undefined && options.signal === undefined) || answered || !shows(output)) return
     answered = true
+    if (options.signal) {
+      // `script` runs the command line in a shell that execs the CLI: its one child is the CLI's process.
+      const [pid] = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')
+      process.kill(Number(pid), options.signal)
+      return
+    }
+
     // Typed, and stdin left open until the command ends: an end of input right after a lone Esc would reach the
     // prompt as Esc+^D (Meta-^D) within readline's escape timeout, and the prompt would ignore it.
     child.stdin.write(options.answer)

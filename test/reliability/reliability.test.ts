@@ -98,6 +98,17 @@ function itemsOf(result: CliResult): LogLine[] {
   return doc.targets ? doc.targets.flatMap((section) => section.items) : (doc.items ?? [])
 }
 
+/** Candidates whose report is missing or says other than the engine: removed while still there, kept while gone. */
+function lostAgainstEngine(items: LogLine[], ids: Iterable<string>, left: Set<string>): number {
+  let lost = 0
+  for (const id of ids) {
+    const item = items.find((entry) => entry.id === id)
+    if (!item || (item.decision === 'removed') !== !left.has(id)) lost++
+  }
+
+  return lost
+}
+
 
 /** Wrong deletions and lost decisions of a container pass, from its JSON report, its audit log and the engine. */
 async function judgeContainers(result: CliResult, log: string, ids: Map<string, string>, live: string) {
@@ -122,7 +133,6 @@ describeEngine('reliability: engine faults', () => {
   const fixtures = useEngineFixtures()
   let proxy: EngineProxy | undefined
 
-   
   afterEach(async () => {
     await proxy?.close()
     proxy = undefined
@@ -500,11 +510,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
     const items = itemsOf(result)
     const left = await existingContainers(ids.values())
     const lied = proxy.requests.filter((request) => isDelete(request) && request.status === 204).length
-    let lost = 0
-    for (const id of ids.values()) {
-      const item = items.find((entry) => entry.id === id)
-      if ((item?.decision === 'removed') !== !left.has(id)) lost++
-    }
+    const lost = lostAgainstEngine(items, ids.values(), left)
 
     expect(items.filter((item) => String(item.outcome).includes('confirmed by re-check')).length).toBe(4)
     expect(lied).toBe(12)
@@ -528,11 +534,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
     const result = await pass
     const items = itemsOf(result)
     const left = await existingContainers(ids.values())
-    let lost = 0
-    for (const id of ids.values()) {
-      const item = items.find((entry) => entry.id === id)
-      if (!item || (item.decision === 'removed') !== !left.has(id)) lost++
-    }
+    const lost = lostAgainstEngine(items, ids.values(), left)
 
     expect(40 - left.size).toBe(5)
     record('connection dropped after 5 DELETEs', 3, {exit: result.exitCode, lost, wrong: (await containerExists(live)) ? 0 : 1})
@@ -547,11 +549,7 @@ describeEngine('reliability: every removal on record, whatever ends the process'
     const result = await startCli(COMMANDS['clean-containers --force'](join(moat.home, 'audit.log')), {DOCKER_HOST: proxy.host, MOAT_HOME: moat.home, XDG_STATE_HOME: state})
     const items = itemsOf(result)
     const left = await existingContainers(ids.values())
-    let lost = 0
-    for (const id of ids.values()) {
-      const item = items.find((entry) => entry.id === id)
-      if (!item || (item.decision === 'removed') !== !left.has(id)) lost++
-    }
+    const lost = lostAgainstEngine(items, ids.values(), left)
 
     expect(items.find((item) => String(item.outcome).includes('was over 16 KiB'))).toMatchObject({decision: 'removed'})
     record('800 MB reply to a DELETE', 0, {exit: result.exitCode, lost, wrong: (await containerExists(live)) ? 0 : 1})

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 
 import type {Item, Report, TargetReport} from '../../src/lib/pipeline/pipeline.js'
 
-import {describeItems, describeQuestion, describeReport, PLAIN, plannedSize, reportJson, wantsColour} from '../../src/lib/output/render.js'
+import {describeItems, describeProblems, describeQuestion, describeReport, describeSummary, PLAIN, plannedSize, reportJson, wantsColour} from '../../src/lib/output/render.js'
 import {totalsOf} from '../../src/lib/pipeline/pipeline.js'
 
 function item(name: string, decision: Item['decision'], reason: string, extra: Partial<Item> = {}): Item {
@@ -47,6 +47,23 @@ describe('describeItems', () => {
       '/tmp/moat-aws-1  1m   2.05 kB  keep      young: modified 1m ago',
       '    holds AWS credential helper, users a,b',
     ])
+  })
+
+  it('--verbose: under a removable row, its details, then each fact of its evidence on a line of its own', () => {
+    const orphan = item('/tmp/moat-aws-1', 'orphan', 'unchanged for 2.0h; no process or container uses it', {
+      ageMs: 7_200_000,
+      details: {holds: 'AWS credential helper'},
+      evidence: {age: 'whole tree older than --min-age 1h', containers: 'asked docker', processes: 'none uses it'},
+    })
+    expect(describeItems([orphan], 'dry-run', {...PLAIN, verbose: true})).toEqual([
+      'NAME             AGE   DECISION      REASON',
+      '/tmp/moat-aws-1  2.0h  would remove  unchanged for 2.0h; no process or container uses it',
+      '    holds AWS credential helper',
+      '    age: whole tree older than --min-age 1h',
+      '    containers: asked docker',
+      '    processes: none uses it',
+    ])
+    expect(describeItems([orphan], 'dry-run')).toHaveLength(2)
   })
 
   it('a skipped or failed row shows what happened; the judged reason stays, shown with --verbose', () => {
@@ -179,6 +196,12 @@ describe('reportJson', () => {
     })
   })
 
+  it('the evidence of a removable item, as an object of its facts by what was checked', () => {
+    const evidence = {age: 'created 3.0h ago', run: 'no run dir /m/runs/run_0123456789ab; no moat daemon running'}
+    const networks = section('networks', ['network', 'networks'], [item('moat-run_0123456789ab', 'orphan', 'run ended', {evidence})])
+    expect(reportJson(report([networks]), '1h', true)).toMatchObject({items: [{evidence, reason: 'run ended'}]})
+  })
+
   it('`clean`: a section per target and the totals of all', () => {
     const networks = section('networks', ['network', 'networks'], [])
     const doc = reportJson(report([temp, networks]), '1h', false)
@@ -224,4 +247,28 @@ describe('unknown and resumed (issue 21)', () => {
   function temp() {
     return section('temp', DIRS, [item('moat-aws-1', 'removed', 'run ended', {bytes: 10, outcome: 'removed'})])
   }
+})
+
+describe('--quiet', () => {
+  const dirs = section('temp', DIRS, [
+    item('/tmp/moat-aws-1', 'removed', 'unchanged for 3.0h', {bytes: 18}),
+    item('/tmp/moat-aws-2', 'failed', 'unchanged for 3.0h', {bytes: 5, outcome: 'cannot create a quarantine in /tmp: EROFS'}),
+  ])
+  const networks = section('networks', ['network', 'networks'], [item('moat-run_0123456789ab', 'unknown', 'run ended', {outcome: 'not confirmed: the engine stopped answering'})])
+
+  it('the summary: the totals line of the target, the grand total of clean, "No moat ... found." or "Canceled."', () => {
+    expect(describeSummary(report([dirs]), 'done', false)).toBe('Temporary directories: 2 found, 1 removed (18 B freed), 0 kept, 0 skipped, 1 failed.')
+    expect(describeSummary(report([dirs, networks]), 'done', true)).toMatch(/^Total: 3 found, /)
+    expect(describeSummary(report([section('temp', DIRS, [])]), 'dry-run', false)).toBe('No moat temporary directories found.')
+    expect(describeSummary(report([dirs], {canceled: true}), 'done', false)).toBe('Canceled.')
+  })
+
+  it('the problems: each failed and unknown item with its target and why, and a refusal; nothing else', () => {
+    expect(describeProblems(report([dirs, networks], {refused: '3 items to remove is more than --max-delete 2'}))).toEqual([
+      'Failed: temp /tmp/moat-aws-2: cannot create a quarantine in /tmp: EROFS',
+      'Unknown: networks moat-run_0123456789ab: not confirmed: the engine stopped answering',
+      'Refused: 3 items to remove is more than --max-delete 2.',
+    ])
+    expect(describeProblems(report([section('temp', DIRS, [item('/tmp/moat-aws-1', 'removed', 'x')])]))).toEqual([])
+  })
 })

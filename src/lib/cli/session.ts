@@ -2,8 +2,9 @@
 // prompt on a terminal, and the rendering of the outcome (DESIGN.md "Confirm", "Exit codes"). Commands stay thin and
 // BaseCommand stays with oclif's concerns.
 import type {AuditLog} from '../output/audit-log.js'
+import type {RunFilter} from '../pipeline/filter.js'
 import type {PassOptions, PassOutcome} from '../pipeline/pass.js'
-import type {AnyTarget, PipelineHooks, TargetReport} from '../pipeline/pipeline.js'
+import type {AnyTarget, PipelineHooks, Report, TargetReport} from '../pipeline/pipeline.js'
 import type {Duration} from './flags.js'
 
 /** A command's shared flags as parsed, and where its output goes. */
@@ -11,6 +12,8 @@ export interface Session {
   /** The command id, which names the lock holder. */
   command: string
   dryRun: boolean
+  /** `--filter run=` / `run!=`. */
+  filter?: RunFilter
   force: boolean
   /** moat-system's state directory: where a removing pass keeps its journal (issue 21). */
   journalDir: string
@@ -29,6 +32,8 @@ export interface Session {
   note(message: string): void
   /** Notes given before the pass (runtime selection), merged into the report's warnings. */
   notes: readonly string[]
+  /** Only errors (failures, a refusal) on stderr and the final summary line on stdout (--quiet). */
+  quiet: boolean
   /** A details line under each item (--verbose). */
   verbose: boolean
 }
@@ -42,10 +47,11 @@ export interface SessionOutcome {
 /** The pass options the shared flags decide; the caller adds how to confirm and what to report. */
 export function passOptions(
   session: Session,
-): Pick<PassOptions, 'command' | 'dryRun' | 'journalDir' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
+): Pick<PassOptions, 'command' | 'dryRun' | 'filter' | 'journalDir' | 'lockTimeoutMs' | 'maxDelete' | 'minAgeMs' | 'moatHome'> {
   return {
     command: session.command,
     dryRun: session.dryRun,
+    filter: session.filter,
     journalDir: session.journalDir,
     lockTimeoutMs: session.lockTimeout.ms,
     maxDelete: session.maxDelete,
@@ -72,7 +78,7 @@ export async function runCleanSession(
     import('../output/audit-log.js'),
   ])
   const {dryRun, json} = session
-  const progress = !json && process.stderr.isTTY
+  const progress = !json && !session.quiet && process.stderr.isTTY
   let prompted = false
   let interrupted = false
   // An unusable --log-file is a usage error now, before anything is asked.
@@ -119,22 +125,40 @@ export async function runCleanSession(
   const {report} = outcome
   report.warnings = [...new Set([...report.warnings, ...session.notes])]
   if (log?.problem && !report.warnings.includes(log.problem)) report.warnings.push(log.problem)
-  if (!json) {
-    const look = render.lookFor(process.stdout, session.verbose)
-    const phase = dryRun ? 'dry-run' : 'done'
-    // After a prompt the plan is already on screen: show only what happened to the planned items.
-    const lines = prompted
-      ? report.canceled
-        ? ['Canceled.']
-        : render.describeReport(report, phase, {grandTotal: session.multiTarget, look, only: (item) => item.decision !== 'kept'})
-      : render.describeReport(report, phase, {grandTotal: session.multiTarget, look})
-    for (const line of lines) session.log(line)
-  }
+  if (!json) printOutcome(session, render, report, {logProblem: log?.problem, prompted})
 
   // Ctrl-C at the prompt: the shell's convention for "interrupted by SIGINT" (128 + 2). A log that could not be
   // written is a partial pass (exit 3), as for `reap`.
   const exitCode = interrupted ? 130 : log?.problem ? Math.max(3, exitCodeOf(report)) : exitCodeOf(report)
   return {exitCode, json: render.reportJson(report, session.minAge.text, !session.multiTarget)}
+}
+
+/**
+ * The outcome for a person: the report (after a prompt, only what happened to the planned items: the plan is already on
+ * screen), or under --quiet the problems on stderr and the summary line.
+ */
+function printOutcome(
+  session: Session,
+  render: typeof import('../output/render.js'),
+  report: Report,
+  {logProblem, prompted}: {logProblem?: string; prompted: boolean},
+): void {
+  const phase = session.dryRun ? 'dry-run' : 'done'
+  if (session.quiet) {
+    // The notes are left out, but a log that could not be written is an error (exit 3).
+    for (const line of [...render.describeProblems(report), ...(logProblem ? [`Error: ${logProblem}`] : [])]) process.stderr.write(`${line}\n`)
+    session.log(render.describeSummary(report, phase, session.multiTarget))
+    return
+  }
+
+  const look = render.lookFor(process.stdout, session.verbose)
+  const options = {grandTotal: session.multiTarget, look}
+  const lines = prompted
+    ? report.canceled
+      ? ['Canceled.']
+      : render.describeReport(report, phase, {...options, only: (item) => item.decision !== 'kept'})
+    : render.describeReport(report, phase, options)
+  for (const line of lines) session.log(line)
 }
 
 /** What a --log-file adds to a pass: every decision, each intent and what a later pass resolved, as `reap` logs them. */
@@ -158,36 +182,53 @@ function closeLog(log: AuditLog, outcome: PassOutcome, pass: {busy?: string; dur
 export type Answer = 'interrupted' | 'no' | 'yes'
 
 /**
- * `[y/N]` on stderr, for a person at a terminal on stdin and stderr. Esc, Ctrl-D or Enter answer no; Ctrl-C is
- * told apart (`interrupted`) so the command can exit 130 like any interrupted program.
+ * `[y/N]` on stderr, for a person at a terminal on stdin and stderr: `y` answers yes; `n`, Enter, Esc or Ctrl-D no;
+ * Ctrl-C is told apart (`interrupted`) so the command can exit 130 like any interrupted program. One line of plain
+ * text, the answer echoed after it: no cursor movement, so a dumb terminal (TERM=dumb) shows it as it is, and the
+ * question is bold only where colour is wanted (not under NO_COLOR or TERM=dumb).
  */
 export async function confirmOnTerminal(plan: readonly TargetReport[], signal?: AbortSignal): Promise<Answer> {
-  const [{default: prompts}, {describeQuestion}] = await Promise.all([import('prompts'), import('../output/render.js')])
-  let canceled = false
-  let ctrlC = false
-  // prompts answers Ctrl-C and Esc alike ("abort"); listen to the keypresses it has stdin emit. Not by calling
-  // emitKeypressEvents here: the first call wins, and without prompts' readline a lone Esc would wait forever.
-  const onKey = (_: string, key?: {ctrl?: boolean; name?: string}) => {
-    if (key?.ctrl && key.name === 'c') ctrlC = true
-  }
-
-  process.stdin.on('keypress', onKey)
-  // A stop signal while the question waits answers it as Ctrl-C would: prompts closes itself and restores the terminal.
-  const onStop = () => process.stdin.emit('keypress', '\u0003', {ctrl: true, name: 'c'})
-  signal?.addEventListener('abort', onStop, {once: true})
+  const [{createInterface, emitKeypressEvents}, {describeQuestion, wantsColour}] = await Promise.all([
+    import('node:readline'),
+    import('../output/render.js'),
+  ])
+  const {stderr, stdin} = process
+  const question = describeQuestion(plan)
+  // A readline only for its escape-code timeout: a lone Esc is then told from the first byte of an arrow key. Raw
+  // before the question shows: a key typed at once must reach us, not be a signal the terminal sends.
+  const rl = createInterface({escapeCodeTimeout: 50, input: stdin})
+  emitKeypressEvents(stdin, rl)
+  stdin.setRawMode(true)
+  stderr.write(`${wantsColour(stderr) ? `\u001B[1m${question}\u001B[22m` : question} [y/N] `)
+  let onKey: ((text: string | undefined, key?: {ctrl?: boolean; name?: string}) => void) | undefined
+  let onStop: (() => void) | undefined
+  let stopped = false
   try {
-    const answer = await prompts(
-      {initial: false, message: describeQuestion(plan), name: 'ok', stdout: process.stderr, type: 'confirm'},
-      {
-        onCancel() {
-          canceled = true
-        },
-      },
-    )
-    if (canceled) return ctrlC ? 'interrupted' : 'no'
-    return answer.ok === true ? 'yes' : 'no'
+    const answer = await new Promise<Answer>((resolve) => {
+      onKey = (text, key) => {
+        if (key?.ctrl && key.name === 'c') resolve('interrupted')
+        else if (text === 'y' || text === 'Y') resolve('yes')
+        else if (text === 'n' || text === 'N' || (key?.ctrl && key.name === 'd') || ['enter', 'escape', 'return'].includes(key?.name ?? '')) resolve('no')
+      }
+
+      stdin.on('keypress', onKey)
+      // The end of input answers no; a stop signal while the question waits answers it as Ctrl-C would.
+      rl.once('close', () => resolve('no'))
+      onStop = () => {
+        stopped = true
+        resolve('interrupted')
+      }
+
+      if (signal?.aborted) onStop()
+      signal?.addEventListener('abort', onStop, {once: true})
+    })
+    // Ctrl-C shows as the terminal would echo it; a stop signal (its note said so) just ends the line.
+    stderr.write(answer === 'interrupted' ? (stopped ? '\n' : '^C\n') : `${answer}\n`)
+    return answer
   } finally {
-    process.stdin.off('keypress', onKey)
-    signal?.removeEventListener('abort', onStop)
+    if (onKey) stdin.off('keypress', onKey)
+    if (onStop) signal?.removeEventListener('abort', onStop)
+    stdin.setRawMode(false)
+    rl.close()
   }
 }

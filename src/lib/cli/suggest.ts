@@ -36,3 +36,28 @@ export function closest(input: string, candidates: readonly string[], alias?: (c
 
   return best?.value
 }
+
+/**
+ * What docker users type (issue 23: `docker system prune`, `docker system df`, `docker network prune`), and the
+ * command that does that here: suggested in the unknown-command error however far the words are from ours.
+ */
+export const DOCKER_COMMANDS: Readonly<Record<string, string>> = {
+  'container:prune': 'system:clean-containers',
+  df: 'system:status',
+  'network:prune': 'system:clean-networks',
+  prune: 'system:clean',
+  'system:df': 'system:status',
+  'system:prune': 'system:clean',
+  'volume:prune': 'system:clean-volumes',
+}
+
+/**
+ * docker's flags for the same thing, by the flag they are here (`--older-than 24h` is `--min-age 24h`); the value
+ * given goes with the suggestion. Only suggested to a command that has the flag.
+ */
+export const DOCKER_FLAGS: Readonly<Record<string, {flag: string; value?: string}>> = {
+  '--older-than': {flag: 'min-age'},
+  '--until': {flag: 'min-age'},
+  '--volumes': {flag: 'include', value: 'volumes'},
+  '--yes': {flag: 'force'},
+}

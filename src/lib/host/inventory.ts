@@ -248,6 +248,14 @@ export const PATHS: readonly PathUse[] = [
   },
   {
     absent: 'made 0700 with its parents',
+    how: `.<name>.<random>.tmp made ${CREATE} 0644, written whole and synced, then rename(2) over the name (which replaces a symlink there and never writes through it)`,
+    otherwise: 'the command fails (exit 1) with the error; no shell reads a half-written script',
+    path: '~/.cache/moat-system/autocomplete/{bash,zsh,fish}_setup (or $XDG_CACHE_HOME/moat-system)',
+    what: 'the shell completion scripts (`autocomplete`, `autocomplete script`)',
+    where: 'cli/completion.ts',
+  },
+  {
+    absent: 'made 0700 with its parents',
     how: `the directory must be a real one (no symlink); .<name>.<random>.partial made ${CREATE} 0600, read back ${READ}, published with link(2), which never replaces what is there`,
     otherwise: 'backup failed: the volume is kept, with the error',
     path: '--backup-dir (default $MOAT_HOME/backups/volumes/)',

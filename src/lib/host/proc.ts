@@ -19,7 +19,11 @@ const LINKS = ['cwd', 'root', 'exe'] as const
  * it is under, so asking about a tree is one lookup.
  */
 export class ProcessUsage {
-  private constructor(private readonly byPath: Map<string, ProcessUse>) {}
+  private constructor(
+    private readonly byPath: Map<string, ProcessUse>,
+    /** What was read, for the evidence: how many processes, which of their facts, how many could not be read. */
+    readonly checked: {environ: readonly string[]; processes: number; unreadable: number},
+  ) {}
 
   /**
    * undefined where there is no /proc (macOS): the caller relies on age alone and says so. `environ` names
@@ -44,6 +48,8 @@ export class ProcessUsage {
       for (let p = clean; p.length >= prefix.length && !byPath.has(p); p = dirname(p)) byPath.set(p, use)
     }
 
+    let processes = 0
+    let unreadable = 0
     for (const name of pids) {
       const pid = Number(name)
       if (pid === process.pid) continue
@@ -67,12 +73,11 @@ export class ProcessUsage {
         for (const [name, value] of environment(pid, environ)) index(value, {how: `env ${name}`, pid})
       }
 
-      let fds: string[] = []
-      try {
-        fds = readdirSync(`/proc/${pid}/fd`)
-      } catch {}
+      const fds = openFiles(pid)
+      if (fds !== 'gone') processes++
+      if (fds === 'unreadable') unreadable++
 
-      for (const fd of fds) {
+      for (const fd of Array.isArray(fds) ? fds : []) {
         try {
           const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
           if (target.startsWith('/')) index(target, {how: `fd ${target}`, pid})
@@ -80,12 +85,33 @@ export class ProcessUsage {
       }
     }
 
-    return new ProcessUsage(byPath)
+    return new ProcessUsage(byPath, {environ, processes, unreadable})
+  }
+
+  /** How the check was made, for the evidence: `214 processes in /proc (fds, cwd, root, exe, maps)`. */
+  describeCheck(): string {
+    const {environ, processes, unreadable} = this.checked
+    const what = ['fds', 'cwd', 'root', 'exe', 'maps', ...(environ.length > 0 ? [`environ ${environ.join(', ')}`] : [])]
+    const blind = unreadable > 0 ? `; ${unreadable} of them not readable (another user's)` : ''
+    return `${processes} process${processes === 1 ? '' : 'es'} in /proc (${what.join(', ')})${blind}`
   }
 
   /** A process using this path or anything below it. */
   userOf(path: string): ProcessUse | undefined {
     return this.byPath.get(path)
+  }
+}
+
+/**
+ * A process's open descriptors; `gone` once it exited since the listing, `unreadable` when it is not ours to read
+ * (another user's, without root): said in the evidence.
+ */
+function openFiles(pid: number): 'gone' | 'unreadable' | string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`)
+  } catch (error) {
+    const {code} = error as NodeJS.ErrnoException
+    return code === 'EACCES' || code === 'EPERM' ? 'unreadable' : 'gone'
   }
 }
 

@@ -10,8 +10,6 @@ export interface MoatHomeCheck {
   exists: boolean
   /** The directory that holds the clean lock: the moat home itself, or a private per-user one when it does not exist. */
   lockParent: string
-  /** Said to the user when the home does not exist. */
-  note?: string
 }
 
 /** The per-user directory for the clean lock when the moat home does not exist (never created for it). */
@@ -33,19 +31,21 @@ export function checkMoatHome(moatHome: string): MoatHomeCheck {
     throw new InputError(`--moat-home: ${moatHome} cannot be read (${(error as NodeJS.ErrnoException).code}); point it at moat's home, ${example}`)
   }
 
-  if (!stat) {
-    const lockParent = fallbackLockParent()
-    return {
-      exists: false,
-      lockParent,
-      note: `moat home ${moatHome} does not exist (not created); the clean lock is taken in ${lockParent} instead.`,
-    }
-  }
-
+  if (!stat) return {exists: false, lockParent: fallbackLockParent()}
   // A symlinked home (a common dotfiles setup) is fine when it leads to a directory.
   const isDir = stat.isDirectory() || (stat.isSymbolicLink() && lstatTarget(moatHome))
   if (!isDir) throw new InputError(`--moat-home: ${moatHome} is not a directory; point it at moat's home, ${example}`)
   return {exists: true, lockParent: moatHome}
+}
+
+/**
+ * What to tell the user about a moat home that does not exist, true for the run that says it: only a run that takes
+ * the lock (not a dry run, not `status`) says where it takes it.
+ */
+export function missingHomeNote(moatHome: string, home: MoatHomeCheck, takesLock: boolean): string | undefined {
+  if (home.exists) return undefined
+  const lock = takesLock ? `; the clean lock is taken in ${home.lockParent} instead` : ''
+  return `moat home ${moatHome} does not exist (not created)${lock}.`
 }
 
 /** Makes the per-user lock parent (0700) and checks it is ours and private: /tmp is shared with everyone. */

@@ -74,6 +74,18 @@ export class RunRegistry {
     if (this.daemon.runIds.has(runId)) return 'the moat daemon lists it'
     return undefined
   }
+
+  /** What the daemon said of a run it does not list, for the evidence that the run has ended (§10.1). */
+  daemonFact(): string {
+    if (this.daemon.answered) return 'the moat daemon does not list it'
+    if (this.daemon.problem) return `not asked: ${this.daemon.problem}`
+    return 'no moat daemon running'
+  }
+
+  /** The evidence that a run has ended (§10.1), as checked: its run dir, and the daemon. */
+  endedEvidence(runId: string): string {
+    return `no run dir ${join(this.runsDir, runId)}; ${this.daemonFact()}`
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {InputError} from '../exit-codes.js'
 import {makeDirectories, openAppendFile} from '../host/checked-fs.js'
 import {type Intent, onHost, type Resumed} from '../pipeline/intents.js'
 import {describeTriggers, type Trigger} from '../pipeline/triggers.js'
+import {evidenceLines} from './render.js'
 
 export type LogFormat = 'json' | 'text'
 
@@ -121,15 +122,17 @@ export class AuditLog {
    * `trigger`, in a reaper's pass, is what woke the pass for this item.
    */
   decision(pass: number, target: string, item: Item, intent?: Intent, trigger?: Trigger): void {
-    const {bytes, decision, id, name, outcome, reason} = item
+    const {bytes, decision, evidence, id, name, outcome, reason} = item
     const word = decision === 'orphan' && this.dryRun ? 'would remove' : decision
-    // The text line: what happened (why it was skipped, failed or is unknown), then why it had been judged so.
+    // The text line: what happened (why it was skipped, failed or is unknown), then why it had been judged so, and on
+    // what facts.
     const why =
       outcome && outcome !== 'removed' && (decision === 'skipped' || decision === 'failed' || decision === 'unknown') ? `${outcome} (judged: ${reason})` : reason
+    const facts = evidence ? ` [${evidenceLines(item).join('; ')}]` : ''
     const engine = intent && !onHost(intent) ? intent.engine : undefined
     this.write(
-      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', id, name, outcome, pass, reason, target, trigger: trigger && triggerRecord(trigger)},
-      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${trigger && watched(trigger) ? ` [${trigger.kind}: ${trigger.what}]` : ''}`,
+      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', evidence, id, name, outcome, pass, reason, target, trigger: trigger && triggerRecord(trigger)},
+      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${facts}${trigger && watched(trigger) ? ` [${trigger.kind}: ${trigger.what}]` : ''}`,
     )
   }
 

@@ -101,6 +101,11 @@ export function itemDetails(item: Item): string {
   return facts.join(', ')
 }
 
+/** The evidence behind a reason, one `check: fact` line each (--verbose, and the audit trail's text lines). */
+export function evidenceLines(item: Pick<Item, 'evidence'>): string[] {
+  return Object.entries(item.evidence ?? {}).map(([check, fact]) => `${check}: ${fact}`)
+}
+
 /** The text in `width` columns: padded, or cut with an ellipsis (in the middle for names, whose end tells most). */
 function fit(text: string, width: number, cut: 'end' | 'middle'): string {
   const chars = [...text]
@@ -157,6 +162,7 @@ export function describeItems(items: readonly Item[], phase: Phase, look: Look =
     if (look.verbose) {
       const details = itemDetails(item)
       if (details) out.push(`    ${details}`)
+      for (const line of evidenceLines(item)) out.push(`    ${line}`)
     }
   }
 
@@ -248,6 +254,35 @@ export function describeEngine(engine: EngineReport): string {
 }
 
 /**
+ * The one line --quiet prints on stdout: what the report's last line of totals says (`clean`'s grand total, or the
+ * target's own), or that it was canceled.
+ */
+export function describeSummary(report: Pick<Report, 'canceled' | 'targets' | 'totals'>, phase: Phase, grandTotal: boolean): string {
+  if (report.canceled) return 'Canceled.'
+  if (grandTotal && report.targets.length > 1) return describeGrandTotal(report, phase)
+  const [section] = report.targets
+  if (!section) return describeGrandTotal(report, phase)
+  return section.items.length === 0 ? `No moat ${noun(section, 2)} found.` : describeTotals(section, section.totals, phase)
+}
+
+/**
+ * What --quiet still says, on stderr, one line each: what makes the exit code 3. Each failure, each removal an engine
+ * never confirmed or denied (unknown, also one an interrupted earlier pass left), with its target and why, and a
+ * refused pass.
+ */
+export function describeProblems(report: Pick<Report, 'refused' | 'resumed' | 'targets'>): string[] {
+  const problems = report.targets.flatMap((section) =>
+    section.items
+      .filter((item) => item.decision === 'failed' || item.decision === 'unknown')
+      .map((item) => `${item.decision === 'failed' ? 'Failed' : 'Unknown'}: ${section.target} ${item.name}: ${item.outcome ?? item.reason}`),
+  )
+  const left = (report.resumed ?? [])
+    .filter((entry) => entry.decision === 'unknown')
+    .map(({intent, outcome}) => `Unknown: ${intent.target} ${intent.name}: ${outcome} (started by an interrupted earlier pass)`)
+  return [...left, ...problems, ...(report.refused ? [`Refused: ${report.refused}.`] : [])]
+}
+
+/**
  * What this pass found of an interrupted earlier one (issue 21): each removal it had started without a recorded
  * outcome, and what its engine (or the disk) says now.
  */
@@ -289,6 +324,7 @@ function itemJson(item: Item): Record<string, unknown> {
     ageSeconds: item.ageMs === undefined ? undefined : Math.floor(item.ageMs / 1000),
     bytes: item.bytes,
     decision: item.decision,
+    evidence: item.evidence,
     outcome: item.outcome,
     reason: item.reason,
   }
@@ -313,7 +349,7 @@ export function reportJson(report: Report, minAge: string, single: boolean): Rec
   // `partial` only when an engine did not answer, as `refused` only when a pass was refused: the usual shape stays.
   const partial = report.partial?.length ? report.partial : undefined
   const resumed = report.resumed?.length ? report.resumed.map((entry) => resumedJson(entry)) : undefined
-  const head = {canceled: report.canceled, dryRun: report.dryRun, minAge, partial, refused: report.refused, resumed}
+  const head = {canceled: report.canceled, dryRun: report.dryRun, filter: report.filter, minAge, partial, refused: report.refused, resumed}
   const sections = report.targets.map((section) => ({
     items: section.items.map((item) => itemJson(item)),
     target: section.target,

@@ -16,7 +16,8 @@ function size(bytes: null | number): string {
   return bytes === null ? '-' : prettyBytes(bytes)
 }
 
-export function describeStatus(status: Status): string[] {
+/** exitZero: the run was given --exit-zero, so the line saying why it exits 4 is left out. */
+export function describeStatus(status: Status, {exitZero = false} = {}): string[] {
   const rows = [['TARGET', 'RUNTIME', 'FOUND', 'ORPHANS', 'SIZE', 'RECLAIMABLE']]
   for (const target of status.targets) {
     for (const row of target.runtimes) {
@@ -35,6 +36,8 @@ export function describeStatus(status: Status): string[] {
     return lines
   }
 
+  // The exit code a CI gate keys on is said where a script writer reads the numbers (issue 23), never in --quiet's line.
+  if (!exitZero) lines.push('Exit code 4: something to clean (--exit-zero exits 0, for a script that only wants the numbers).')
   lines.push(`To clean: ${total(status.totals)}. Run ${toClean.map((target) => `${SYSTEM} ${target.command} (${target.orphans})`).join(', ')}.`)
   return lines
 }

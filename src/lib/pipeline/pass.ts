@@ -2,7 +2,7 @@ import {hostname} from 'node:os'
 
 import type {Intent, Resumed} from './intents.js'
 
-import {checkMoatHome, privateLockParent} from '../moat/home.js'
+import {checkMoatHome, missingHomeNote, privateLockParent} from '../moat/home.js'
 import {Journal} from '../output/journal.js'
 import {acquireLock, lockDirOf, type LockOwner, STUCK_LOCK_MS} from './lock.js'
 import {type PipelineOptions, type Report, runPipeline, type Target} from './pipeline.js'
@@ -37,10 +37,12 @@ export type PassOutcome = {busy: false; report: Report} | {busy: true; holder?: 
 export async function runPass(targets: readonly Target[], options: PassOptions): Promise<PassOutcome> {
   // Before the lock: a file as --moat-home is a usage error, a missing home is never created.
   const home = checkMoatHome(options.moatHome)
-  if (home.note) options.warn?.(home.note)
+  // A dry run takes no lock: its note must not say where one is taken.
+  const note = missingHomeNote(options.moatHome, home, !options.dryRun)
+  if (note) options.warn?.(note)
   const run = async () => {
     const report = await runPipeline(targets, options)
-    if (home.note && !report.warnings.includes(home.note)) report.warnings.unshift(home.note)
+    if (note && !report.warnings.includes(note)) report.warnings.unshift(note)
     return {busy: false as const, report}
   }
 
@@ -52,7 +54,7 @@ export async function runPass(targets: readonly Target[], options: PassOptions):
   try {
     // Under the lock: only one pass of a moat home writes its journal.
     journal = options.journalDir ? Journal.open(options.journalDir, options.moatHome) : undefined
-    return await recorded(targets, options, journal, home.note)
+    return await recorded(targets, options, journal, note)
   } finally {
     // Whatever ended the pass (an error too): what was decided is already written; the journal keeps what is open.
     journal?.close()

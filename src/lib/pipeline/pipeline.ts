@@ -4,6 +4,8 @@
 import type {EngineReport} from '../runtime/engines.js'
 import type {Intent, IntentAction, IntentPlace, Resumed} from './intents.js'
 
+import {describeRunFilter, filteredOut, type RunFilter} from './filter.js'
+
 /**
  * `orphan`/`kept` come from the plan; `removed`/`skipped`/`failed` from the deletion; `unknown` when the engine
  * could not be asked whether a removal it was sent happened (the next pass resolves it).
@@ -18,12 +20,20 @@ export interface Item {
   decision: Decision
   /** Extra facts shown in the plan and the JSON (pattern, holds, runtime, run ID, ...). */
   details: Record<string, Detail>
+  /**
+   * For a removable item, the facts its reason sums up, one line each, by what was checked (`age`, `processes`,
+   * `containers`, `run`, ...): shown by --verbose, and in the JSON and the audit trail.
+   */
+  evidence?: Record<string, string>
   /** A path for directories, a full engine ID for containers, networks and volumes. */
   id: string
   name: string
   /** What happened after the plan (why it was skipped or failed, how it was removed); absent while planned or kept. */
   outcome?: string
-  /** Why the plan judged it so (an orphan's evidence, or why it is kept); never overwritten by what happened next. */
+  /**
+   * Why the plan judged it so, short enough for a table row (what the evidence shows, or why it is kept); never
+   * overwritten by what happened next.
+   */
   reason: string
 }
 
@@ -108,6 +118,8 @@ export interface Report {
   dryRun: boolean
   /** The Docker engines the engine targets consulted, each once. */
   engines?: EngineReport[]
+  /** `--filter` as given (`run=<id>`), when the pass was narrowed. */
+  filter?: string[]
   minAgeMs: number
   /** What could not be looked at (an engine that did not answer): the pass is partial, exit 3. */
   partial?: string[]
@@ -124,6 +136,8 @@ export interface PipelineOptions {
   /** Asked with the plan when there is something to remove and it is not a dry run; false cancels. */
   confirm(plan: readonly TargetReport[]): Promise<boolean>
   dryRun: boolean
+  /** `--filter run=` / `run!=`: orphans it leaves out are kept, with why (filter.ts). */
+  filter?: RunFilter
   hooks?: PipelineHooks
   /** A pass that would remove more than this removes nothing (a wrong MOAT_HOME or a bug must not wipe a host). */
   maxDelete?: number
@@ -216,6 +230,8 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
     // eslint-disable-next-line no-await-in-loop
     const classified = await target.classify(ctx, await target.scan(ctx))
     const items = options.within ? classified.filter((item) => options.within!(target.kind, item)) : classified
+    // Before later targets see what this one plans: a container the filter keeps keeps its network too.
+    if (options.filter) narrow(items, options.filter)
     plans.push({items, target})
     for (const item of items) kindOf.set(item, target.kind)
     for (const item of items) if (item.decision === 'kept') options.onDecision?.(target.kind, item)
@@ -233,6 +249,7 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
       canceled,
       dryRun: options.dryRun,
       engines,
+      filter: options.filter && describeRunFilter(options.filter),
       minAgeMs: options.minAgeMs,
       partial,
       refused,
@@ -301,6 +318,21 @@ async function removePlanned(
     for (const item of orphansOf(items)) {
       if (!settled.has(item)) decide(item, 'skipped', 'not reached: the run was interrupted')
     }
+  }
+}
+
+/** Details the targets give an orphan to say what its removal will do (back up, detach, stop, move): none when kept. */
+const PLANNED_ACTIONS = ['action', 'backup', 'detach', 'running'] as const
+
+/** `--filter`: the orphans it leaves out of the pass are kept, their reason saying why, their evidence moot. */
+function narrow(items: readonly PlannedItem[], filter: RunFilter): void {
+  for (const item of items) {
+    const why = item.decision === 'orphan' ? filteredOut(filter, item) : undefined
+    if (!why) continue
+    item.decision = 'kept'
+    item.reason = why
+    item.evidence = undefined
+    for (const key of PLANNED_ACTIONS) delete item.details[key]
   }
 }
 

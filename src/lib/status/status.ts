@@ -1,6 +1,7 @@
 // `moat-system status`: what exists and what is orphaned now, per target and runtime, and each Docker engine's
 // address-pool pressure. Read-only by construction: the pass is a dry run of every target (the same scan and
 // classify a clean runs; a dry run takes no lock and deletes nothing), and the pools are read after it.
+import type {RunFilter} from '../pipeline/filter.js'
 import type {Item, TargetReport} from '../pipeline/pipeline.js'
 import type {Runtime} from '../runtime/types.js'
 
@@ -14,6 +15,8 @@ import {buildTargets, isTargetKind, TARGET_KINDS, targetSpec} from '../targets/i
 import {poolUsage, type PoolUsage} from './address-pools.js'
 
 export interface StatusOptions {
+  /** `--filter run=` / `run!=`: only what the pass would take counts as orphaned. */
+  filter?: RunFilter
   /** moat-system's state directory: its journal may hold removals an interrupted pass never confirmed. */
   journalDir?: string
   minAgeMs: number
@@ -118,6 +121,7 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
     command: 'status',
     confirm: async () => false,
     dryRun: true,
+    filter: options.filter,
     lockTimeoutMs: 0,
     minAgeMs: options.minAgeMs,
     moatHome: options.moatHome,

@@ -67,7 +67,11 @@ export type Basis =
   /** metadata.json says stopped or failed (§2.2) and the run's main container is not running. */
   | {kind: 'stopped'; state: string}
 
-export type Verdict = {basis: Basis; reason: string} | {keep: string}
+/**
+ * Kept, and why; or removable on this basis, with a short `reason` for the table and the evidence of it (`run`: how
+ * the run was found ended).
+ */
+export type Verdict = {basis: Basis; evidence: Record<string, string>; reason: string} | {keep: string}
 
 /** What a verdict is made from: the same facts at scan time and, fresh, right before a removal. */
 export interface RunFacts {
@@ -176,7 +180,7 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     if (sameBasis(verdict.basis, fingerprint.basis)) return undefined
     return verdict.basis.kind === 'crashed' && fingerprint.basis?.kind === 'crashed'
       ? 'run dir modified since the scan'
-      : `the run changed since the scan: ${verdict.reason}`
+      : `the run changed since the scan: ${Object.values(verdict.evidence).join('; ')}`
   }
 
   private judge(ctx: TargetContext, entry: ScannedContainer): Planned {
@@ -213,7 +217,13 @@ export abstract class ContainerTarget implements Target<ScannedContainer, Contai
     if (container.running) item.details.running = 'will stop'
     item.decision = 'orphan'
     item.fingerprint.basis = verdict.basis
-    item.reason = verdict.reason
+    const when = `${age.event} ${formatAge(age.ms)} ago`
+    item.evidence = {
+      ...verdict.evidence,
+      age: `${when} by the engine's clock (--min-age ${formatDuration(ctx.minAgeMs)})`,
+      state: container.running ? `${container.state}: stopped first, then removed` : `${container.state}: not running`,
+    }
+    item.reason = `${verdict.reason}; ${when}${container.running ? '; running: will stop' : ''}`
     return item
   }
 

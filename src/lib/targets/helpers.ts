@@ -26,6 +26,10 @@ export class HelperTarget extends ContainerTarget {
 
   protected verdict(): Verdict {
     // Tied to no run: its name and its age decide (the age rule is the shared one, on the engine's clock).
-    return {basis: {kind: 'ended'}, reason: 'left by a moat snapshot that crashed mid-export (moat-resources.md §3.1)'}
+    return {
+      basis: {kind: 'ended'},
+      evidence: {helper: 'named moat-export_<12 hex>: an export helper, tied to no run, that a moat snapshot which crashed mid-export left (moat-resources.md §3.1)'},
+      reason: 'left by a crashed snapshot',
+    }
   }
 }

@@ -143,7 +143,7 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
       fingerprint: {detach, labels: network.labels, name: network.name, runId, runtime},
       id: network.id,
       name: network.name,
-      reason: `run ${runId} has ended: no run dir, not listed by the moat daemon`,
+      reason: '',
     }
     const keep = (reason: string): Planned => {
       item.decision = 'kept'
@@ -168,6 +168,20 @@ export class NetworkTarget implements Target<ScannedNetwork, NetworkFingerprint>
       return keep(`young: created ${formatAge(ageMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})`)
     }
 
+    const leavingFirst = attached.length - staying.length
+    const first = leavingFirst > 0 ? `; ${leavingFirst} removed first in this pass` : ''
+    item.evidence = {
+      age:
+        ageMs === undefined
+          ? 'not applied: Apple container networks carry no creation time; the run dir decides'
+          : `created ${formatAge(ageMs)} ago by the engine's clock (--min-age ${formatDuration(ctx.minAgeMs)})`,
+      attached:
+        detach.length > 0
+          ? `no running container; detached first: ${detach.map((endpoint) => endpoint.name || endpoint.container).join(', ')} (stopped or deleted, of this run)${first}`
+          : `no container attached, running or stopped${first}`,
+      run: registry.endedEvidence(runId),
+    }
+    item.reason = `run ended; ${ageMs === undefined ? 'age unknown' : `created ${formatAge(ageMs)} ago`}; ${detach.length > 0 ? 'only stopped containers of its run attached' : 'no container attached'}`
     return item
   }
 

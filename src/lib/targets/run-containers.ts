@@ -37,7 +37,7 @@ export class RunContainerTarget extends ContainerTarget {
   protected verdict({ctx, registry, runId}: RunFacts): Verdict {
     if (registry.daemon.runIds.has(runId)) return {keep: `run ${runId} is alive: the moat daemon lists it`}
     const run = registry.runs.get(runId)
-    if (!run) return {basis: {kind: 'ended'}, reason: `run ${runId} has ended: no run dir, not listed by the moat daemon`}
+    if (!run) return {basis: {kind: 'ended'}, evidence: {run: registry.endedEvidence(runId)}, reason: 'run ended'}
     if (run.metadata || run.metadataError || run.unreadable) return {keep: `run ${runId} is alive: ${registry.aliveReason(runId)}`}
     // §2.1, §3.4: a run dir without metadata.json is a run being created, or one that crashed after creating its
     // container and before saving metadata.json. Once nothing in the dir changed for --min-age, it is the latter.
@@ -61,7 +61,8 @@ export class RunContainerTarget extends ContainerTarget {
 
     return {
       basis: {dirMtimeMs: facts.newestMtimeMs, kind: 'crashed'},
-      reason: `run ${runId} crashed before saving metadata.json: its run dir has none and is unchanged for ${idle}, not listed by the moat daemon`,
+      evidence: {run: `run dir ${run.dir} has no metadata.json and is unchanged for ${idle} (--min-age ${formatDuration(ctx.minAgeMs)}): moat crashed before saving it; ${registry.daemonFact()}`},
+      reason: 'run crashed before saving metadata.json',
     }
   }
 }

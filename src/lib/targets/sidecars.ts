@@ -52,7 +52,7 @@ export class SidecarTarget extends ContainerTarget {
 
   protected verdict({containers, registry, runId}: RunFacts): Verdict {
     const alive = registry.aliveReason(runId)
-    if (!alive) return {basis: {kind: 'ended'}, reason: `run ${runId} has ended: no run dir, not listed by the moat daemon`}
+    if (!alive) return {basis: {kind: 'ended'}, evidence: {run: registry.endedEvidence(runId)}, reason: 'run ended'}
     const state = registry.runs.get(runId)?.metadata?.state
     if (!state || !FINISHED_STATES.has(state)) return {keep: `run ${runId} is alive: ${alive}`}
     if (registry.daemon.runIds.has(runId)) return {keep: `run ${runId} is alive: the moat daemon lists it`}
@@ -63,6 +63,10 @@ export class SidecarTarget extends ContainerTarget {
       (container) => container?.running,
     )
     if (main) return {keep: `run ${runId} is ${state} but its container ${main.name} is running`}
-    return {basis: {kind: 'stopped', state}, reason: `run ${runId} is ${state} and its container is not running`}
+    return {
+      basis: {kind: 'stopped', state},
+      evidence: {run: `its metadata.json says ${state}; its container ${containerId ?? runId} is not running; ${registry.daemonFact()}`},
+      reason: `run ${state}, its container not running`,
+    }
   }
 }

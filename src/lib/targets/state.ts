@@ -76,9 +76,14 @@ type Planned = PlannedItem<StateFingerprint>
 
 /** What the runtimes say about runs, for the run-dir rule: which runs still have objects, or why nobody knows. */
 interface RuntimeView {
+  /** The runtimes that were asked (none: no runtime on this host). */
+  asked: string[]
   problem?: string
   runsWithObjects: Map<string, string>
 }
+
+/** Kept, and why; or removable, with a short reason for the table and the evidence it sums up. */
+type Verdict = {evidence: Record<string, string>; orphan: string} | {keep: string}
 
 export class StateTarget implements Target<Scanned, StateFingerprint> {
   readonly kind = 'state'
@@ -161,8 +166,8 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     } catch (error) {
       if (!(error instanceof RuntimeUnreachableError)) throw error
       // No runtime on this host at all: no run can have objects anywhere.
-      if (error instanceof RuntimeAbsentError) return {runsWithObjects: new Map()}
-      return {problem: error.message, runsWithObjects: new Map()}
+      if (error instanceof RuntimeAbsentError) return {asked: [], runsWithObjects: new Map()}
+      return {asked: [], problem: error.message, runsWithObjects: new Map()}
     }
 
     const runsWithObjects = new Map<string, string>()
@@ -182,7 +187,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
         for (const volume of volumes) note(volume.name, `volume ${volume.name} on ${runtime.name}`)
       }),
     )
-    return {problem: silent.length > 0 ? silent.join('; ') : undefined, runsWithObjects}
+    return {asked: runtimes.map((runtime) => runtime.name), problem: silent.length > 0 ? silent.join('; ') : undefined, runsWithObjects}
   }
 
   private async deleteDirs(ctx: TargetContext, items: Planned[], settle: Settle, recheck?: () => Set<string> | undefined): Promise<void> {
@@ -226,6 +231,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     else {
       item.decision = 'orphan'
       item.reason = verdict.orphan
+      item.evidence = verdict.evidence
     }
 
     return item
@@ -309,7 +315,7 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     entry: Scanned,
     item: Planned,
     young: (ageMs: number, what: string) => string | undefined,
-  ): {keep: string} | {orphan: string} {
+  ): Verdict {
     const {missing, registration, runId} = entry
     const registeredAt = registration!.registeredAtMs
     if (registeredAt === undefined) return {keep: 'age unknown: the daemon gave no registration time'}
@@ -317,18 +323,28 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     const tooYoung = young(item.ageMs, 'registered')
     if (tooYoung) return {keep: tooYoung}
     const run = this.registry!.runs.get(runId!)
+    let runFact = `no run dir ${join(this.registry!.runsDir, runId!)}`
     if (run) {
       if (run.metadata || run.metadataError || run.unreadable) return {keep: `run ${runId} is alive: ${this.registry!.aliveReason(runId!)}`}
       const facts = treeFacts(run.dir)
       if (!facts) return {keep: `run ${runId}'s dir cannot be read`}
-      const idle = young(ctx.now - facts.newestMtimeMs, 'its run dir was modified')
+      const idleMs = ctx.now - facts.newestMtimeMs
+      const idle = young(idleMs, 'its run dir was modified')
       if (idle) return {keep: `run ${runId} may still be starting: ${idle}`}
+      runFact = `run dir ${run.dir} has no metadata.json and is unchanged for ${formatAge(idleMs)} (--min-age ${formatDuration(ctx.minAgeMs)})`
     }
 
     if (missing) return {keep: `${missing}: nothing to unregister it with`}
     if (!entry.token) return {keep: 'its token is not in runs.json: nothing to unregister it with'}
+    const devices = deviceClaims(run?.dir)
     return {
-      orphan: `registered ${formatAge(item.ageMs)} ago and never got a container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle${deviceClaims(run?.dir)}`,
+      evidence: {
+        age: `registered ${formatAge(item.ageMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})`,
+        registration: `the moat daemon lists ${runId} with no container: its moat run died between registering and creating it (moat-resources.md §6.4); it keeps the daemon from going idle`,
+        run: runFact,
+        ...(devices ? {devices} : {}),
+      },
+      orphan: `registered ${formatAge(item.ageMs)} ago, never got a container`,
     }
   }
 
@@ -413,9 +429,9 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     }
   }
 
-  private runDirVerdict(ctx: TargetContext, entry: Scanned, item: Planned): {keep: string} | {orphan: string} {
+  private runDirVerdict(ctx: TargetContext, entry: Scanned, item: Planned): Verdict {
     const runDirs = this.options.runDirs!
-    const {problem, runsWithObjects} = this.view!
+    const {asked, problem, runsWithObjects} = this.view!
     if (!entry.stat?.isDirectory()) return {keep: 'not a directory'}
     if (problem) return {keep: `cannot tell whether the run still has containers, networks or volumes: ${problem}`}
     if (this.registry!.daemon.runIds.has(entry.runId!)) return {keep: `run ${entry.runId} is alive: the moat daemon lists it`}
@@ -447,7 +463,15 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     item.details.action = runDirs.purge ? 'delete (--purge-run-dirs)' : `move to ${reaped}`
 
     return {
-      orphan: `no metadata.json, unchanged for ${formatAge(item.ageMs)}, no container, network or volume, not listed by the daemon: moat run crashed while creating it (moat-resources.md §2.1)`,
+      evidence: {
+        age: `unchanged for ${formatAge(item.ageMs)} (--run-dir-grace ${formatDuration(runDirs.graceMs)})`,
+        objects:
+          asked.length > 0
+            ? `no container, network or volume of the run: asked ${asked.join(', ')}`
+            : 'no container runtime on this host: the run can have no container, network or volume',
+        run: `no metadata.json: moat run crashed while creating it (moat-resources.md §2.1); ${this.registry!.daemonFact()}`,
+      },
+      orphan: `no metadata.json; unchanged for ${formatAge(item.ageMs)}; no container, network or volume`,
     }
   }
 
@@ -458,13 +482,16 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
     item: Planned,
     listening: Set<string> | undefined,
     usage: ProcessUsage | undefined,
-  ): {keep: string} | {orphan: string} {
+  ): Verdict {
     const young = (ageMs: number, what: string) =>
       ageMs < ctx.minAgeMs ? `young: ${what} ${formatAge(ageMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})` : undefined
-    const aged = (ageMs: number, what: string, orphan: string) => {
+    /** Kept when younger than --min-age; else removable, with its age added to the evidence. */
+    const aged = (ageMs: number, what: string, orphan: (age: string) => string, evidence: Record<string, string>): Verdict => {
       item.ageMs = ageMs
       const tooYoung = young(ageMs, what)
-      return tooYoung ? {keep: tooYoung} : {orphan}
+      if (tooYoung) return {keep: tooYoung}
+      const age = formatAge(ageMs)
+      return {evidence: {...evidence, age: `${what} ${age} ago (--min-age ${formatDuration(ctx.minAgeMs)})`}, orphan: orphan(age)}
     }
 
     switch (entry.kind) {
@@ -481,7 +508,11 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
         item.fingerprint.newestMtimeMs = stat.mtimeMs
         const use = usage?.userOf(entry.path)
         if (use) return {keep: `in use: ${describeUse(use)}`}
-        return aged(ctx.now - stat.mtimeMs, 'written', 'left by a daemon that crashed during an atomic write (moat-resources.md §8)')
+        const {held, reason} = unheld(usage)
+        return aged(ctx.now - stat.mtimeMs, 'written', (age) => `written ${age} ago; ${reason}`, {
+          file: 'left by a daemon that crashed during an atomic write (moat-resources.md §8)',
+          processes: held,
+        })
       }
 
       case 'registration': {
@@ -508,10 +539,26 @@ export class StateTarget implements Target<Scanned, StateFingerprint> {
         if (facts.error) return {keep: `could not read the whole dir (${facts.error})`}
         item.bytes = facts.bytes
         item.fingerprint.newestMtimeMs = facts.newestMtimeMs
-        return aged(ctx.now - facts.newestMtimeMs, 'modified', `run ${runId} has ended: no run dir, not listed by the moat daemon; its SSH agent socket is not listening`)
+        const silent = notListening(listening)
+        return aged(ctx.now - facts.newestMtimeMs, 'modified', (age) => `run ended; ${silent.reason}; unchanged for ${age}`, {
+          run: this.registry!.endedEvidence(runId!),
+          socket: silent.socket,
+        })
       }
     }
   }
+}
+
+/** The process half of a daemon temp file's evidence, and its words in the reason. */
+function unheld(usage: ProcessUsage | undefined): {held: string; reason: string} {
+  if (!usage) return {held: 'not checked: no /proc on this host', reason: 'processes not checked (no /proc)'}
+  return {held: `none holds it open: checked ${usage.describeCheck()}`, reason: 'no process holds it'}
+}
+
+/** The socket half of a socket dir's evidence, and its words in the reason. */
+function notListening(listening: Set<string> | undefined): {reason: string; socket: string} {
+  if (!listening) return {reason: 'socket not checked', socket: 'not checked: no /proc/net/unix on this host'}
+  return {reason: 'socket not listening', socket: 'no unix socket under it is listening (/proc/net/unix)'}
 }
 
 /** Where a host item lives, for its intent: the identity it was judged with. */
@@ -579,7 +626,7 @@ function deviceClaims(runDir: string | undefined): string {
     return ''
   }
 
-  return '; its run used serial devices (devices.jsonl): removing it frees its device claims (moat-resources.md §12.3)'
+  return 'its run used serial devices (devices.jsonl): removing it frees its device claims (moat-resources.md §12.3)'
 }
 
 /** The dir at the item's path is no longer the one judged, or changed inside. */

@@ -21,7 +21,7 @@ import {
   safeRemove,
   type SafeRemoveHooks,
 } from '../host/safe-remove.js'
-import {type Identity, sameIdentity, walkTree} from '../host/tree.js'
+import {type Identity, sameIdentity, type TreeFacts, walkTree} from '../host/tree.js'
 import {readRunEngines} from '../moat/engines.js'
 import {AppleCli} from '../runtime/apple.js'
 import {addressesOf, describeAddresses, dockerEngines} from '../runtime/engines.js'
@@ -142,8 +142,11 @@ export function defaultTempRoots(env: NodeJS.ProcessEnv = process.env): string[]
 // Asked once: the scan compares it against every entry of a tmp dir that may hold 100,000.
 const MY_UID = process.getuid?.() ?? -1
 
-/** The mounts of running containers of every runtime to check, or why one of them could not be asked. */
-type ContainerMounts = {mounts: ResolvedMount[]} | {unreachable: string}
+/**
+ * The mounts of running containers of every runtime to check, with which were asked (none: no runtime on this host),
+ * or why one of them could not be asked.
+ */
+type ContainerMounts = {asked: string[]; mounts: ResolvedMount[]} | {unreachable: string}
 
 interface ResolvedMount extends HostMount {
   resolved: string
@@ -178,6 +181,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
     for (const item of orphans) {
       const busy = 'unreachable' in mounts ? mounts.unreachable : inUse(item, usage, mounts.mounts)
       if (busy) keep(item, busy)
+      else if (!('unreachable' in mounts)) explainUnused(item, usage, mounts.asked)
     }
 
     return items
@@ -269,7 +273,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
 
     if (present.length === 0) {
       ctx.warn('No container runtime on this host (no Docker engine configured, no Apple container CLI): age and process use decide alone.')
-      return {mounts: []}
+      return {asked: [], mounts: []}
     }
 
     const known = this.roots()
@@ -287,7 +291,7 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
       for (const mount of outcome.value) mounts.push({...mount, resolved: resolveHostPath(mount.source, known)})
     }
 
-    return {mounts}
+    return {asked: describeProbes(present), mounts}
   }
 
   private drift(ctx: TargetContext, item: PlannedItem<TempFingerprint>): string | undefined {
@@ -328,16 +332,17 @@ export class TempDirTarget implements Target<Scanned, TempFingerprint> {
       },
       id: path,
       name: path,
-      reason: entry.quarantined ? 'left in quarantine by an interrupted clean' : 'orphan',
+      // Completed by classify once processes and containers are checked (explainUnused).
+      reason: entry.quarantined ? 'left in quarantine by an interrupted clean' : `unchanged for ${formatAge(ctx.now - (facts?.newestMtimeMs ?? stat.mtimeMs))}`,
     }
     if (entry.held) return keep(item, 'held: moved aside by a clean and its name was taken meanwhile; never deleted (move it back by hand)')
     const unsafe = unsafeToRemove(entry, mountTable)
     if (unsafe) return keep(item, unsafe)
     if (facts && !entry.quarantined && facts.newestMtimeMs > ctx.cutoffMs) {
-      const where = facts.newestPath === '.' ? 'the directory itself' : facts.newestPath
-      return keep(item, `young: ${where} modified ${formatAge(ctx.now - facts.newestMtimeMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})`)
+      return keep(item, `young: ${newestEntry(facts)} modified ${formatAge(ctx.now - facts.newestMtimeMs)} ago (--min-age ${formatDuration(ctx.minAgeMs)})`)
     }
 
+    item.evidence = {age: ageEvidence(ctx, facts!, entry.quarantined)}
     return item
   }
 
@@ -444,10 +449,58 @@ function unsafeToRemove({facts, path, root, stat}: Scanned, mountTable: MountTab
   return undefined
 }
 
+function newestEntry(facts: TreeFacts): string {
+  return facts.newestPath === '.' ? 'the directory itself' : facts.newestPath
+}
+
+/** The age half of an orphan's evidence: the whole tree against --min-age, by its newest entry. */
+function ageEvidence(ctx: TargetContext, facts: TreeFacts, quarantined: boolean): string {
+  if (quarantined) return 'not applied: moved into quarantine by an interrupted clean after it had passed every check'
+  const entries = `${facts.entries} entr${facts.entries === 1 ? 'y' : 'ies'}`
+  const age = formatAge(ctx.now - facts.newestMtimeMs)
+  return `whole tree older than --min-age ${formatDuration(ctx.minAgeMs)}: the newest of its ${entries} is ${newestEntry(facts)}, modified ${age} ago`
+}
+
 function keep<T extends PlannedItem>(item: T, reason: string): T {
   item.decision = 'kept'
   item.reason = reason
+  item.evidence = undefined
   return item
+}
+
+/**
+ * The evidence that nothing uses an orphan, and the reason that sums it up with its age: how processes were checked
+ * (or that they could not be), and which runtimes were asked for the mounts of their running containers.
+ */
+function explainUnused(item: PlannedItem<TempFingerprint>, usage: ProcessUsage | undefined, asked: readonly string[]): void {
+  item.evidence = {
+    ...item.evidence,
+    containers:
+      asked.length > 0
+        ? `no running container mounts it, anything in it or a parent of it: asked ${asked.join('; ')}`
+        : 'not checked: no container runtime on this host (no Docker engine configured, no Apple container CLI)',
+    processes: usage ? `none uses it: checked ${usage.describeCheck()}` : 'not checked: no /proc on this host',
+  }
+  const unused =
+    usage && asked.length > 0
+      ? 'no process or container uses it'
+      : usage
+        ? 'no process uses it; no container runtime here'
+        : asked.length > 0
+          ? 'no container uses it; processes not checked (no /proc)'
+          : 'processes and containers not checked'
+  item.reason = `${item.reason}; ${unused}`
+}
+
+/**
+ * The runtimes asked, for the evidence: each Docker engine of the set by its addresses and where each came from
+ * (`docker at unix:///var/run/docker.sock (the default socket)`), and `Apple container`.
+ */
+function describeProbes(probes: readonly MountProbe[]): string[] {
+  return probes.map((probe) => {
+    if (probe.name === 'apple') return 'Apple container'
+    return addressesOf(probe).length > 0 ? `docker at ${describeAddresses(probe)}` : 'docker'
+  })
 }
 
 function inUse(

@@ -198,7 +198,13 @@ export class VolumeTarget implements Target<ScannedVolume, VolumeFingerprint> {
     }
 
     item.decision = 'orphan'
-    item.reason = `run ${runId} has ended: no run dir, not listed by the moat daemon`
+    const leavingFirst = users.length - staying.length
+    item.evidence = {
+      age: `created ${formatAge(ageMs)} ago by the engine's clock (--min-age ${formatDuration(ctx.minAgeMs)})`,
+      run: registry.endedEvidence(runId),
+      users: `no container uses it, running or stopped${leavingFirst > 0 ? `, once the ${leavingFirst} this pass removes first are gone` : ''}`,
+    }
+    item.reason = `run ended; created ${formatAge(ageMs)} ago; no container uses it`
     return item
   }
 
