@@ -179,7 +179,8 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
             onDecision(target, item, intent) {
               const trigger = triggerFor(target, item)
               if (item.decision === 'removed' && trigger) removals.push({kind: trigger.kind, seconds: Math.max(0, Date.now() - trigger.at) / 1000})
-              log.decision(pass, target, item, intent, trigger)
+              // `--once`, the cron form, records its decisions as before there were triggers.
+              log.decision(pass, target, item, intent, flags.once ? undefined : trigger)
             },
             // No deletion without its audit line: a log that cannot be written stops the pass like a signal.
             signal: AbortSignal.any([stop.signal, log.failed]),

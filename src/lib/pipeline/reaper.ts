@@ -91,6 +91,8 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
     const triggers = await queue.next(options.signal)
     if (!triggers) return summary
     const wake: Wake = {scope: mergeScopes(triggers.map((trigger) => trigger.scope)), triggers}
+    // `--once` is the cron form, one pass as before there were triggers: its lines name none.
+    const logged = options.once ? undefined : triggers
     const started = Date.now()
     let outcome: PassOutcome
     try {
@@ -99,7 +101,7 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
     } catch (error) {
       const durationMs = Date.now() - started
       if (stopsTheReaper(error) || options.once) {
-        options.log.pass(pass, {durationMs, error: firstLineOf(error), triggers})
+        options.log.pass(pass, {durationMs, error: firstLineOf(error), triggers: logged})
         // eslint-disable-next-line no-await-in-loop
         await options.onPass?.(pass, {durationMs, wake})
         throw error
@@ -115,7 +117,7 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
         everyInterval(nextPassInMs)
       }
 
-      options.log.pass(pass, {durationMs, error: firstLineOf(error), nextPassInMs, triggers})
+      options.log.pass(pass, {durationMs, error: firstLineOf(error), nextPassInMs, triggers: logged})
       // eslint-disable-next-line no-await-in-loop
       await options.onPass?.(pass, {durationMs, wake})
       if (options.signal.aborted) return summary
@@ -127,13 +129,13 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
     summary.error = undefined
     const durationMs = Date.now() - started
     if (outcome.busy) {
-      options.log.pass(pass, {busy: describeHolder(outcome.holder, outcome.lockDir), durationMs, triggers})
+      options.log.pass(pass, {busy: describeHolder(outcome.holder, outcome.lockDir), durationMs, triggers: logged})
       // A targeted pass is not left to the interval: its triggers come again, later each time.
       if (!wake.scope.full && !options.once) retryLater(queue, triggers, options.intervalMs)
     } else {
       const {report} = outcome
       for (const warning of report.warnings) options.log.note(pass, warning)
-      options.log.pass(pass, {durationMs, refused: report.refused, totals: report.totals, triggers})
+      options.log.pass(pass, {durationMs, refused: report.refused, totals: report.totals, triggers: logged})
       for (const key of Object.keys(summary.totals) as Array<keyof Totals>) summary.totals[key] += report.totals[key]
     }
 
