@@ -6,6 +6,8 @@
 //   node bench/run.js --quick         small fixtures and few repetitions: checks the bench itself, not the targets
 //
 // Run `npm run build` first: the sections measure dist/. Fixtures go to os.tmpdir() ($TMPDIR, else /tmp).
+// The watch section (issue 24) starts its own two engines (pools 10.218.0.0/17 and 10.218.128.0/19, see watch.js) and
+// takes its long rows' lengths from MOAT_BENCH_CHURN_S, MOAT_BENCH_IDLE_S and MOAT_BENCH_SOAK_LEAKS.
 // The networks, containers and clean sections start a private Docker engine with test/engine/engine.sh (root; it installs
 // docker.io when missing) in /tmp/mbe-*, and stop it when they end, also on failure or Ctrl-C.
 //
@@ -24,6 +26,7 @@ const SECTIONS = {
   containers: () => import('./containers.js'),
   networks: () => import('./networks.js'),
   temp: () => import('./temp.js'),
+  watch: () => import('./watch.js'),
 }
 
 const USAGE = `Usage: node bench/run.js [--only <${Object.keys(SECTIONS).join('|')}>[,...]] [--quick]`

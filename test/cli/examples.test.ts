@@ -10,6 +10,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const UNITS = join(ROOT, 'examples/systemd/')
 const NAMES = ['moat-system-reap.service', 'moat-system-reap.timer']
 const AGENT = join(ROOT, 'examples/launchd/moat-system.reap.plist')
+/** The recommended set-up (issue 24): the watching reaper as a long-running service and agent. */
+const WATCHING_SERVICE = 'moat-system-reaper.service'
+const WATCHING_AGENT = join(ROOT, 'examples/launchd/moat-system.reaper.plist')
 const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0
 const hasPlutil = spawnSync('plutil', ['-help']).error === undefined
 /** This project's page: package.json `homepage` without its anchor. */
@@ -125,5 +128,48 @@ describe('the shipped launchd agent (macOS)', () => {
 
   it('is well-formed XML: a parser that takes it rejects a broken copy', () => {
     expect(() => parsePlist(readFileSync(AGENT, 'utf8').replace('</array>', ''))).toThrow()
+  })
+})
+
+describe('the watching reaper as a service (the recommended set-up)', () => {
+  const service = parseUnit(readFileSync(join(UNITS, WATCHING_SERVICE), 'utf8'))
+
+  it('systemd: runs `moat-system reap` without --once (it watches), restarted on failure, started with the user manager', () => {
+    expect(service.Service).toMatchObject({Environment: 'PATH=%h/.local/bin:/usr/local/bin:/usr/bin:/bin', Restart: 'on-failure', Type: 'simple'})
+    expect(service.Service!.ExecStart).toBe('/usr/bin/env moat-system reap --interval 10m --min-age 1m --max-delete 100 --log-file %h/.moat/moat-system-reap.log')
+    expect(service.Service!.ExecStart).not.toMatch(/--once|--no-watch/)
+    expect(service.Install).toMatchObject({WantedBy: 'default.target'})
+    const [url, anchor] = service.Unit!.Documentation!.split('#')
+    expect(url).toBe(PROJECT)
+    expect(README_ANCHORS).toContain(anchor)
+  })
+
+  it.runIf(hasSystemdAnalyze)('systemd: passes systemd-analyze verify without a finding', () => {
+    const result = spawnSync('systemd-analyze', ['verify', join(UNITS, WATCHING_SERVICE)], {encoding: 'utf8'})
+    expect({output: (result.stdout + result.stderr).trim(), status: result.status}).toEqual({output: '', status: 0})
+  })
+
+  it('launchd: runs `moat-system reap` without --once at login, kept alive only after a failure, as a background job', () => {
+    const agent = parsePlist(readFileSync(WATCHING_AGENT, 'utf8')) as Record<string, unknown>
+    expect(agent).toMatchObject({KeepAlive: {SuccessfulExit: false}, Label: 'moat-system.reaper', LowPriorityIO: true, ProcessType: 'Background', RunAtLoad: true})
+    // A long-running process: launchd must not also start it on a timer.
+    expect(agent).not.toHaveProperty('StartInterval')
+    const [shell, flag, script, ...rest] = agent.ProgramArguments as string[]
+    expect([shell, flag, rest]).toEqual(['/bin/sh', '-c', []])
+    expect(script).toBe(
+      'export PATH="$HOME/.local/bin:/opt/homebrew/bin:/usr/local/bin:$PATH"; exec moat-system reap --interval 10m --min-age 1m --max-delete 100 ' +
+        '--log-file "$HOME/.moat/moat-system-reap.log" >>"$HOME/Library/Logs/moat-system-reap.out.log" 2>&1',
+    )
+    expect(JSON.stringify(agent)).not.toContain('~')
+  })
+
+  it('the README installs both, and says which is recommended', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    // Quoted otherwise than the timer's lines, which test/cli/install.test.ts finds by their text, each once.
+    expect(readme).toContain(`cp "$(npm root -g)"/moat-system/examples/systemd/${WATCHING_SERVICE} ~/.config/systemd/user/`)
+    expect(readme).toContain('systemctl --user daemon-reload && systemctl --user enable --now moat-system-reaper.service')
+    expect(readme).toContain('cp "$(npm root -g)"/moat-system/examples/launchd/moat-system.reaper.plist ~/Library/LaunchAgents/')
+    expect(readme).toContain('launchctl bootstrap "gui/$(id -u)" ~/Library/LaunchAgents/moat-system.reaper.plist')
+    expect(readme).toMatch(/recommended/i)
   })
 })

@@ -2,12 +2,14 @@
 // naming another engine than DOCKER_HOST, a docker context naming one, objects of the same name on both. Started by
 // the suite that needs it (engine.sh, a few seconds) with its own address pool, and stopped after it.
 import {spawn} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeAll} from 'vitest'
 
 import {collectOutput} from './child-output.js'
 import {type DockerResult, engineSkipped} from './engine.js'
+import {until} from './until.js'
 
 const ENGINE_SH = fileURLToPath(new URL('../engine/engine.sh', import.meta.url))
 /** Distinct from the test engine's default 10.201.0.0/16; set MOAT_TEST_SECOND_ADDRESS_POOL to share a machine. */
@@ -26,6 +28,12 @@ export interface SecondEngine {
   dockerOk(args: string[], input?: string): Promise<string>
   /** `unix://…` of the second engine. */
   readonly host: string
+  /**
+   * Stops its dockerd (SIGTERM, by the PID in its pidfile) and starts it again on the same socket and data: its
+   * containers stop, its objects and its engine ID stay, its event log starts afresh. Only for an engine this suite
+   * started (not MOAT_TEST_SECOND_DOCKER_HOST). `whileDown` runs between the stop and the start.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>
   /** Its socket path. */
   readonly socket: string
 }
@@ -77,12 +85,31 @@ export function useSecondEngine(): SecondEngine {
     if (dir) await engineSh(['stop', dir])
   })
 
+  const restart = async (whileDown?: () => Promise<void>): Promise<void> => {
+    if (!dir) throw new Error('restart(): the second engine was not started by this suite (MOAT_TEST_SECOND_DOCKER_HOST)')
+    const pidFile = join(dir, 'docker.pid')
+    const pid = Number(readFileSync(pidFile, 'utf8').trim())
+    // Only the dockerd of this dir (engine.sh checks the same): a recycled PID is never signalled.
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(pidFile)) throw new Error(`pid ${pid} is not the dockerd of ${dir}`)
+    process.kill(pid, 'SIGTERM')
+    await until('the second engine to stop', () => !existsSync(`/proc/${pid}`), 60_000, 100)
+    // Up again whatever happened meanwhile: the suite's later tests need it.
+    const problem = await whileDown?.().then(
+      () => {},
+      (error: unknown) => error,
+    )
+    const started = await engineSh(['start', dir], {MOAT_TEST_ADDRESS_POOL: POOL})
+    if (started.code !== 0) throw new Error(`engine.sh start ${dir} (restart) failed: ${started.stderr.trim().split('\n').at(-1)}`)
+    if (problem) throw problem
+  }
+
   return {
     docker,
     dockerOk,
     get host() {
       return host
     },
+    restart,
     get socket() {
       return host.replace(/^unix:\/\//, '')
     },

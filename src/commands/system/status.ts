@@ -19,6 +19,8 @@ export default class Status extends BaseCommand<typeof Status> {
   } as unknown as typeof BaseCommand.baseFlags
   static override description = `A read-only overview, like \`docker system df\`: for every target (${listKinds(TARGET_KINDS, ' and ')}, volumes included) and runtime, how many moat objects exist, how many are orphans right now (what the clean commands would remove with the same --min-age), and their size where known. Then each Docker engine's address-pool pressure: how many of the subnets it can give bridge networks are taken, and how many by moat's orphaned networks (the leak users feel first: once the pools are used up, no new network, and so no moat run with services, can be made). The pools are the daemon's default-address-pools, or Docker's built-in ones (31 subnets) when it has none; Apple container has no pool.
 
+Then whether a reaper (\`reap\` without --once) runs for this moat home and what it watches, from the state file it keeps.
+
 It runs the same scan and classification as a dry run of every clean: it removes nothing, takes no lock and never asks, so it needs no terminal.
 
 It names every Docker engine it consulted (each once): its ID and kind (docker or podman), each address and where it came from (DOCKER_HOST, the default socket, a docker context, a run's docker_host ...), which addresses are one engine, and any that did not answer. A podman engine's address pools are not Docker's: their pressure is shown as unknown.

@@ -56,6 +56,7 @@ export const STATE_FILES = {
   'lock owner.json': {cap: 64 * KIB, why: "this tool's own five fields, about 200 bytes"},
   'metadata.json': {cap: MIB, why: 'moat writes 1-2 KB, one field per line, §2.2; room for long service maps and provider_meta'},
   'metrics file': {cap: 4 * MIB, why: "this tool's own text, about 100 samples per target and runtime"},
+  'reaper state': {cap: 64 * KIB, why: "this tool's own reaper state file: a few fields and one line per engine watched"},
   'runs.json': {cap: 16 * MIB, why: 'a few KB per registered run with its grants, MCP servers and network rules, §6.2: thousands fit'},
   'snapshots.json': {cap: 4 * MIB, why: 'one short record per snapshot, §5.1: thousands fit'},
 } as const

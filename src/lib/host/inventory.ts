@@ -221,6 +221,23 @@ export const PATHS: readonly PathUse[] = [
     where: 'output/journal.ts, host/journal-files.ts',
   },
   {
+    absent: 'status: no reaper; reap: created in the state directory (made 0700 with its parents)',
+    how: `reap (not --once): written at start and each time what it watches changes, replaced whole (.<name>.<random>.tmp made ${CREATE} 0600, synced, renamed over it); removed at exit when it still names this process; status reads it ${stateRead('reaper state')}`,
+    otherwise: 'reap: a note in the audit log, once, and it goes on (status will not show it); status: `reaper: unknown (<why>)`',
+    path: '$XDG_STATE_HOME/moat-system/reaper-<hash of the moat home>.json (~/.local/state/moat-system/ without XDG_STATE_HOME)',
+    stateFile: 'reaper state',
+    what: "a running reaper's PID, start time and what it watches (issue 24)",
+    where: 'output/reaper-state.ts, host/journal-files.ts',
+  },
+  {
+    absent: 'not watched: said once in the audit log; run dirs removed are found by the full pass every --interval, and the watch is tried again after each',
+    how: "fs.watch (inotify, FSEvents) on the directory's entries only; each name it reports read again with lstat (only ENOENT or ENOTDIR means gone); the directory itself compared by device and inode at each event",
+    otherwise: 'ENOSPC (no inotify watch left), EMFILE (no inotify instance left), EACCES: as absent, with the reason; the directory removed or replaced later: the watch stops, said once',
+    path: '$MOAT_HOME/runs/ (watched by reap)',
+    what: "a watching reaper's trigger: a run dir removed (issue 24)",
+    where: 'host/dir-watch.ts, pipeline/watch.ts',
+  },
+  {
     absent: 'passes counted from 0',
     how: `start-up: the previous file read ${READ}, at most ${size(STATE_FILES['metrics file'].cap)}; each pass: .<name>.<random>.tmp made ${CREATE} 0644 in the directory start-up found (device and inode compared), synced, rename(2) over the name, which replaces a symlink there and never writes through it`,
     otherwise: 'start-up: usage error (a symlink, a directory, unreadable), exit 2; a later pass: a note in the audit log',

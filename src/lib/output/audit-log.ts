@@ -7,6 +7,7 @@ import type {Item, Totals} from '../pipeline/pipeline.js'
 import {InputError} from '../exit-codes.js'
 import {makeDirectories, openAppendFile} from '../host/checked-fs.js'
 import {type Intent, onHost, type Resumed} from '../pipeline/intents.js'
+import {describeTriggers, type Trigger} from '../pipeline/triggers.js'
 import {evidenceLines} from './render.js'
 
 export type LogFormat = 'json' | 'text'
@@ -21,7 +22,12 @@ export interface PassSummary {
   nextPassInMs?: number
   refused?: string
   totals?: Totals
+  /** What woke the pass (a reaper's; issue 24). */
+  triggers?: readonly Trigger[]
 }
+
+/** The triggers a pass line lists in full; a burst is summed up in `trigger` and counted in `triggerCount`. */
+const LISTED_TRIGGERS = 10
 
 /** How long a write to stderr waits for a reader that is behind before the log counts as not writable. */
 const STDERR_PATIENCE_MS = 30_000
@@ -111,8 +117,11 @@ export class AuditLog {
     if (this.owned) closeSync(this.fd)
   }
 
-  /** An item's decision; `intent`, when its removal had one, names the engine, so the line closes that intent. */
-  decision(pass: number, target: string, item: Item, intent?: Intent): void {
+  /**
+   * An item's decision; `intent`, when its removal had one, names the engine, so the line closes that intent;
+   * `trigger`, in a reaper's pass, is what woke the pass for this item.
+   */
+  decision(pass: number, target: string, item: Item, intent?: Intent, trigger?: Trigger): void {
     const {bytes, decision, evidence, id, name, outcome, reason} = item
     const word = decision === 'orphan' && this.dryRun ? 'would remove' : decision
     // The text line: what happened (why it was skipped, failed or is unknown), then why it had been judged so, and on
@@ -122,8 +131,8 @@ export class AuditLog {
     const facts = evidence ? ` [${evidenceLines(item).join('; ')}]` : ''
     const engine = intent && !onHost(intent) ? intent.engine : undefined
     this.write(
-      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', evidence, id, name, outcome, pass, reason, target},
-      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${facts}`,
+      {bytes, decision, dryRun: this.dryRun || undefined, engine, event: 'decision', evidence, id, name, outcome, pass, reason, target, trigger: trigger && triggerRecord(trigger)},
+      `${word.padEnd(7)} ${target} ${name}${bytes ? ` (${prettyBytes(bytes)})` : ''}: ${why}${facts}${trigger && watched(trigger) ? ` [${trigger.kind}: ${trigger.what}]` : ''}`,
     )
   }
 
@@ -154,16 +163,27 @@ export class AuditLog {
   }
 
   pass(pass: number, summary: PassSummary): void {
-    const {busy, durationMs, error, nextPassInMs, refused, totals} = summary
+    const {busy, durationMs, error, nextPassInMs, refused, totals, triggers} = summary
     const next = nextPassInMs === undefined ? '' : `; next pass in ${Math.round(nextPassInMs / 1000)}s`
+    // The start and the interval are every reaper's; what a watch heard is named at the end of the line.
+    const heard = triggers?.filter((trigger) => watched(trigger)) ?? []
+    const woken = heard.length > 0 ? `; woken by ${describeTriggers(heard)}` : ''
     const text = error
-      ? `pass ${pass} failed after ${durationMs} ms: ${error}${next}`
+      ? `pass ${pass} failed after ${durationMs} ms: ${error}${next}${woken}`
       : busy
-        ? `pass ${pass}: another clean is running (${busy}); nothing done`
+        ? `pass ${pass}: another clean is running (${busy}); nothing done${woken}`
         : this.dryRun
-          ? `pass ${pass} (dry run) done in ${durationMs} ms: ${totals?.orphans ?? 0} would be removed, ${totals?.kept ?? 0} kept; nothing removed${refused ? `; a real pass would refuse: ${refused}` : ''}`
-          : `pass ${pass} done in ${durationMs} ms: ${doneCounts(totals)}${refused ? `; refused: ${refused}` : ''}`
-    this.write({busy, dryRun: this.dryRun || undefined, durationMs, error, event: 'pass', nextPassInMs, pass, refused, totals}, text)
+          ? `pass ${pass} (dry run) done in ${durationMs} ms: ${totals?.orphans ?? 0} would be removed, ${totals?.kept ?? 0} kept; nothing removed${refused ? `; a real pass would refuse: ${refused}` : ''}${woken}`
+          : `pass ${pass} done in ${durationMs} ms: ${doneCounts(totals)}${refused ? `; refused: ${refused}` : ''}${woken}`
+    const woke =
+      triggers && triggers.length > 0
+        ? {
+            trigger: [...new Set(triggers.map((trigger) => trigger.kind))],
+            triggerCount: triggers.length,
+            triggers: triggers.slice(0, LISTED_TRIGGERS).map((trigger) => triggerRecord(trigger)),
+          }
+        : {}
+    this.write({busy, dryRun: this.dryRun || undefined, durationMs, error, event: 'pass', nextPassInMs, pass, refused, totals, ...woke}, text)
   }
 
   /** What this pass found of intents an interrupted earlier pass left open, and what is known of each now. */
@@ -174,6 +194,14 @@ export class AuditLog {
         `resumed ${decision} ${intent.target} ${intent.name}: ${outcome}`,
       )
     }
+  }
+
+  /** Something that will wake a pass, as it happens (a watching reaper's trigger, before its settle delay). */
+  trigger(trigger: Trigger, dueInMs: number): void {
+    this.write(
+      {...triggerRecord(trigger), dueInMs, event: 'trigger'},
+      `trigger ${trigger.kind}: ${trigger.what}; pass in ${dueInMs < 1000 ? `${dueInMs} ms` : `${Math.round(dueInMs / 100) / 10}s`}`,
+    )
   }
 
   private line(record: Record<string, unknown>, text: string): string {
@@ -206,5 +234,22 @@ export class AuditLog {
       this.abort.abort()
       return false
     }
+  }
+}
+
+/** A trigger a watch heard, not the start or the interval every reaper has. */
+function watched(trigger: Trigger): boolean {
+  return trigger.kind !== 'start' && trigger.kind !== 'interval'
+}
+
+/** A trigger as a log line records it: what, when (ISO time), and the run or engine it concerns. */
+function triggerRecord(trigger: Trigger): Record<string, unknown> {
+  return {
+    at: new Date(trigger.at).toISOString(),
+    engine: trigger.engine,
+    kind: trigger.kind,
+    replayed: trigger.replayed,
+    run: trigger.run,
+    what: trigger.what,
   }
 }

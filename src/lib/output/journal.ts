@@ -19,9 +19,14 @@ const COMPACT_BYTES = 256 * 1024
 
 /** The journal of one moat home: passes over different homes never share one (each is kept under its own lock). */
 export function journalPath(dir: string, moatHome: string): string {
+  return join(dir, `journal-${homeHash(moatHome)}.jsonl`)
+}
+
+/** 12 hex of sha256(moat home): the journal's and the reaper state file's name for a moat home. */
+export function homeHash(moatHome: string): string {
   // node:crypto loaded only here: loading it costs every run some 2 ms of start-up (host/checked-fs.ts randomHex).
   const {createHash} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
-  return join(dir, `journal-${createHash('sha256').update(moatHome).digest('hex').slice(0, 12)}.jsonl`)
+  return createHash('sha256').update(moatHome).digest('hex').slice(0, 12)
 }
 
 type JournalLine = Record<string, unknown> & {event?: string}

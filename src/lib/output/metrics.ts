@@ -31,10 +31,14 @@ export interface PassMetrics {
   engines: readonly EngineReport[]
   /** Each engine's address pools read after the pass (only the engines the pass asked). */
   pools: readonly RuntimeStatus[]
+  /** A watching reaper's: each removal of the pass, how long after what triggered its pass it was confirmed. */
+  removals?: ReadonlyArray<{kind: string; seconds: number}>
   /** The pass's report; absent when it could not finish or found another clean running. */
   report?: Report
   /** It finished, every target it was to run that applies to this host ran, and nothing failed or was refused. */
   success: boolean
+  /** A watching reaper's (issue 24): the kinds of trigger that woke the pass (each counted once per pass). */
+  triggerKinds?: readonly string[]
 }
 
 const EXAMPLE = 'e.g. --metrics-file /var/lib/node_exporter/textfile/moat-system.prom'
@@ -92,8 +96,66 @@ function perTarget(report: Report, engineRuntimes: readonly string[]): Array<{co
   return rows
 }
 
-/** The file's text for one pass; `previous` carries the pass count and last success time over. */
-export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; passes: number}): string {
+/** Upper bounds (seconds) of the trigger-to-removal histogram: a watching reaper's seconds up to an interval's hour. */
+export const REMOVAL_BUCKETS = [0.5, 1, 2, 3, 5, 10, 30, 60, 300, 600, 1800, 3600] as const
+const PASSES_BY_TRIGGER = 'moat_system_passes_by_trigger_total'
+const REMOVAL_SECONDS = 'moat_system_trigger_to_removal_seconds'
+/** The samples of the trigger families, carried from pass to pass (and from the file a previous reaper wrote). */
+const CARRIED_SAMPLE = new RegExp(`^((?:${PASSES_BY_TRIGGER}|${REMOVAL_SECONDS}_(?:bucket|sum|count))(?:\\{[^}]*\\})?) (\\S+)$`, 'gm')
+
+/** Series (name with its label text) to value: the counters of the trigger families so far. */
+export type TriggerCounters = ReadonlyMap<string, number>
+
+/** The trigger counters after this pass: passes per trigger kind, and each removal in the histogram of its trigger kind. */
+export function countTriggers(before: TriggerCounters, pass: Pick<PassMetrics, 'removals' | 'triggerKinds'>): Map<string, number> {
+  const after = new Map(before)
+  const add = (series: string, value: number) => after.set(series, (after.get(series) ?? 0) + value)
+  for (const kind of new Set(pass.triggerKinds)) add(`${PASSES_BY_TRIGGER}${labelText({trigger: kind})}`, 1)
+  // The start and the interval time a sweep, not a leak: only what a watch heard goes into the histogram.
+  for (const {kind, seconds} of (pass.removals ?? []).filter((removal) => removal.kind !== 'start' && removal.kind !== 'interval')) {
+    // Every bucket of a kind is there once it has one removal: cumulative, as Prometheus histograms are.
+    for (const le of REMOVAL_BUCKETS) add(`${REMOVAL_SECONDS}_bucket${labelText({le: String(le), trigger: kind})}`, seconds <= le ? 1 : 0)
+    add(`${REMOVAL_SECONDS}_bucket${labelText({le: '+Inf', trigger: kind})}`, 1)
+    add(`${REMOVAL_SECONDS}_sum${labelText({trigger: kind})}`, seconds)
+    add(`${REMOVAL_SECONDS}_count${labelText({trigger: kind})}`, 1)
+  }
+
+  return after
+}
+
+function kindOf(series: string): string {
+  return /trigger="([^"]*)"/.exec(series)?.[1] ?? ''
+}
+
+/** A histogram sample's place within its kind: the buckets by bound, +Inf, then _sum, then _count. */
+function rank(series: string): number {
+  const le = /le="([^"]*)"/.exec(series)?.[1]
+  if (le !== undefined) return le === '+Inf' ? REMOVAL_BUCKETS.length : REMOVAL_BUCKETS.indexOf(Number(le) as (typeof REMOVAL_BUCKETS)[number])
+  return series.includes('_sum') ? REMOVAL_BUCKETS.length + 1 : REMOVAL_BUCKETS.length + 2
+}
+
+function triggerFamilies(counters: TriggerCounters): string[] {
+  const samples = (prefix: string) => [...counters].filter(([series]) => series.startsWith(prefix))
+  const passes = samples(`${PASSES_BY_TRIGGER}{`)
+  const histogram = [...samples(`${REMOVAL_SECONDS}_bucket{`), ...samples(`${REMOVAL_SECONDS}_sum{`), ...samples(`${REMOVAL_SECONDS}_count{`)]
+  // Grouped per trigger kind, buckets in order, then the sum and the count: the layout the exposition format expects.
+  histogram.sort(([a], [b]) => kindOf(a).localeCompare(kindOf(b)) || rank(a) - rank(b))
+  const lines: string[] = []
+  if (passes.length > 0) {
+    lines.push(`# HELP ${PASSES_BY_TRIGGER} Passes run, per kind of trigger that woke them (a pass woken by several kinds counts for each).`, `# TYPE ${PASSES_BY_TRIGGER} counter`)
+    for (const [series, value] of passes) lines.push(`${series} ${value}`)
+  }
+
+  if (histogram.length > 0) {
+    lines.push(`# HELP ${REMOVAL_SECONDS} Time from what triggered a pass (a run dir removed, a container that died, the interval ...) to each removal it made, per trigger kind.`, `# TYPE ${REMOVAL_SECONDS} histogram`)
+    for (const [series, value] of histogram) lines.push(`${series} ${Number(value.toFixed(6))}`)
+  }
+
+  return lines
+}
+
+/** The file's text for one pass; `previous` carries the pass count, last success time and trigger counters over. */
+export function metricsText(pass: PassMetrics, previous: {counters?: TriggerCounters; lastSuccessS: number; passes: number}): string {
   const ended = Math.floor(pass.endedMs / 1000)
   const rows = pass.report ? perTarget(pass.report, pass.engineRuntimes) : []
   const perTargetFamily = (key: string, name: string, help: string) =>
@@ -120,6 +182,7 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
     ...family('moat_system_last_success_timestamp_seconds', 'gauge', 'When the last successful pass ended (unix time; 0: none yet).', [
       [{}, pass.success ? ended : previous.lastSuccessS],
     ]),
+    ...triggerFamilies(countTriggers(previous.counters ?? new Map(), pass)),
     ...family('moat_system_passes_total', 'counter', 'Passes run, kept across runs of reap by this file.', [[{}, previous.passes + 1]]),
     ...family(
       'moat_system_engine_up',
@@ -139,8 +202,11 @@ export function metricsText(pass: PassMetrics, previous: {lastSuccessS: number; 
  * as for --log-file; a write that fails later returns its reason for the audit log and the reaper goes on.
  */
 export class MetricsFile {
+  private counters: TriggerCounters = new Map()
   /** The directory as start-up found it: every later write checks it is still that one. */
   private readonly dir: Stats
+  /** What the last full pass found (a watching reaper's targeted passes look at part of it: they keep these). */
+  private lastFull?: Pick<PassMetrics, 'engineRuntimes' | 'engines' | 'pools' | 'report'>
   private lastSuccessS = 0
   private passes = 0
 
@@ -168,6 +234,9 @@ export class MetricsFile {
     if (existing) {
       this.passes = previousValue(existing, 'moat_system_passes_total') ?? 0
       this.lastSuccessS = previousValue(existing, 'moat_system_last_success_timestamp_seconds') ?? 0
+      const counters = new Map<string, number>()
+      for (const [, series, value] of existing.matchAll(CARRIED_SAMPLE)) if (Number.isFinite(Number(value))) counters.set(series!, Number(value))
+      this.counters = counters
     }
 
     // Proves now that the temp file can be made beside it, which is all a later write needs.
@@ -175,11 +244,17 @@ export class MetricsFile {
     if (problem) throw new InputError(`--metrics-file: cannot write a file in ${dir} (${problem}); give a file in a writable directory, ${EXAMPLE}`)
   }
 
-  /** Writes the file for this pass; returns why it could not be written, if it could not. */
-  write(pass: PassMetrics): string | undefined {
-    const text = metricsText(pass, {lastSuccessS: this.lastSuccessS, passes: this.passes})
+  /**
+   * Writes the file for this pass; returns why it could not be written, if it could not. A targeted pass (`full`
+   * false) keeps the per-target, engine and pool samples of the last full pass: it looked at part of them only.
+   */
+  write(pass: PassMetrics, full = true): string | undefined {
+    const shown = full || !this.lastFull ? pass : {...pass, ...this.lastFull}
+    const text = metricsText(shown, {counters: this.counters, lastSuccessS: this.lastSuccessS, passes: this.passes})
     const problem = this.writeAtomically(text)
     if (problem) return `the metrics file ${this.path} cannot be written (${problem})`
+    this.counters = countTriggers(this.counters, pass)
+    if (full) this.lastFull = {engineRuntimes: pass.engineRuntimes, engines: pass.engines, pools: pass.pools, report: pass.report}
     this.passes++
     if (pass.success) this.lastSuccessS = Math.floor(pass.endedMs / 1000)
     return undefined
@@ -222,7 +297,14 @@ export class MetricsFile {
 export async function writePassMetrics(
   file: MetricsFile,
   pass: {available: readonly Runtime[]; complete: boolean},
-  result: {durationMs: number; outcome?: PassOutcome},
+  result: {
+    durationMs: number
+    /** False for a watching reaper's targeted pass: the engines and pools are those of the last full pass. */
+    full?: boolean
+    outcome?: PassOutcome
+    removals?: PassMetrics['removals']
+    triggers?: ReadonlyArray<{kind: string}>
+  },
 ): Promise<string[]> {
   const problems: string[] = []
   const report = result.outcome && !result.outcome.busy ? result.outcome.report : undefined
@@ -231,7 +313,8 @@ export async function writePassMetrics(
   const orphanIds = new Set(networks.filter((item) => item.decision !== 'kept' && item.decision !== 'removed').map((item) => item.id))
   // Each engine once: an adapter that reached an engine another one reaches is not asked for its pools again.
   const asked = pass.available.filter((runtime) => hasAnswered(runtime) && !countedElsewhere(runtime))
-  const engines = report ? asked.filter((runtime) => runtime.name === 'docker') : []
+  const full = result.full ?? true
+  const engines = report && full ? asked.filter((runtime) => runtime.name === 'docker') : []
   let pools: RuntimeStatus[] = []
   try {
     pools = await readAddressPools(engines, orphanIds)
@@ -239,15 +322,20 @@ export async function writePassMetrics(
     problems.push(`address pools not read for the metrics: ${(error as Error).message.split('\n')[0]}`)
   }
 
-  const problem = file.write({
-    durationMs: result.durationMs,
-    endedMs: Date.now(),
-    engineRuntimes: [...new Set(asked.map((runtime) => runtime.name))],
-    engines: describeEngines(pass.available),
-    pools,
-    report,
-    success: Boolean(report) && pass.complete && exitCodeOf(report!) === 0,
-  })
+  const problem = file.write(
+    {
+      durationMs: result.durationMs,
+      endedMs: Date.now(),
+      engineRuntimes: [...new Set(asked.map((runtime) => runtime.name))],
+      engines: describeEngines(pass.available),
+      pools,
+      removals: result.removals,
+      report,
+      success: Boolean(report) && pass.complete && exitCodeOf(report!) === 0,
+      triggerKinds: result.triggers?.map((trigger) => trigger.kind),
+    },
+    full,
+  )
   if (problem) problems.push(problem)
   return problems
 }

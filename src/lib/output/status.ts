@@ -1,10 +1,12 @@
 // The human rendering of `moat-system status`, in the manner of `docker system df`: one row per target and runtime,
 // then each Docker engine consulted, then each engine's address-pool pressure, then what to run. Pure: the command
 // prints the lines.
+import {hostname} from 'node:os'
 import prettyBytes from 'pretty-bytes'
 
 import type {RuntimeStatus, Status, StatusCounts} from '../status/status.js'
 
+import {formatDuration} from '../duration.js'
 import {describeEngine} from './render.js'
 
 /** How the lines name the command that removes a target's orphans: `moat-system <command>`, never moat's `moat`. */
@@ -27,6 +29,7 @@ export function describeStatus(status: Status, {exitZero = false} = {}): string[
   lines.push('')
   for (const engine of status.engines) lines.push(describeEngine(engine))
   for (const runtime of status.runtimes) lines.push(describePools(runtime, status))
+  lines.push(describeReaper(status.reaper))
   const toClean = status.targets.filter((target) => target.orphans > 0)
   if (toClean.length === 0) {
     lines.push('Nothing to clean.')
@@ -50,6 +53,22 @@ export function describePools(runtime: RuntimeStatus, status: Pick<Status, 'targ
   if (pools.usedByMoatOrphans === 0) return `${head}, none by moat orphans`
   const command = status.targets.find((target) => target.target === 'networks')?.command ?? 'clean-networks'
   return `${head}, ${pools.usedByMoatOrphans} by moat orphans: run ${SYSTEM} ${command}`
+}
+
+/** e.g. `reaper: pid 4242 since 2026-12-03T10:00:00Z, watching runs dir and 1 engine event stream, full pass every 10m`. */
+export function describeReaper(reaper: Status['reaper']): string {
+  if (!reaper) return `reaper: none running (${SYSTEM} reap watches and sweeps; see its help)`
+  if (!reaper.state) return `reaper: unknown (${reaper.problem})`
+  const {intervalMs, pid, startedAt, watch} = reaper.state
+  const who = `pid ${pid}${reaper.state.host && reaper.state.host !== hostname() ? ` on ${reaper.state.host}` : ''}`
+  if (!reaper.running) return `reaper: not running (${who} started ${startedAt} and is gone; its state file is left over)`
+  const every = `full pass every ${formatDuration(intervalMs)}`
+  if (!watch) return `reaper: ${who} since ${startedAt}, not watching (--no-watch): ${every}`
+  const parts = [
+    ...(watch.runs ? [watch.runs.watching ? `watching ${watch.runs.dir}` : `not watching ${watch.runs.dir} (${watch.runs.why})`] : []),
+    ...watch.engines.map((engine) => (engine.watching ? `watching the events of ${engine.address}` : `not watching the events of ${engine.address} (${engine.why})`)),
+  ]
+  return `reaper: ${who} since ${startedAt}, ${parts.length > 0 ? parts.join(', ') : 'nothing to watch yet'}; ${every}`
 }
 
 function total(totals: StatusCounts): string {

@@ -151,6 +151,11 @@ export interface PipelineOptions {
   signal?: AbortSignal
   /** Notes are also passed here as they happen (the command prints them once on stderr). */
   warn?: (message: string) => void
+  /**
+   * A targeted pass (a watching reaper's trigger, issue 24): only the items this says are the pass's are in it; the
+   * others are neither reported nor removed (the pass that concerns them judges them).
+   */
+  within?: (target: string, item: Item) => boolean
 }
 
 export function totalsOf(items: readonly Item[]): Totals {
@@ -223,7 +228,8 @@ export async function runPipeline(targets: readonly AnyTarget[], options: Pipeli
   for (const target of targets) {
     // Targets plan one after another: a later one may depend on what an earlier one will remove.
     // eslint-disable-next-line no-await-in-loop
-    const items = await target.classify(ctx, await target.scan(ctx))
+    const classified = await target.classify(ctx, await target.scan(ctx))
+    const items = options.within ? classified.filter((item) => options.within!(target.kind, item)) : classified
     // Before later targets see what this one plans: a container the filter keeps keeps its network too.
     if (options.filter) narrow(items, options.filter)
     plans.push({items, target})

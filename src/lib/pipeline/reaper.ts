@@ -5,6 +5,7 @@ import type {Report, Totals} from './pipeline.js'
 import {InputError} from '../exit-codes.js'
 import {describeHolder} from './pass.js'
 import {totalsOf} from './pipeline.js'
+import {FULL, mergeScopes, type Scope, type Trigger, type TriggerQueue} from './triggers.js'
 
 /** The longest wait between passes while they keep failing (unless --interval is longer). */
 export const MAX_BACKOFF_MS = 3_600_000
@@ -16,14 +17,25 @@ export interface ReaperOptions {
   log: AuditLog
   once: boolean
   /** After each pass is logged, whatever its outcome (`reap --metrics-file`); `outcome` is absent when it threw. */
-  onPass?(pass: number, result: {durationMs: number; outcome?: PassOutcome}): Promise<void> | void
-  /** One clean pass; `pass` numbers them from 1. */
-  runPass(pass: number): Promise<PassOutcome>
+  onPass?(pass: number, result: {durationMs: number; outcome?: PassOutcome; wake: Wake}): Promise<void> | void
+  /**
+   * Where the triggers of a watching reaper arrive (issue 24; watch.ts adds them). The reaper adds the start and each
+   * interval itself; without watching, those are all it holds.
+   */
+  queue: TriggerQueue
+  /** One clean pass over what woke it; `pass` numbers them from 1. */
+  runPass(pass: number, wake: Wake): Promise<PassOutcome>
   /**
    * Aborted by the first SIGTERM/SIGINT: the current deletion finishes, nothing more is deleted. Each pass's own
    * signal (in runPass) should also follow log.failed: no deletion without its audit line.
    */
   signal: AbortSignal
+}
+
+/** What woke a pass: its triggers, and the scope they call for (full: every target the reaper runs). */
+export interface Wake {
+  scope: Scope
+  triggers: Trigger[]
 }
 
 export interface ReaperSummary {
@@ -35,6 +47,9 @@ export interface ReaperSummary {
   passes: number
   totals: Totals
 }
+
+/** A targeted pass that found another clean running is tried again after this, doubled each time, up to the interval. */
+export const BUSY_RETRY_MS = 5000
 
 /**
  * The wait before the next pass: the interval, doubled for each pass in a row that failed (could not finish, or
@@ -59,35 +74,52 @@ function lostEngine(report: Report): boolean {
   )
 }
 
-/** Runs a pass now and then one every interval until the signal, or once. */
+/**
+ * Runs a pass now and then one every interval until the signal (or once); in between, a pass for each batch of
+ * triggers the queue gives (a watching reaper). The interval counts from the end of the last full pass.
+ */
 export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> {
   const summary: ReaperSummary = {passes: 0, totals: totalsOf([])}
+  const {queue} = options
   let failedInARow = 0
+  const jitter = options.jitter ?? 0.1
+  const everyInterval = (waitMs: number) =>
+    queue.add({at: Date.now() + waitMs, kind: 'interval', scope: FULL, what: 'the interval'}, waitMs, {key: 'interval'})
+  queue.add({at: Date.now(), kind: 'start', scope: FULL, what: 'the reaper started'}, 0)
   for (let pass = 1; ; pass++) {
+    // eslint-disable-next-line no-await-in-loop
+    const triggers = await queue.next(options.signal)
+    if (!triggers) return summary
+    const wake: Wake = {scope: mergeScopes(triggers.map((trigger) => trigger.scope)), triggers}
+    // `--once` is the cron form, one pass as before there were triggers: its lines name none.
+    const logged = options.once ? undefined : triggers
     const started = Date.now()
     let outcome: PassOutcome
     try {
       // eslint-disable-next-line no-await-in-loop
-      outcome = await options.runPass(pass)
+      outcome = await options.runPass(pass, wake)
     } catch (error) {
       const durationMs = Date.now() - started
       if (stopsTheReaper(error) || options.once) {
-        options.log.pass(pass, {durationMs, error: firstLineOf(error)})
+        options.log.pass(pass, {durationMs, error: firstLineOf(error), triggers: logged})
         // eslint-disable-next-line no-await-in-loop
-        await options.onPass?.(pass, {durationMs})
+        await options.onPass?.(pass, {durationMs, wake})
         throw error
       }
 
       // Issue 10, finding 2: an engine error ends this pass, logged, and the reaper waits for the next one.
       summary.passes = pass
       summary.error = error as Error
-      failedInARow++
-      const waitMs = nextWaitMs(options.intervalMs, failedInARow)
-      options.log.pass(pass, {durationMs, error: firstLineOf(error), nextPassInMs: waitMs})
+      let nextPassInMs: number | undefined
+      if (wake.scope.full) {
+        failedInARow++
+        nextPassInMs = nextWaitMs(options.intervalMs, failedInARow)
+        everyInterval(nextPassInMs)
+      }
+
+      options.log.pass(pass, {durationMs, error: firstLineOf(error), nextPassInMs, triggers: logged})
       // eslint-disable-next-line no-await-in-loop
-      await options.onPass?.(pass, {durationMs})
-      // eslint-disable-next-line no-await-in-loop
-      await sleep(waitMs, options.signal)
+      await options.onPass?.(pass, {durationMs, wake})
       if (options.signal.aborted) return summary
       continue
     }
@@ -97,39 +129,39 @@ export async function runReaper(options: ReaperOptions): Promise<ReaperSummary> 
     summary.error = undefined
     const durationMs = Date.now() - started
     if (outcome.busy) {
-      options.log.pass(pass, {busy: describeHolder(outcome.holder, outcome.lockDir), durationMs})
+      options.log.pass(pass, {busy: describeHolder(outcome.holder, outcome.lockDir), durationMs, triggers: logged})
+      // A targeted pass is not left to the interval: its triggers come again, later each time.
+      if (!wake.scope.full && !options.once) retryLater(queue, triggers, options.intervalMs)
     } else {
       const {report} = outcome
       for (const warning of report.warnings) options.log.note(pass, warning)
-      options.log.pass(pass, {durationMs, refused: report.refused, totals: report.totals})
+      options.log.pass(pass, {durationMs, refused: report.refused, totals: report.totals, triggers: logged})
       for (const key of Object.keys(summary.totals) as Array<keyof Totals>) summary.totals[key] += report.totals[key]
     }
 
     // eslint-disable-next-line no-await-in-loop
-    await options.onPass?.(pass, {durationMs, outcome})
+    await options.onPass?.(pass, {durationMs, outcome, wake})
 
     if (options.log.problem) return {...summary, logProblem: options.log.problem}
     if (options.once || options.signal.aborted) return summary
-    failedInARow = !outcome.busy && lostEngine(outcome.report) ? failedInARow + 1 : 0
-    const jitter = options.jitter ?? 0.1
-    // eslint-disable-next-line no-await-in-loop
-    await sleep(nextWaitMs(options.intervalMs, failedInARow) * (1 + jitter * (2 * Math.random() - 1)), options.signal)
-    if (options.signal.aborted) return summary
+    if (wake.scope.full) {
+      failedInARow = !outcome.busy && lostEngine(outcome.report) ? failedInARow + 1 : 0
+      everyInterval(nextWaitMs(options.intervalMs, failedInARow) * (1 + jitter * (2 * Math.random() - 1)))
+    }
   }
 }
 
-function firstLineOf(error: unknown): string {
-  return ((error as Error)?.message ?? String(error)).split('\n')[0]!.trim()
+/** The triggers of a targeted pass that found the lock taken, queued again: 5 s, then twice as long each time, up to the interval. */
+function retryLater(queue: TriggerQueue, triggers: readonly Trigger[], intervalMs: number): void {
+  for (const trigger of triggers) {
+    const tries = (busyTries.get(trigger) ?? 0) + 1
+    busyTries.set(trigger, tries)
+    queue.add(trigger, Math.min(BUSY_RETRY_MS * 2 ** (tries - 1), intervalMs))
+  }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, {once: true})
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
+const busyTries = new WeakMap<Trigger, number>()
+
+function firstLineOf(error: unknown): string {
+  return ((error as Error)?.message ?? String(error)).split('\n')[0]!.trim()
 }

@@ -45,6 +45,8 @@ const DOCKER_STOP_GRACE_S = 10
  * closes idle connections itself. Node closes only idle ones on this timeout; a request in flight is not affected.
  */
 const IDLE_SOCKET_MS = 5000
+/** TCP keep-alive probes on a stream's connection after this long idle: the kernel notices a peer that vanished. */
+const STREAM_KEEPALIVE_MS = 60_000
 
 /**
  * Reply size caps by kind (issue 21): a list of thousands of objects fits in a few MB (a container in a list is
@@ -268,6 +270,36 @@ export class DockerApi implements MountProbe, Runtime {
     return this.perId(ids, STOP_IN_FLIGHT, stopOne, watch)
   }
 
+  /**
+   * A long-lived GET whose body never ends by itself (the event stream, GET /events): its own connection, outside the
+   * pool of requests and without the pool's idle timeout, with TCP keep-alive so that a peer that vanished is noticed
+   * by the kernel, not by a timer here. `path` is below the API version prefix; the caller reads the body and calls
+   * close() when done (also after the body ended).
+   */
+  async stream(path: string): Promise<{close(): void; response: IncomingMessage}> {
+    const prefix = await this.prefix()
+    const connection = connectionTo(this.connect().endpoint, {keepAlive: false})
+    const timeoutMs = this.timeouts.requestMs ?? REQUEST_TIMEOUT_MS
+    const close = () => connection.agent.destroy()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        req.destroy(new NoAnswer(`Docker engine did not answer: GET ${path.replace(/\?.*/, '')} timed out after ${timeoutMs / 1000}s`))
+      }, timeoutMs)
+      const req: ClientRequest = connection.request({...connection.options, agent: connection.agent, method: 'GET', path: `${prefix}${path}`}, (res) => {
+        clearTimeout(timer)
+        resolve({close, response: res})
+      })
+      req.on('socket', (socket) => socket.setKeepAlive(true, STREAM_KEEPALIVE_MS))
+      req.on('error', (error) => {
+        clearTimeout(timer)
+        close()
+        const lost = error instanceof NoAnswer ? error : noAnswer(error as NodeJS.ErrnoException, connection.endpoint)
+        reject(new RuntimeUnreachableError('docker', unreachable(lost)))
+      })
+      req.end()
+    })
+  }
+
   /** One request; an engine that gives no HTTP answer is RuntimeUnreachableError (RuntimeAbsentError: none configured). */
   private async call(method: string, path: string, options: {maxBytes?: number; timeoutMs?: number} = {}): Promise<Reply> {
     try {
@@ -292,33 +324,7 @@ export class DockerApi implements MountProbe, Runtime {
 
     if (this.connection?.endpoint.host === endpoint.host && this.connection.endpoint.source === endpoint.source) return this.connection
     this.connection?.agent.destroy()
-    if (endpoint.kind === 'other') {
-      throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${endpoint.host} (${endpoint.source}) is reached only through the docker CLI`)
-    }
-
-    if (endpoint.kind === 'unix') {
-      this.connection = {agent: new Agent({keepAlive: true, timeout: IDLE_SOCKET_MS}), endpoint, options: {socketPath: endpoint.socketPath}, request}
-      return this.connection
-    }
-
-    const options: RequestOptions = {host: endpoint.hostname, port: endpoint.port}
-    if (!endpoint.tls) {
-      this.connection = {agent: new Agent({keepAlive: true, timeout: IDLE_SOCKET_MS}), endpoint, options, request}
-      return this.connection
-    }
-
-    // node:https only for a TLS engine (it loads tls and crypto), and synchronously, like the rest of connect().
-    const https = createRequire(import.meta.url)('node:https') as typeof import('node:https')
-    const {tls} = endpoint
-    const agent = new https.Agent({
-      ca: read(tls.ca),
-      cert: read(tls.cert),
-      keepAlive: true,
-      key: read(tls.key),
-      rejectUnauthorized: tls.verify,
-      timeout: IDLE_SOCKET_MS,
-    })
-    this.connection = {agent, endpoint, options, request: https.request as typeof request}
+    this.connection = connectionTo(endpoint, {keepAlive: true, timeout: IDLE_SOCKET_MS})
     return this.connection
   }
 
@@ -448,6 +454,25 @@ export class DockerApi implements MountProbe, Runtime {
       req.end(payload)
     })
   }
+}
+
+/**
+ * A connection to an endpoint this process reaches itself (unix socket, tcp, tcp+TLS), with an agent of these
+ * options: the pool of requests keeps sockets alive for a while, a stream gets one of its own.
+ */
+function connectionTo(endpoint: DockerEndpoint, agentOptions: {keepAlive: boolean; timeout?: number}): Connection {
+  if (endpoint.kind === 'other') {
+    throw new RuntimeUnreachableError('docker', `Docker engine unreachable: ${endpoint.host} (${endpoint.source}) is reached only through the docker CLI`)
+  }
+
+  if (endpoint.kind === 'unix') return {agent: new Agent(agentOptions), endpoint, options: {socketPath: endpoint.socketPath}, request}
+  const options: RequestOptions = {host: endpoint.hostname, port: endpoint.port}
+  if (!endpoint.tls) return {agent: new Agent(agentOptions), endpoint, options, request}
+  // node:https only for a TLS engine (it loads tls and crypto), and synchronously, like the rest of connect().
+  const https = createRequire(import.meta.url)('node:https') as typeof import('node:https')
+  const {tls} = endpoint
+  const agent = new https.Agent({...agentOptions, ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key), rejectUnauthorized: tls.verify})
+  return {agent, endpoint, options, request: https.request as typeof request}
 }
 
 /** Runs fn over items with at most `limit` at a time; the first rejection rejects, and nothing more starts. */

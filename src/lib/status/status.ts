@@ -6,6 +6,7 @@ import type {Item, TargetReport} from '../pipeline/pipeline.js'
 import type {Runtime} from '../runtime/types.js'
 
 import {readOpenIntents} from '../output/journal.js'
+import {type ReaperState, reaperStatus} from '../output/reaper-state.js'
 import {runPass} from '../pipeline/pass.js'
 import {describeEngines, engineAddress, type EngineReport} from '../runtime/engines.js'
 import {RuntimeAbsentError} from '../runtime/errors.js'
@@ -53,17 +54,33 @@ export interface RuntimeStatus {
   runtime: string
 }
 
+/** A reaper of this moat home, as its state file says (issue 24): whether it runs and what it watches. */
+export interface ReaperView {
+  /** The state file could not be used: why. */
+  problem?: string
+  /** Its process is alive (a file left by a killed reaper: false). */
+  running: boolean
+  state?: ReaperState
+}
+
 export interface Status {
   /** Every Docker engine consulted, each once: its ID, its addresses and where each came from, its kind, whether it answered. */
   engines: EngineReport[]
   /** Engines that are there but did not answer: nothing of theirs is counted, so the status is partial (exit 3). */
   partial?: string[]
+  /** The reaper of this moat home (`reap` without --once), if one ever wrote its state file; null: none. */
+  reaper: null | ReaperView
   runtimes: RuntimeStatus[]
   /** True when anything is orphaned now: the command exits 4. */
   somethingToClean: boolean
   targets: TargetStatus[]
   totals: StatusCounts
   warnings: string[]
+}
+
+function reaperView(dir: string, moatHome: string): null | ReaperView {
+  const view = reaperStatus(dir, moatHome)
+  return view.state || view.problem ? view : null
 }
 
 /** Intents left open in the journal (read only; one that cannot be read is not a reason to fail a status). */
@@ -135,6 +152,7 @@ export async function collectStatus(options: StatusOptions): Promise<Status> {
     engines: describeEngines(available),
     // Any runtime that did not answer, Apple container's services too: a status never says "nothing" of what it could not see.
     ...(selection.silent.length > 0 ? {partial: selection.silent.map((entry) => entry.message)} : {}),
+    reaper: options.journalDir ? reaperView(options.journalDir, options.moatHome) : null,
     runtimes: await readAddressPools(runtimes, orphanIds),
     somethingToClean: totals.orphans > 0 || unresolved > 0,
     targets: sections,

@@ -38,6 +38,8 @@ export interface TargetSpec {
   needsRuntime: boolean
   /** Singular and plural, as the target reports itself. */
   noun: readonly [string, string]
+  /** Its items belong to a run (`details.run`): a watching reaper looks at them when something happens to that run. */
+  perRun?: boolean
   /** How `clean`'s help names what it removes. */
   title: string
 }
@@ -60,6 +62,7 @@ export const TARGETS = [
     kind: 'containers',
     needsRuntime: true,
     noun: ['run container', 'run containers'],
+    perRun: true,
     title: 'run containers',
   },
   {
@@ -72,6 +75,7 @@ export const TARGETS = [
     kind: 'sidecars',
     needsRuntime: true,
     noun: ['sidecar or service container', 'sidecars and service containers'],
+    perRun: true,
     title: 'sidecars and service containers',
   },
   {
@@ -84,6 +88,7 @@ export const TARGETS = [
     kind: 'helpers',
     needsRuntime: true,
     noun: ['volume export helper', 'volume export helpers'],
+    perRun: false,
     title: 'volume export helpers',
   },
   {
@@ -96,6 +101,7 @@ export const TARGETS = [
     kind: 'networks',
     needsRuntime: true,
     noun: ['network', 'networks'],
+    perRun: true,
     title: 'networks',
   },
   {
@@ -115,6 +121,7 @@ export const TARGETS = [
     kind: 'volumes',
     needsRuntime: true,
     noun: ['workspace volume', 'workspace volumes'],
+    perRun: true,
     title: 'workspace volumes (only when asked for, after a verified backup)',
   },
   {
@@ -128,6 +135,7 @@ export const TARGETS = [
     // Its run-dir rule (opt-in) asks the runtimes itself and keeps every dir when one cannot be asked.
     needsRuntime: false,
     noun: ['state leftover', 'state leftovers'],
+    perRun: true,
     title: "moat's own state (socket dirs, daemon temp files and registrations)",
   },
   {
@@ -148,6 +156,7 @@ export const TARGETS = [
     // Temp dirs are judged without any runtime; the bind-mount check asks the runtimes itself and fails closed.
     needsRuntime: false,
     noun: ['temporary directory', 'temporary directories'],
+    perRun: false,
     title: 'temp dirs',
   },
 ] as const satisfies readonly TargetSpec[]
