@@ -98,7 +98,9 @@ export class AuditLog {
   problem?: string
   private readonly abort: AbortController
   private readonly fd: number
+  /** The notes written in the pass `notedPass`: a long-running reaper keeps only the current pass's. */
   private readonly noted = new Set<string>()
+  private notedPass?: number
   private readonly owned: boolean
 
   constructor(
@@ -156,9 +158,13 @@ export class AuditLog {
 
   /** A note, once per pass: one given while the targets were built is also among the report's warnings. */
   note(pass: number, message: string): void {
-    const key = `${pass}\u0000${message}`
-    if (this.noted.has(key)) return
-    this.noted.add(key)
+    if (pass !== this.notedPass) {
+      this.noted.clear()
+      this.notedPass = pass
+    }
+
+    if (this.noted.has(message)) return
+    this.noted.add(message)
     this.write({event: 'note', message, pass}, `note: ${message}`)
   }
 
