@@ -3,23 +3,35 @@
 // touched) and whose default Docker socket, /var/run/docker.sock, is the test engine's: the plan names the engine a
 // user's would. Then the README's example blocks are compared with what the tool printed there (or rewritten from
 // it with MOAT_README_EXAMPLES=1): the README shows what the tool prints, never text written by hand.
-import {readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {readFileSync, realpathSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {expect} from 'vitest'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const README = join(ROOT, 'README.md')
 
+/**
+ * What must stay reachable under the new /tmp when it lives in the old one: the checkout (a CI clone in /tmp) and the
+ * Node that runs the tests (CI's Node 22 and 24 are installed in /tmp). Each is bound back at its own path.
+ */
+const KEPT_UNDER_TMP = [...new Set([ROOT, dirname(process.execPath), dirname(realpathSync(process.execPath))].map((path) => path.replace(/\/+$/, '')))].filter(
+  (path) => path.startsWith('/tmp/'),
+)
+
 /** The argv that runs `argv` on the example host, after `setup` (sh) made its fixtures in the new /tmp. */
 export function onExampleHost(engineSocket: string, setup: string, argv: readonly string[]): string[] {
-  // The socket is bound before /tmp is hidden: the test engine's own socket may live under /tmp.
+  // The socket is bound before /tmp is hidden: the test engine's own socket may live under /tmp. So is the old /tmp,
+  // for a moment, so that what must stay reachable is bound back (and the old /tmp then let go of).
+  const keep = KEPT_UNDER_TMP.map((path) => `mkdir -p '${path}' && mount --bind '/run/host-tmp/${path.slice('/tmp/'.length)}' '${path}'`)
   const script = [
     'set -e',
     'mount -t tmpfs none /run',
     'touch /run/docker.sock',
     'mount --bind "$ENGINE_SOCKET" /run/docker.sock',
+    ...(keep.length > 0 ? ['mkdir /run/host-tmp', 'mount --bind /tmp /run/host-tmp'] : []),
     'mount -t tmpfs none /tmp',
+    ...(keep.length > 0 ? [...keep, 'umount /run/host-tmp', 'rmdir /run/host-tmp'] : []),
     setup,
     'exec "$@"',
   ].join('\n')
@@ -34,7 +46,8 @@ export function onExampleHost(engineSocket: string, setup: string, argv: readonl
  */
 export function exampleEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {...process.env, HOME: '/tmp/home', MOAT_HOME: '/tmp/home/.moat', ...extra}
-  const unset = ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NO_COLOR', 'FORCE_COLOR', 'MOAT_SYSTEM_ENGINE_DISCOVERY', 'XDG_RUNTIME_DIR']
+  // TMPDIR: a user's is /tmp (CI's tiers point theirs elsewhere in the old /tmp).
+  const unset = ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NO_COLOR', 'FORCE_COLOR', 'MOAT_SYSTEM_ENGINE_DISCOVERY', 'TMPDIR', 'XDG_RUNTIME_DIR']
   for (const name of unset) if (!(name in extra)) delete env[name]
   return env
 }
