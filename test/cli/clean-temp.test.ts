@@ -205,10 +205,12 @@ describe('moat system clean-temp', () => {
 
   itAsRoot('without /proc (an empty one in a private mount namespace) the evidence says processes were not checked', () => {
     const old = makeTempDir(root, 'moat-aws-1')
-    const script = 'mount -t tmpfs none /proc && exec "$@"'
+    // unshare, sh and mount are found on this PATH; only the CLI gets the PATH without a container runtime (a Node
+    // installed elsewhere, as CI's 22 and 24, has nothing else beside it).
+    const script = 'mount -t tmpfs none /proc && exec env PATH="$CLI_PATH" "$@"'
     const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'system', 'clean-temp', '--tmp-dir', root, '--dry-run', '--json'], {
       encoding: 'utf8',
-      env: {...process.env, DOCKER_CONFIG: root, DOCKER_HOST: '', MOAT_HOME: join(root, 'home'), PATH: dirname(process.execPath)},
+      env: {...process.env, CLI_PATH: dirname(process.execPath), DOCKER_CONFIG: root, DOCKER_HOST: '', MOAT_HOME: join(root, 'home')},
     })
     expect(result.status, result.stderr).toBe(0)
     expect(jsonOf({exitCode: 0, stderr: result.stderr, stdout: result.stdout}).items).toEqual([
