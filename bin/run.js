@@ -1,26 +1,40 @@
 #!/usr/bin/env node
+'use strict'
+// CommonJS (bin/package.json): an ES module as the entry point sets up Node's ES module loader before the first line
+// runs, some ms of every run (issue 22: start-up). The ES modules under dist/ are loaded with import() where needed.
 
-// Node's modules are taken with process.getBuiltinModule, not imported: an ES module's import of node:fs sets up all
-// of fs's exports, streams included, some ms of every run.
-const {readFileSync} = process.getBuiltinModule('node:fs')
+const {readFileSync} = require('node:fs')
+const {join} = require('node:path')
 
+const root = join(__dirname, '..')
 const ids = commandIds()
 const args = process.argv.slice(2)
 // `moat-system clean-temp` is `moat-system system clean-temp`: the topic is optional for our own commands.
 if (ids.includes(`system:${args[0]}`)) args.unshift('system')
 
-// moat-system's own commands run from one bundled file (dist/moat.cjs, see src/lib/cli/bundled.ts): Node then reads
-// one file instead of some 300, compiled from V8's code cache (scripts/bundle-loader.js). Everything else (help,
-// --version, completion, a mistyped command) takes oclif's normal path, with its plugins.
-if (ownCommand(args)) {
-  const require = process.getBuiltinModule('node:module').createRequire(import.meta.url)
-  await require('../dist/moat.cjs').runBundled(args, new URL('..', import.meta.url))
-} else {
+main().catch((error) => {
+  // Both paths report their own errors (oclif's handler); this is what escaped them.
+  process.exitCode = 1
+  throw error
+})
+
+async function main() {
+  // moat-system's own commands run from one bundled file (dist/moat.cjs, see src/lib/cli/bundled.ts): Node then reads
+  // one file instead of some 300, compiled from V8's code cache (scripts/bundle-loader.js). Everything else (help,
+  // --version, completion, a mistyped command) takes oclif's normal path, with its plugins.
+  if (ownCommand(args)) {
+    const {pathToFileURL} = require('node:url')
+    await require('../dist/moat.cjs').runBundled(args, pathToFileURL(`${root}/`))
+    return
+  }
+
   // Node 22.1+ keeps the compiled code of oclif and its plugins between runs, in moat-system's cache directory.
   const {enableCompileCache} = await import('../dist/lib/cli/code-cache.js')
   enableCompileCache()
   const {execute} = await import('@oclif/core')
-  await execute({args, dir: import.meta.url})
+  // The package's root, not this file: oclif looks for the root's package.json upwards from `dir`, and the first it
+  // would meet from here is bin/package.json.
+  await execute({args, dir: root})
 }
 
 /**
@@ -38,7 +52,7 @@ function ownCommand(argv) {
 /** The bundle's command IDs (`system:clean-temp`, ...), listed by scripts/bundle.js; none before a build. */
 function commandIds() {
   try {
-    return JSON.parse(readFileSync(new URL('../dist/moat-commands.json', import.meta.url), 'utf8'))
+    return JSON.parse(readFileSync(join(root, 'dist', 'moat-commands.json'), 'utf8'))
   } catch {
     return [] // not built with the bundle (a development checkout mid-build): the normal path does the same work
   }

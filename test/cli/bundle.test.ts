@@ -122,7 +122,7 @@ describe("the bundle's code cache: one per Node version, in the user's cache dir
   function copyOfPackage(): string {
     const copy = mkdtempSync(join(dir, 'package-'))
     mkdirSync(join(copy, 'bin'))
-    for (const path of ['bin/run.js', 'package.json', 'oclif.manifest.json', 'dist']) copyTree(fileURLToPath(new URL(path, ROOT)), join(copy, path))
+    for (const path of ['bin/run.js', 'bin/package.json', 'package.json', 'oclif.manifest.json', 'dist']) copyTree(fileURLToPath(new URL(path, ROOT)), join(copy, path))
     return copy
   }
 
