@@ -5,24 +5,21 @@
 // CommonJS, required by bin/run.js: no ES module loading on this path (an ES module's import of node:fs alone sets up
 // all of fs's exports, streams included).
 import {readFileSync} from 'node:fs'
-import {createRequire, Module} from 'node:module'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {Script} from 'node:vm'
 
 import {cacheDir, codeCacheName, readCache, writeCache} from '../dist/lib/cli/code-cache.js'
 
-/* global MOAT_BUNDLE, __dirname */
+/* global MOAT_BUNDLE, __dirname, module */
 /* eslint-disable unicorn/prefer-module -- CommonJS on purpose (above) */
 const filename = join(__dirname, `${MOAT_BUNDLE}.cjs`)
 const cache = cacheDir()
 const cacheName = codeCacheName(MOAT_BUNDLE)
 const cachedData = cache && readCache(cache, cacheName)
 
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname, __moatImport, __moatImportMetaUrl) {"use strict";${readFileSync(filename, 'utf8')}\n})`,
-  {cachedData, filename},
-)
+// The file is a function expression in ASCII (scripts/bundle.js): read as latin1, it is the source as it stands.
+const script = new Script(readFileSync(filename, 'latin1'), {cachedData, filename})
 const status = cachedData ? (script.cachedDataRejected ? 'rejected' : 'accepted') : 'missing'
 if (cache && status !== 'accepted') {
   process.once('exit', () => {
@@ -32,18 +29,20 @@ if (cache && status !== 'accepted') {
   })
 }
 
-const require = createRequire(filename)
-const module = new Module(filename)
-module.filename = filename
-require.cache[filename] = module
+// node:module's Module is the constructor of this file's own module: loading node:module costs some ms of start-up.
+const {constructor: Module} = module
+const require = Module.createRequire(filename)
+const bundled = new Module(filename)
+bundled.filename = filename
+require.cache[filename] = bundled
 // import() of the chunks under dist/chunks/ (ES modules), relative to this file.
 const moatImport = (specifier) => import(specifier)
-script.runInThisContext().call(module.exports, module.exports, require, module, filename, __dirname, moatImport, pathToFileURL(filename).href)
-module.loaded = true
+script.runInThisContext().call(bundled.exports, bundled.exports, require, bundled, filename, __dirname, moatImport, pathToFileURL(filename).href)
+bundled.loaded = true
 
-export const {COMMANDS} = module.exports
+export const {COMMANDS} = bundled.exports
 /** What became of the code cache, for the tests (test/fixtures/code-cache/report.mjs). */
 export const codeCache = {file: cache && join(cache, cacheName), status}
 export function runBundled(args, root) {
-  return module.exports.runBundled(COMMANDS, args, root, `./dist/${MOAT_BUNDLE}.cjs`)
+  return bundled.exports.runBundled(COMMANDS, args, root, `./dist/${MOAT_BUNDLE}.cjs`)
 }

@@ -87,9 +87,9 @@ module.exports = process.env.DEBUG ? require('debug') : silent`
 // PowerShell helpers as it loads. The answer is is-wsl's, which wsl-utils passes on: the bundle asks is-wsl itself.
 const WSL_UTILS = `export {default as isWsl} from 'is-wsl'`
 
-// Node modules that take some ms to set up (http brings net and stream) and that a run may not use: the engine
-// targets reach for http only once they ask an engine. The bundle's require() of them gives a stand-in too.
-const LAZY_BUILTINS = ['node:child_process', 'node:http', 'node:readline']
+// Node modules that take some ms to set up (http brings net and stream, fs/promises brings readline and fs.watch) and
+// that a run may not use: the engine targets reach for http only once they ask an engine. The bundle's require() of them gives a stand-in too.
+const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:http', 'node:readline', 'node:timers/promises']
 
 const main = await build({
   ...common,
@@ -169,6 +169,15 @@ for (const {start} of nodesOf(parseScript(code), 'ImportExpression').sort((a, b)
 }
 
 if (nodesOf(parseScript(code), 'ImportExpression').length > 0) throw new Error(`${scriptName} still has an import()`)
+
+// The file is the function dist/moat.cjs compiles, wrapper included, in ASCII only: the loader reads it as latin1
+// (a copy, where UTF-8 is decoded: some ms for 0.5 MB) and hands V8 the string as read, with no second copy made by
+// wrapping it. A non-ASCII character (ansi-regex's U+009B in a regular expression) becomes its \u escape, the same
+// character in a string, a template or a regular expression.
+// eslint-disable-next-line unicorn/prefer-code-point -- UTF-16 units on purpose: an astral character is two escapes
+code = code.replaceAll(/[\u0080-\uFFFF]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
+code = `(function (exports, require, module, __filename, __dirname, __moatImport, __moatImportMetaUrl) {"use strict";${code}\n})`
+parse(code, {ecmaVersion: 'latest', sourceType: 'script'})
 writeFileSync(script.path, code)
 
 // bin/run.js requires this module (scripts/bundle-loader.js with its code cache helpers), and oclif takes the command

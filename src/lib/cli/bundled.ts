@@ -61,7 +61,14 @@ export async function runBundled(
     const command = config.findCommand(id, {must: true})
     let failure: Error | undefined
     try {
-      await config.runCommand(id, argv, command)
+      // config.runCommand's steps, but the command gets this config: runCommand hands it to the command's static run,
+      // whose Config.load builds and loads a second Config from it (the plugins, the platform, the shell, the user's
+      // theme through fs/promises: a few ms of every run).
+      const Loaded = await command.load()
+      await config.runHook('prerun', {argv, Command: Loaded})
+      const Runnable = Loaded as unknown as new (argv: string[], config: Config) => {_run(): Promise<unknown>}
+      const result = await new Runnable(argv, config)._run()
+      await config.runHook('postrun', {argv, Command: Loaded, result})
     } catch (error) {
       failure = error as Error
       throw error

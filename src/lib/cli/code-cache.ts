@@ -5,7 +5,6 @@
 //
 // Every failure here means "no cache": the command then compiles its code as it runs, with the same result.
 import {closeSync, fsyncSync, writeSync} from 'node:fs'
-import module from 'node:module'
 import {homedir} from 'node:os'
 import {dirname, isAbsolute, join} from 'node:path'
 
@@ -108,9 +107,10 @@ function hash(text: string): string {
  */
 export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): void {
   const dir = cacheDir(env)
-  // Node 22.1+ only (@types/node is Node 20's).
+  // Node 22.1+ only (@types/node is Node 20's). Taken when needed: node:module is some ms of start-up to load, and the
+  // bundle (which holds this file) never needs it.
   // eslint-disable-next-line n/no-unsupported-features/node-builtins -- optional: absent on Node 20
-  const {enableCompileCache} = module as {enableCompileCache?: (dir: string) => unknown}
+  const {enableCompileCache} = process.getBuiltinModule('node:module') as {enableCompileCache?: (dir: string) => unknown}
   const compileCache = dir && join(dir, 'node-compile-cache')
   if (compileCache && enableCompileCache && usableDir(dir, true) && usableDir(compileCache, true)) enableCompileCache(compileCache)
 }

@@ -31,7 +31,6 @@ import {
   type WriteStream,
   writeSync,
 } from 'node:fs'
-import {createRequire} from 'node:module'
 import {basename, dirname, join} from 'node:path'
 
 import type {RawPath} from './raw-path.js'
@@ -220,9 +219,12 @@ function openRegular(path: string, flags: number, mode?: number): number {
 
 // --- Creating ---------------------------------------------------------------------------------------------------
 
-/** Random hex, from node:crypto loaded only when a name is made (loading it costs every run some 2 ms of start-up). */
+/**
+ * Random hex, from node:crypto loaded only when a name is made (loading it costs every run some 2 ms of start-up).
+ * process.getBuiltinModule, not createRequire: node:module itself is some ms of start-up to load.
+ */
 export function randomHex(bytes = 8): string {
-  const {randomBytes} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  const {randomBytes} = process.getBuiltinModule('node:crypto')
   return randomBytes(bytes).toString('hex')
 }
 

@@ -6,7 +6,6 @@
 // only under the moat home's clean lock; emptied when a pass ends with every intent resolved, and cut down to the
 // open ones when it grows past COMPACT_BYTES, so it stays small.
 import {closeSync, fstatSync} from 'node:fs'
-import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import type {Item} from '../pipeline/pipeline.js'
@@ -25,7 +24,7 @@ export function journalPath(dir: string, moatHome: string): string {
 /** 12 hex of sha256(moat home): the journal's and the reaper state file's name for a moat home. */
 export function homeHash(moatHome: string): string {
   // node:crypto loaded only here: loading it costs every run some 2 ms of start-up (host/checked-fs.ts randomHex).
-  const {createHash} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  const {createHash} = process.getBuiltinModule('node:crypto')
   return createHash('sha256').update(moatHome).digest('hex').slice(0, 12)
 }
 

@@ -6,7 +6,6 @@ import type {ClientRequest, Agent as HttpAgent, IncomingMessage, RequestOptions}
 
 import {existsSync, readFileSync} from 'node:fs'
 import {Agent, request} from 'node:http'
-import {createRequire} from 'node:module'
 
 import type {
   AddressSpace,
@@ -469,7 +468,7 @@ function connectionTo(endpoint: DockerEndpoint, agentOptions: {keepAlive: boolea
   const options: RequestOptions = {host: endpoint.hostname, port: endpoint.port}
   if (!endpoint.tls) return {agent: new Agent(agentOptions), endpoint, options, request}
   // node:https only for a TLS engine (it loads tls and crypto), and synchronously, like the rest of connect().
-  const https = createRequire(import.meta.url)('node:https') as typeof import('node:https')
+  const https = process.getBuiltinModule('node:https')
   const {tls} = endpoint
   const agent = new https.Agent({...agentOptions, ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key), rejectUnauthorized: tls.verify})
   return {agent, endpoint, options, request: https.request as typeof request}

@@ -2,7 +2,6 @@
 // DOCKER_HOST (with DOCKER_TLS / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH), else DOCKER_CONTEXT, else the config's
 // currentContext, each context read from the CLI's context store, else the default socket (DESIGN.md "Runtimes").
 import {existsSync, readFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
@@ -132,7 +131,7 @@ function currentContext(configDir: string): string | undefined {
 /** The context store: contexts/meta/<sha256(name)>/meta.json and contexts/tls/<sha256(name)>/docker/*.pem. */
 function contextEndpoint(configDir: string, name: string): DockerEndpoint {
   // node:crypto only when a context is used: most runs have DOCKER_HOST or nothing.
-  const {createHash} = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  const {createHash} = process.getBuiltinModule('node:crypto')
   const id = createHash('sha256').update(name).digest('hex')
   const metaPath = join(configDir, 'contexts', 'meta', id, 'meta.json')
   const source = `context "${name}"`
