@@ -11,9 +11,9 @@ export default [
   ...oclif,
   prettier,
   {
-    // CommonJS on purpose (bin/package.json; bin/run.js says why). eslint-plugin-n reads bin/package.json as their
-    // package's, which lists no dependencies and publishes nothing: the package is the root's package.json.
-    files: ['bin/*.js'],
+    // CommonJS on purpose: bin/ (bin/package.json; bin/run.js says why) and the fixtures a test preloads with --require.
+    // eslint-plugin-n reads bin/package.json as bin's package, which lists no dependencies and publishes nothing.
+    files: ['bin/*.js', 'test/fixtures/**/*.cjs'],
     languageOptions: {globals: {__dirname: 'readonly', module: 'writable', require: 'readonly'}, sourceType: 'commonjs'},
     rules: {
       '@typescript-eslint/no-require-imports': 'off',

@@ -75,6 +75,27 @@ const LAZY_REQUIRE = `function __moatLazy(load, keys) {
   })
 }`
 
+// oclif's command.js hangs its EPIPE handler on process.stdout as it loads, which makes Node's stdout stream (and, for
+// a pipe, loads net): some ms of every run whose output never needs it (src/lib/cli/stdio.ts). In the bundle the
+// handler goes on the stream when something makes it. The text is oclif's own: a new oclif that changed it fails the
+// build here, not a run.
+const STDOUT_EPIPE = `process.stdout.on('error', (err) => {
+    if (err && err.code === 'EPIPE')
+        return;
+    throw err;
+});`
+const STDOUT_EPIPE_LATER = `require(${JSON.stringify(join(dist, 'lib', 'cli', 'stdio.js'))}).whenStream(1, (stdout) => stdout.on('error', (err) => {
+    if (err && err.code === 'EPIPE')
+        return;
+    throw err;
+}));`
+
+/** oclif's lib/command.js with its EPIPE handler put off until stdout's stream is made (STDOUT_EPIPE). */
+function commandWithLaterEpipe(text) {
+  if (text.split(STDOUT_EPIPE).length !== 2) throw new Error("@oclif/core's command.js no longer has the EPIPE handler scripts/bundle.js moves")
+  return text.replace(STDOUT_EPIPE, STDOUT_EPIPE_LATER)
+}
+
 // oclif logs through the debug package, which sets up Node's tty and stream modules as it loads; it prints only
 // what $DEBUG names, read when it loads. Without $DEBUG the bundle gives oclif a debug that prints nothing.
 const SILENT_DEBUG = `function silent(namespace) {
@@ -105,10 +126,10 @@ const main = await build({
     {
       name: 'lazy-oclif',
       setup(esbuild) {
-        esbuild.onLoad({filter: /[/\\]@oclif[/\\]core[/\\]lib[/\\].*\.js$/}, ({path}) => ({
-          contents: readFileSync(path, 'utf8').replaceAll(OCLIF_REQUIRE, 'const $1 = __moatLazy(() => $2);'),
-          loader: 'js',
-        }))
+        esbuild.onLoad({filter: /[/\\]@oclif[/\\]core[/\\]lib[/\\].*\.js$/}, ({path}) => {
+          const text = readFileSync(path, 'utf8').replaceAll(OCLIF_REQUIRE, 'const $1 = __moatLazy(() => $2);')
+          return {contents: /[/\\]lib[/\\]command\.js$/.test(path) ? commandWithLaterEpipe(text) : text, loader: 'js'}
+        })
         esbuild.onResolve({filter: /^debug$/}, ({importer, resolveDir}) =>
           /[/\\]@oclif[/\\]core[/\\]/.test(importer) ? {namespace: 'silent-debug', path: 'debug', pluginData: resolveDir} : undefined,
         )

@@ -10,6 +10,7 @@ import type {AnyTarget, PipelineHooks} from './lib/pipeline/pipeline.js'
 import type {TargetBuildOptions} from './lib/targets/index.js'
 
 import {durationFlag, parseDurationFlag, usageError, UsageError} from './lib/cli/flags.js'
+import {isTerminal, writeOut} from './lib/cli/stdio.js'
 import {closest, DOCKER_FLAGS} from './lib/cli/suggest.js'
 import {EXIT} from './lib/exit-codes.js'
 import {checkMoatHome} from './lib/moat/home.js'
@@ -121,7 +122,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Exactly one of: dry run, forced, or a person at a terminal who will be asked. */
   protected get mayPrompt(): boolean {
-    return Boolean(process.stdin.isTTY && process.stderr.isTTY)
+    return isTerminal(0) && isTerminal(2)
   }
 
   override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
@@ -133,7 +134,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode ??= err.oclif?.exit ?? err.exitCode ?? EXIT.error
     if (!this.jsonEnabled() && (err as {code?: string}).code !== 'EEXIT') {
       // One unwrapped line on stderr instead of oclif's boxed, width-wrapped rendering.
-      process.stderr.write(`Error: ${oneLine(err.message)}\n`)
+      writeOut(2, `Error: ${oneLine(err.message)}\n`)
       Object.assign(err, {skipOclifErrorHandling: true})
     }
 
@@ -148,7 +149,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const [{runCleanSession}, {signalExitCode, stopOnSignals}] = await Promise.all([import('./lib/cli/session.js'), import('./lib/cli/signals.js')])
     const stop = stopOnSignals({
       exitNow: signalExitCode,
-      onFirst: (signal) => process.stderr.write(`${signal}: no new removal starts; those under way finish and are reported.\n`),
+      onFirst: (signal) => writeOut(2, `${signal}: no new removal starts; those under way finish and are reported.\n`),
     })
     try {
       const outcome = await runCleanSession(this.session(), targets, hooks, stop.signal)
@@ -196,16 +197,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
   }
 
+  /**
+   * oclif's log (a line on stdout, none under --json, formatted as console.log does), written without making Node's
+   * stdout stream (src/lib/cli/stdio.ts). node:util only for what is not a plain string.
+   */
+  override log(message: unknown = '', ...args: unknown[]): void {
+    if (this.jsonEnabled()) return
+    if (typeof message === 'string' && args.length === 0) {
+      writeOut(1, `${message}\n`)
+      return
+    }
+
+    const {format, inspect} = process.getBuiltinModule('node:util')
+    const text = typeof message === 'string' ? message : inspect(message)
+    writeOut(1, `${text ? format(text, ...args) : format(...args)}\n`)
+  }
+
   /** Plain JSON: core colourises every document first, which costs ~14 ms on a large plan and means nothing in a pipe. */
   override logJson(json: unknown): void {
-    process.stdout.write(JSON.stringify(json, null, 2) + '\n')
+    writeOut(1, JSON.stringify(json, null, 2) + '\n')
   }
 
   /** A note for the user: once on stderr (also under --json, whose stdout stays clean); kept for --json alone under --quiet. */
   protected note(message: string): void {
     if (this.notes.includes(message)) return
     this.notes.push(message)
-    if (!this.flags?.quiet) process.stderr.write(`Note: ${message}\n`)
+    if (!this.flags?.quiet) writeOut(2, `Note: ${message}\n`)
   }
 
   /** The shared flags as a session (src/lib/cli/session.ts) for the pass this command runs. */

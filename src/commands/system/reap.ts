@@ -5,6 +5,7 @@ import type {Runtime} from '../../lib/runtime/types.js'
 
 import {BaseCommand} from '../../base-command.js'
 import {durationFlag, targetSelectionFlags} from '../../lib/cli/flags.js'
+import {isTerminal, writeOut} from '../../lib/cli/stdio.js'
 import {formatDuration} from '../../lib/duration.js'
 import {inScope, kindScope, kindsIn, type TriggerKind, triggerOf, TriggerQueue} from '../../lib/pipeline/triggers.js'
 import {buildTargets, chooseKinds, listKinds, type TargetKind, TARGETS} from '../../lib/targets/index.js'
@@ -94,7 +95,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
     let current = {available: [] as Runtime[], complete: true}
     /** The current pass's removals: how long after its trigger each was confirmed (the metrics' histogram). */
     let removals: RemovalTiming[] = []
-    const toTerminal = !flags['log-file'] && process.stderr.isTTY
+    const toTerminal = !flags['log-file'] && isTerminal(2)
     const format = flags['log-format'] === 'auto' ? (toTerminal ? 'text' : 'json') : flags['log-format']
     const log = new AuditLog(format, flags['log-file'], flags['dry-run'])
     let passNow = 0
@@ -209,7 +210,7 @@ Exit codes: 0 stopped by a signal, or --once done or nothing to do or another cl
       const {last, logProblem} = summary
       if (logProblem) {
         // Also under --json, whose stdout stays the report.
-        process.stderr.write(`Error: ${logProblem}\n`)
+        writeOut(2, `Error: ${logProblem}\n`)
         process.exitCode = 3
         if (last && !last.busy) last.report.warnings.push(logProblem)
         if (last && !last.busy && flags.once) return reportJson(last.report, flags['min-age'].text, false)

@@ -12,6 +12,8 @@ import {settings} from '@oclif/core/settings'
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
+import {streamExists} from './stdio.js'
+
 /** oclif's loadTheme, for a run that never shows help: no theme. */
 const noTheme = async (): Promise<Theme | undefined> => undefined
 
@@ -76,7 +78,8 @@ export async function runBundled(
       await config.runHook('finally', {argv, Command: command, error: failure, id})
     }
 
-    await flush()
+    // oclif's flush waits for stdout's stream to drain; our own output never made one (src/lib/cli/stdio.ts).
+    if (streamExists(1)) await flush()
   } catch (error) {
     await handle(error as Error)
   }

@@ -7,6 +7,8 @@ import type {PassOptions, PassOutcome} from '../pipeline/pass.js'
 import type {AnyTarget, PipelineHooks, Report, TargetReport} from '../pipeline/pipeline.js'
 import type {Duration} from './flags.js'
 
+import {isTerminal, terminalOf, writeOut} from './stdio.js'
+
 /** A command's shared flags as parsed, and where its output goes. */
 export interface Session {
   /** The command id, which names the lock holder. */
@@ -78,7 +80,7 @@ export async function runCleanSession(
     import('../output/audit-log.js'),
   ])
   const {dryRun, json} = session
-  const progress = !json && !session.quiet && process.stderr.isTTY
+  const progress = !json && !session.quiet && isTerminal(2)
   let prompted = false
   let interrupted = false
   // An unusable --log-file is a usage error now, before anything is asked.
@@ -91,19 +93,19 @@ export async function runCleanSession(
       if (session.force || signal?.aborted) return true
       prompted = true
       // The plan goes where the question goes: stdout may be a pipe or a file nobody sees until it is too late.
-      const look = render.lookFor(process.stderr, session.verbose)
+      const look = render.lookFor(terminalOf(2), session.verbose)
       const lines = render.describeReport({canceled: false, targets: [...plan], totals: totalsOf(plan.flatMap((section) => section.items))}, 'plan', {
         grandTotal: session.multiTarget,
         look,
       })
-      process.stderr.write(lines.join('\n') + '\n')
+      writeOut(2, lines.join('\n') + '\n')
       const answer = await confirmOnTerminal(plan, signal)
       interrupted = answer === 'interrupted'
       return answer === 'yes'
     },
     hooks,
     onProgress: progress
-      ? (done, total) => process.stderr.write(`\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
+      ? (done, total) => writeOut(2, `\rRemoving ${done}/${total}${done === total ? '\n' : ''}`)
       : undefined,
     ...logged(log, signal),
     warn(message) {
@@ -146,12 +148,12 @@ function printOutcome(
   const phase = session.dryRun ? 'dry-run' : 'done'
   if (session.quiet) {
     // The notes are left out, but a log that could not be written is an error (exit 3).
-    for (const line of [...render.describeProblems(report), ...(logProblem ? [`Error: ${logProblem}`] : [])]) process.stderr.write(`${line}\n`)
+    for (const line of [...render.describeProblems(report), ...(logProblem ? [`Error: ${logProblem}`] : [])]) writeOut(2, `${line}\n`)
     session.log(render.describeSummary(report, phase, session.multiTarget))
     return
   }
 
-  const look = render.lookFor(process.stdout, session.verbose)
+  const look = render.lookFor(terminalOf(1), session.verbose)
   const options = {grandTotal: session.multiTarget, look}
   const lines = prompted
     ? report.canceled

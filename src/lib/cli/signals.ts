@@ -5,6 +5,8 @@
 // with one line and exit 1, after everything decided so far was written.
 import {constants} from 'node:os'
 
+import {writeOut} from './stdio.js'
+
 export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const
 
 /** How long the requests in flight get after the first signal. */
@@ -42,7 +44,7 @@ export function stopOnSignals(options: StopOptions): StopHandle {
     controller.abort()
     options.onFirst?.(signal)
     timer = setTimeout(() => {
-      process.stderr.write(`Stopped by ${signal}: the requests in flight did not settle within ${(options.settleMs ?? SETTLE_MS) / 1000}s; the next pass resolves them.\n`)
+      writeOut(2, `Stopped by ${signal}: the requests in flight did not settle within ${(options.settleMs ?? SETTLE_MS) / 1000}s; the next pass resolves them.\n`)
       // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit
       process.exit(options.exitNow(signal))
     }, options.settleMs ?? SETTLE_MS)
@@ -51,7 +53,7 @@ export function stopOnSignals(options: StopOptions): StopHandle {
   }
 
   const onCrash = (error: Error) => {
-    process.stderr.write(`Error: ${(error?.message ?? String(error)).split('\n')[0]}; every decision made so far is written, and the next pass resolves what was under way.\n`)
+    writeOut(2, `Error: ${(error?.message ?? String(error)).split('\n')[0]}; every decision made so far is written, and the next pass resolves what was under way.\n`)
     // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit
     process.exit(1)
   }
