@@ -108,6 +108,11 @@ module.exports = process.env.DEBUG ? require('debug') : silent`
 // PowerShell helpers as it loads. The answer is is-wsl's, which wsl-utils passes on: the bundle asks is-wsl itself.
 const WSL_UTILS = `export {default as isWsl} from 'is-wsl'`
 
+// is-wsl (asked by oclif's getPlatform on every run) and the packages it imports take the default export of node:fs,
+// node:os and node:process: esbuild's interop for a CommonJS module copies every property onto a new object first
+// (some 0.5 ms each). For them, the default of a built-in is the built-in itself. (A named import would fail the build.)
+const WSL_PACKAGES = /[/\\]node_modules[/\\](is-wsl|is-inside-container|is-docker)[/\\]/
+
 // Node modules that take some ms to set up (http brings net and stream, fs/promises brings readline and fs.watch) and
 // that a run may not use: the engine targets reach for http only once they ask an engine. The bundle's require() of them gives a stand-in too.
 const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:http', 'node:readline', 'node:timers/promises']
@@ -140,6 +145,10 @@ const main = await build({
           return {namespace: 'is-wsl', path: 'wsl-utils', pluginData: dirname(real.path)}
         })
         esbuild.onLoad({filter: /.*/, namespace: 'is-wsl'}, ({pluginData}) => ({contents: WSL_UTILS, loader: 'js', resolveDir: pluginData}))
+        esbuild.onResolve({filter: /^node:(fs|os|process)$/}, ({importer, path}) =>
+          WSL_PACKAGES.test(importer) ? {namespace: 'builtin-default', path} : undefined,
+        )
+        esbuild.onLoad({filter: /.*/, namespace: 'builtin-default'}, ({path}) => ({contents: `export default require(${JSON.stringify(path)})`, loader: 'js'}))
         const lazyBuiltin = new RegExp(`^(${LAZY_BUILTINS.join('|')})$`)
         esbuild.onResolve({filter: lazyBuiltin}, ({importer, namespace, path}) =>
           namespace === 'lazy-builtin' && importer === path ? {external: true, path} : {namespace: 'lazy-builtin', path},
