@@ -55,6 +55,7 @@ beforeAll(() => {
   moatRecord = join(scratch, 'moat-record')
   mkdirSync(join(home, '.moat/runs'), {recursive: true})
   mkdirSync(moatRecord)
+  mkdirSync(join(scratch, 'tmp'))
   makeFakeMoat(join(prefix, 'bin'), moatRecord)
   moatInode = statSync(join(prefix, 'bin/moat')).ino
 
@@ -74,8 +75,10 @@ afterAll(() => {
 
 /** The environment of a user's shell whose npm installs into the prefix that held moat, with HOME this test's home. */
 function userEnv(path: readonly string[]): NodeJS.ProcessEnv {
+  // A TMPDIR of its own: npm run by Node 22 or later (the Node first on this PATH) keeps Node's compile cache in
+  // $TMPDIR/node-compile-cache, which a test must not leave in the machine's /tmp.
   // eslint-disable-next-line camelcase -- npm's own name for its setting
-  return {HOME: home, npm_config_prefix: prefix, PATH: [...path, dirname(process.execPath), '/usr/bin', '/bin'].join(':')}
+  return {HOME: home, npm_config_prefix: prefix, PATH: [...path, dirname(process.execPath), '/usr/bin', '/bin'].join(':'), TMPDIR: join(scratch, 'tmp')}
 }
 
 /** Runs a README line as written, in bash (the lines use brace expansion, as interactive bash and zsh take them). */
