@@ -1,12 +1,12 @@
 // The code cache's directory and files (src/lib/cli/code-cache.ts) against real directories: where it lives, and that
 // it is read and written only where no one else can plant code for V8 to run. test/cli/bundle.test.ts runs the whole
 // thing through bin/run.js.
-import {chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {cacheDir, codeCacheName, readCache, usableDir, writeCache} from '../../src/lib/cli/code-cache.js'
+import {cacheDir, codeCacheName, KEEP_CACHES, readCache, usableDir, writeCache} from '../../src/lib/cli/code-cache.js'
 
 let dir: string
 
@@ -44,6 +44,28 @@ describe('writeCache and readCache', () => {
     // A new file renamed over the old one: no temporary file left, and a reader holding the old one keeps it whole.
     expect(statSync(join(cache, 'x.v8-cache')).ino).not.toBe(inode)
     expect(readdirSync(cache)).toEqual(['x.v8-cache'])
+  })
+
+  it(`keep the ${KEEP_CACHES} most recently written code caches: a new one removes the oldest others, nothing else`, () => {
+    const cache = join(dir, 'moat-system')
+    mkdirSync(cache, {mode: 0o700})
+    // Ten caches of earlier builds, written an hour apart (old-0 the oldest), and what is not a code cache.
+    const now = Date.now() / 1000
+    for (let i = 0; i < 10; i++) {
+      writeFileSync(join(cache, `old-${i}.v8-cache`), 'old')
+      utimesSync(join(cache, `old-${i}.v8-cache`), now - (10 - i) * 3600, now - (10 - i) * 3600)
+    }
+
+    mkdirSync(join(cache, 'node-compile-cache'))
+    writeFileSync(join(cache, 'notes.txt'), 'mine')
+    writeFileSync(join(dir, 'elsewhere'), 'not in the cache dir')
+    symlinkSync(join(dir, 'elsewhere'), join(cache, 'link.v8-cache'))
+    utimesSync(join(cache, 'notes.txt'), now - 86_400, now - 86_400)
+    expect(writeCache(cache, 'new.v8-cache', Buffer.from('new'))).toBe(true)
+    const kept = Array.from({length: KEEP_CACHES - 1}, (_, i) => `old-${9 - i}.v8-cache`)
+    // The symlink is no cache of ours (never read): neither counted nor followed.
+    expect(readdirSync(cache).sort()).toEqual(['link.v8-cache', 'new.v8-cache', 'node-compile-cache', 'notes.txt', ...kept].sort())
+    expect(readFileSync(join(dir, 'elsewhere'), 'utf8')).toBe('not in the cache dir')
   })
 
   it('never follow a symlink at the cache name: not read, and replaced by a file of its own (the target untouched)', () => {

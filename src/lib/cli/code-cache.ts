@@ -8,7 +8,7 @@ import {closeSync, fsyncSync, writeSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, isAbsolute, join} from 'node:path'
 
-import {createFile, entryStat, makeDirectories, ownDirectory, readCacheFile, removeFile, replaceFile, temporaryName, whyNotOwnDirectory} from '../host/checked-fs.js'
+import {createFile, entryStat, listDirectory, makeDirectories, ownDirectory, readCacheFile, removeFile, replaceFile, temporaryName, whyNotOwnDirectory} from '../host/checked-fs.js'
 
 /** moat-system's directory in the user's cache directory: $XDG_CACHE_HOME/moat-system, else ~/.cache/moat-system. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -51,6 +51,13 @@ export function readCache(dir: string, name: string): Buffer | undefined {
 }
 
 /**
+ * How many code caches the directory keeps: one per moat-system build, Node version and set of V8 flags. When a new
+ * one is written, the least recently written beyond this go (earlier builds after upgrades); one still in use is
+ * written again by its next run.
+ */
+export const KEEP_CACHES = 8
+
+/**
  * Puts `data` at `dir/name` atomically: a new file of an unpredictable name made exclusively (never through a planted
  * symlink), written, flushed, then renamed over `name`, so a reader sees the old file or the whole new one. Makes the
  * dir when missing. Returns whether it was written; any failure leaves nothing behind.
@@ -71,6 +78,7 @@ export function writeCache(dir: string, name: string, data: Uint8Array): boolean
     fd = undefined
     replaceFile(temp, final)
     temp = undefined
+    pruneCaches(dir, name)
     return true
   } catch {
     return false
@@ -80,6 +88,21 @@ export function writeCache(dir: string, name: string, data: Uint8Array): boolean
       if (temp) removeFile(temp)
     } catch {}
   }
+}
+
+/**
+ * Removes the code caches in `dir` beyond the KEEP_CACHES most recently written (`kept`, just written, among them):
+ * regular files named *.v8-cache only (a symlink is none of ours: never read, so left). Best effort: a cache left is harmless.
+ */
+function pruneCaches(dir: string, kept: string): void {
+  try {
+    const caches = (listDirectory(dir) ?? [])
+      .filter((name) => name.endsWith('.v8-cache') && name !== kept)
+      .map((name) => ({name, stat: entryStat(join(dir, name))}))
+      .filter(({stat}) => stat?.isFile())
+      .sort((a, b) => b.stat!.mtimeMs - a.stat!.mtimeMs)
+    for (const {name} of caches.slice(KEEP_CACHES - 1)) removeFile(join(dir, name))
+  } catch {}
 }
 
 /**
